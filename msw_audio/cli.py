@@ -1,0 +1,56 @@
+"""``msw-audio`` command line: one sub-command family per module.
+
+Each ``msw_audio.cli_<area>`` module exposes ``add_commands(subparsers)`` and sets
+``func`` on its parsers; this file only assembles them and turns expected failures
+(``MswError``) into a one-line message on stderr with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from msw_audio.errors import MswError
+
+COMMAND_MODULES = (
+    "msw_audio.cli_process",
+    "msw_audio.cli_tagger",
+    "msw_audio.cli_scores",
+    "msw_audio.cli_store",
+    "msw_audio.cli_app",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="msw-audio",
+        description="Offline speech assistant for coding recorded Motivational Social Work sessions.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # area not built yet in this checkout
+            if exc.name == name:
+                continue
+            raise
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MswError as exc:
+        print(f"msw-audio: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("msw-audio: interrupted (finished stages are cached; rerun to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Errors a user can act on. The CLI prints them as one line, without a traceback."""
+
+from __future__ import annotations
+
+
+class MswError(Exception):
+    """Base class for expected, user-facing failures."""
+
+    exit_code = 1
+
+
+class AudioError(MswError):
+    """The recording cannot be used (missing, empty, not audio, corrupt, silent, too long...)."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(MswError):
+    """A model's weights are not on this machine; the message says which package to install."""
+
+    exit_code = 3
+
+
+class InputError(MswError):
+    """A data file (CSV, JSON, codebook...) is malformed; the message says what is wrong."""
+
+    exit_code = 2
+
+
+class PermissionDenied(MswError):
+    """The current user's role does not allow this action."""
+
+    exit_code = 4
