@@ -1,0 +1,134 @@
+"""Users, password hashing and the role permission table.
+
+Recordings are of children and families, so access is decided on the server by one table
+(``PERMISSIONS``) that the app and the CLI both consult through ``User.can``. Passwords are
+hashed with the standard library's scrypt (memory-hard, salted), so no extra dependency is
+needed and a stolen database does not reveal them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from msw_audio.errors import InputError, PermissionDenied
+
+#: Roles a login can have (not to be confused with speaker roles in ``records.ROLES``).
+USER_ROLES = ("evaluator", "coach", "researcher", "admin")
+
+#: action -> roles allowed. One table, read by the store on every call.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # read a session's transcript, suggestions and decisions
+    "session.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    # hear the recording (researchers only when granted, see GRANTABLE)
+    "audio.listen": frozenset({"evaluator", "coach", "admin"}),
+    # change codes, roles, scores, mark reviewed
+    "session.edit": frozenset({"evaluator", "admin"}),
+    # add a processed session to the store
+    "session.ingest": frozenset({"evaluator", "admin"}),
+    # erase a family's data completely
+    "session.erase": frozenset({"admin"}),
+    "exemplars.view": frozenset({"evaluator", "coach", "admin"}),
+    "team.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    # confirmed-labels and confirmed-scores training files
+    "export": frozenset({"researcher", "admin"}),
+    "agreement.view": frozenset({"evaluator", "researcher", "admin"}),
+    # upload recordings for processing, watch their progress
+    "job.enqueue": frozenset({"evaluator", "admin"}),
+    "job.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    "user.manage": frozenset({"admin"}),
+    "audit.view": frozenset({"admin"}),
+}
+
+#: Actions an admin may grant to one user beyond their role (e.g. audio for a researcher).
+GRANTABLE = frozenset({"audio.listen", "exemplars.view", "export", "job.enqueue"})
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class User:
+    """A logged-in person. Immutable: permissions are fixed for the request that holds it."""
+
+    name: str
+    role: str
+    grants: frozenset[str] = field(default_factory=frozenset)
+    id: int | None = None
+
+    def can(self, action: str) -> bool:
+        if action not in PERMISSIONS:
+            raise KeyError(f"unknown action {action!r}")
+        return self.role in PERMISSIONS[action] or action in self.grants
+
+    def require(self, action: str) -> None:
+        """Raise ``PermissionDenied`` unless this user may do ``action``."""
+        if not self.can(action):
+            raise PermissionDenied(f"user {self.name!r} ({self.role}) may not {_VERBS[action]}")
+
+
+_VERBS = {
+    "session.view": "view sessions",
+    "audio.listen": "listen to recordings",
+    "session.edit": "change codes, roles or scores",
+    "session.ingest": "add sessions",
+    "session.erase": "erase sessions",
+    "exemplars.view": "browse the exemplar library",
+    "team.view": "see team summaries",
+    "export": "export training data",
+    "agreement.view": "see model agreement",
+    "job.enqueue": "upload recordings",
+    "job.view": "see processing jobs",
+    "user.manage": "manage users",
+    "audit.view": "read the audit log",
+}
+
+
+def system_user(name: str = "local") -> User:
+    """The operator at the machine's shell (CLI): whoever can read the data folder is admin."""
+    return User(name=f"cli:{name}", role="admin")
+
+
+def check_role(role: str) -> str:
+    if role not in USER_ROLES:
+        raise InputError(f"unknown role {role!r}: use one of {', '.join(USER_ROLES)}")
+    return role
+
+
+def check_password(password: str) -> str:
+    if len(password) < _MIN_PASSWORD:
+        raise InputError(f"password too short: use at least {_MIN_PASSWORD} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64): parameters travel with the hash so they can grow."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of ``password`` against a ``hash_password`` string."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
