@@ -1,0 +1,323 @@
+"""Session features that the principle rubric (``msw_audio.scores``) and its calibration use.
+
+Why a separate module: the rubric, the calibrated model and the docs must all talk about
+the *same* numbers, so each feature is computed once here, named, and documented in
+``docs/principles.md``. Two kinds of evidence feed them:
+
+* **code mass** — the tagger's suggested MITI codes, counted *softly*: an utterance whose
+  top suggestion is ``complex_reflection`` at 0.6 and ``simple_reflection`` at 0.3 adds 0.6
+  and 0.3 to those counts, so an uncertain tagger moves the scores less than a sure one;
+* **cues** — transparent regular expressions for what the MITI codes do not capture in
+  child-protection work: references to the child, statements of concern, goal and purpose
+  talk, autonomy and collaboration phrases, directive ("you need to") phrases.
+
+Every feature keeps the utterance ids behind it, so each score can cite its evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from msw_audio.records import FAMILY_ROLES, Session, Utterance
+
+PRACTITIONER_CODES = (
+    "open_question", "closed_question", "simple_reflection", "complex_reflection",
+    "giving_information", "persuade", "persuade_with_permission", "seeking_collaboration",
+    "affirm", "emphasising_autonomy", "confront", "other",
+)
+FAMILY_CODES = ("change_talk", "sustain_talk", "neutral")
+
+#: MITI 4.2.1 behaviour groups.
+QUESTIONS = ("open_question", "closed_question")
+REFLECTIONS = ("simple_reflection", "complex_reflection")
+MI_ADHERENT = ("affirm", "seeking_collaboration", "emphasising_autonomy")
+MI_NON_ADHERENT = ("persuade", "confront")
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+
+#: Cue lexicons (documented in docs/principles.md). Each is matched per utterance.
+CUES: dict[str, re.Pattern[str]] = {
+    # The child, by role word or relationship ("your son", "the kids", "the baby").
+    "child": _rx(
+        r"child(?:ren)?", r"kids?", r"bab(?:y|ies)", r"toddlers?", r"infants?", r"sons?",
+        r"daughters?", r"little (?:one|ones|boy|girl)", r"boys?", r"girls?", r"teenagers?",
+        r"grand(?:son|daughter|child|children|kids)s?", r"step(?:son|daughter)s?",
+    ),
+    # The child's world: where a practitioner focusing on the child tends to go.
+    "child_world": _rx(
+        r"school", r"nursery", r"teachers?", r"homework", r"bed ?time", r"napp(?:y|ies)",
+        r"play(?:ing|ed|s)?", r"friends", r"birthday", r"childhood", r"cared for",
+        r"look(?:ing)? after (?:him|her|them)",
+    ),
+    # Worry about safety or wellbeing, stated in words.
+    "concern": _rx(
+        r"worr(?:y|ies|ied|ying)", r"concern(?:s|ed|ing)?", r"safe(?:ty|ly|r)?", r"unsafe",
+        r"harm(?:ed|ful)?", r"hurt(?:s|ing)?", r"risks?", r"risky", r"neglect(?:ed)?",
+        r"bruis\w*", r"injur\w*", r"abuse\w*", r"violen\w*", r"police", r"frightened",
+        r"scared", r"well-?being", r"welfare", r"protection", r"danger\w*",
+        r"missed (?:school|appointments?)", r"attendance",
+    ),
+    # Saying plainly why the practitioner is there and what must change.
+    "concern_framing": _rx(
+        r"i(?:'m| am) (?:really |very |quite )?(?:worried|concerned)",
+        r"we(?:'re| are) (?:really |very |quite )?(?:worried|concerned)",
+        r"(?:my|our|the main|the) (?:worry|concern)s? (?:is|are|was)",
+        r"the reason (?:i'm|i am|we're|we are) here", r"(?:i|we) need to be (?:honest|clear)",
+        r"to be (?:honest|clear) with you", r"what (?:needs|has) to change",
+        r"child protection", r"children's services", r"social care", r"referral",
+        r"what (?:we|i) need to see",
+    ),
+    # Goals, plans and the purpose of the visit.
+    "goal": _rx(
+        r"goals?", r"aims?", r"plans?", r"purpose", r"agenda", r"targets?", r"priorit(?:y|ies)",
+        r"next steps?", r"focus on", r"(?:by|before) (?:next|the end)", r"review",
+        r"today (?:i'd|i would|we|let's|i want)", r"what (?:needs|has) to (?:happen|change)",
+        r"what would you like to (?:happen|see|change|do)", r"summar(?:y|ise|ize|ising|izing)",
+        r"so far (?:we've|you've)", r"agree(?:d)? (?:on|to|that)", r"the reason (?:i'm|we're)",
+    ),
+    # Emphasising autonomy: the family's choice, control and expertise.
+    "autonomy": _rx(
+        r"your (?:choice|decision|call)", r"up to you", r"you (?:decide|choose)",
+        r"(?:it's|it is) your (?:life|family|choice|decision)", r"you know (?:best|yourself)",
+        r"you(?:'re| are) the (?:expert|best judge|one who)", r"whatever you decide",
+        r"you don't have to", r"only you can", r"in control", r"if you (?:want|wish|like)",
+        r"you(?:'ve| have) (?:got )?(?:options|choices)", r"how would you like to",
+    ),
+    # Partnership and permission-seeking.
+    "collaboration": _rx(
+        r"together", r"we could", r"we can", r"let's", r"work with you", r"how can (?:i|we)",
+        r"what do you think", r"your ideas?", r"(?:would|is) it (?:be )?(?:ok|okay|alright|all right)",
+        r"do you mind if", r"can i (?:ask|share|tell|suggest)", r"may i", r"what would help",
+        r"between us", r"what (?:do|would) you suggest", r"how does that sound",
+    ),
+    # Directive phrasing (the righting reflex): lowers autonomy and collaboration.
+    "directive": _rx(
+        r"you (?:need|have|must|ought) to", r"you should(?:n't)?", r"you(?:'ve| have) got to",
+        r"you(?:'d| had) better", r"i want you to", r"if you don't", r"you can't", r"you must",
+        r"you will have to",
+    ),
+}
+
+#: Words that are capitalised mid-sentence but are not people's names.
+_NOT_NAMES = {
+    "i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "mr", "mrs", "ms", "miss", "dr", "god",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "christmas", "easter", "english", "tv", "gp", "aa", "uh", "um",
+    "mm", "hmm", "yeah", "oh", "so", "and", "but", "well", "hi", "hello", "thanks",
+}
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_VOCATIVE = re.compile(r"^(?:hi|hello|hey|thanks|thank you|morning|okay|ok|well|so)?[ ,]*$",
+                       re.IGNORECASE)
+
+
+def _names_in(text: str) -> list[tuple[str, bool]]:
+    """Capitalised, non-sentence-initial words that look like names, with 'is vocative'."""
+    out = []
+    for match in _WORD.finditer(text):
+        word = re.sub(r"'s$", "", match.group(0))
+        before = text[: match.start()].rstrip()
+        if not word[0].isupper() or word.lower() in _NOT_NAMES:
+            continue
+        if not before or before[-1] in ".?!\"":
+            continue  # sentence start: capitalised anyway
+        after = text[match.end():].lstrip()[:1]
+        vocative = (after in ("", ",", ".", "?", "!")) and bool(
+            _VOCATIVE.match(before.split(".")[-1].split("?")[-1]) or before.endswith(",")
+        )
+        out.append((word, vocative))
+    return out
+
+
+def child_names(session: Session) -> set[str]:
+    """Names used for a third person who is a child in this session.
+
+    A capitalised mid-sentence word counts as a child's name when it is used in the same
+    utterance as a child word ("your daughter Amy", "Amy's school") and is not only ever
+    used to address the listener ("Thanks, Barbara."). Heuristic, transparent, and tested.
+    """
+    third_person: dict[str, int] = defaultdict(int)
+    vocative: dict[str, int] = defaultdict(int)
+    with_child: set[str] = set()
+    for u in session.utterances:
+        names = _names_in(u.text)
+        has_child = bool(CUES["child"].search(u.text) or CUES["child_world"].search(u.text))
+        for name, voc in names:
+            if voc:
+                vocative[name] += 1
+            else:
+                third_person[name] += 1
+                if has_child:
+                    with_child.add(name)
+    return {n for n in with_child if third_person[n] >= vocative[n]}
+
+
+@dataclass
+class UtteranceView:
+    """One utterance with what the rubric needs: role, soft codes and cue hits."""
+
+    utterance: Utterance
+    role: str
+    codes: dict[str, float]
+    cues: set[str]
+
+    @property
+    def is_practitioner(self) -> bool:
+        return self.role == "practitioner"
+
+    def p(self, *codes: str) -> float:
+        return sum(self.codes.get(c, 0.0) for c in codes)
+
+
+@dataclass
+class SessionFeatures:
+    """Named numeric features of one session plus the per-utterance views behind them."""
+
+    values: dict[str, float]
+    views: list[UtteranceView] = field(default_factory=list)
+    code_mass: dict[str, float] = field(default_factory=dict)
+    mean_code_probability: float = 0.0
+    child_names: set[str] = field(default_factory=set)
+
+
+#: Feature names in a fixed order (the calibration model's columns).
+FEATURE_NAMES = (
+    "n_practitioner", "n_family", "practitioner_talk_share",
+    "reflection_to_question", "pct_complex_reflection", "pct_open_question",
+    "rate_open_question", "rate_closed_question", "rate_reflection", "rate_complex_reflection",
+    "rate_giving_information", "rate_persuade", "rate_persuade_with_permission",
+    "rate_confront", "rate_affirm", "rate_seeking_collaboration", "rate_emphasising_autonomy",
+    "rate_mi_adherent", "rate_mi_non_adherent", "rate_other",
+    "change_talk_share", "rate_change_talk", "rate_sustain_talk", "softening_sustain_talk",
+    "rate_child_reference", "rate_practitioner_child_reference", "rate_child_question",
+    "child_speaking_share", "rate_concern", "rate_concern_framing", "rate_concern_about_child",
+    "rate_goal", "rate_autonomy_cue", "rate_collaboration_cue", "rate_directive",
+    "mean_code_probability",
+)
+
+
+def _soft_codes(u: Utterance, allowed: tuple[str, ...]) -> dict[str, float]:
+    """Code -> probability for the codes valid for this speaker (renormalised if > 1)."""
+    out: dict[str, float] = defaultdict(float)
+    for c in u.codes:
+        if c.code in allowed:
+            out[c.code] += max(0.0, float(c.probability))
+    total = sum(out.values())
+    if total > 1.0:
+        out = {k: v / total for k, v in out.items()}
+    return dict(out)
+
+
+def _ratio(num: float, den: float, default: float = 0.0) -> float:
+    return num / den if den > 1e-9 else default
+
+
+def session_features(
+    session: Session,
+    practitioner_codes: tuple[str, ...] = PRACTITIONER_CODES,
+    family_codes: tuple[str, ...] = FAMILY_CODES,
+) -> SessionFeatures:
+    """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md)."""
+    names = child_names(session)
+    name_rx = _rx(*[re.escape(n) for n in sorted(names)]) if names else None
+    views: list[UtteranceView] = []
+    for u in session.utterances:
+        role = session.role_of(u.speaker)
+        allowed = practitioner_codes if role == "practitioner" else family_codes
+        cues = {name for name, rx in CUES.items() if rx.search(u.text)}
+        if name_rx is not None and name_rx.search(u.text):
+            cues.add("child_name")
+        views.append(UtteranceView(u, role, _soft_codes(u, allowed), cues))
+
+    prac = [v for v in views if v.is_practitioner]
+    fam = [v for v in views if v.role in FAMILY_ROLES]
+    mass: dict[str, float] = defaultdict(float)
+    for v in views:
+        for code, p in v.codes.items():
+            mass[code] += p
+    n_p, n_f = float(len(prac)), float(len(fam))
+
+    def rate(*codes: str) -> float:
+        return _ratio(sum(mass[c] for c in codes), n_p)
+
+    questions = mass["open_question"] + mass["closed_question"]
+    reflections = mass["simple_reflection"] + mass["complex_reflection"]
+    talk = defaultdict(float)
+    for v in views:
+        talk[v.role == "practitioner"] += v.utterance.duration or len(v.utterance.text.split())
+    ct, st = mass["change_talk"], mass["sustain_talk"]
+
+    # Softening sustain talk: how the practitioner answers the family's sustain talk —
+    # reflecting or asking openly (good) versus persuading or confronting (poor).
+    soft_good = soft_bad = 0.0
+    for prev, nxt in zip(views, views[1:]):
+        weight = prev.p("sustain_talk") if not prev.is_practitioner else 0.0
+        if weight and nxt.is_practitioner:
+            soft_good += weight * nxt.p("simple_reflection", "complex_reflection", "open_question",
+                                        "emphasising_autonomy", "affirm")
+            soft_bad += weight * nxt.p("persuade", "confront", "giving_information")
+    softening = _ratio(soft_good, soft_good + soft_bad, default=0.5)
+
+    def is_child_ref(v: UtteranceView) -> bool:
+        return bool({"child", "child_name"} & v.cues)
+
+    child_refs = [v for v in views if is_child_ref(v) or v.role == "child"]
+    prac_child = [v for v in prac if is_child_ref(v)]
+    child_q = sum(v.p("open_question") + 0.5 * v.p("closed_question") for v in prac_child)
+    child_q += sum(0.5 for v in prac_child if not v.codes and v.utterance.text.rstrip().endswith("?"))
+    concern = [v for v in prac if "concern" in v.cues]
+    framing = [v for v in prac if "concern_framing" in v.cues]
+    concern_child = [v for v in prac if "concern" in v.cues and is_child_ref(v)]
+
+    probs = [max(v.codes.values()) for v in views if v.codes]
+    mean_prob = sum(probs) / len(probs) if probs else 0.0
+    values = {
+        "n_practitioner": n_p,
+        "n_family": n_f,
+        "practitioner_talk_share": _ratio(talk[True], talk[True] + talk[False], 0.5),
+        "reflection_to_question": _ratio(reflections, questions, default=reflections and 2.0),
+        "pct_complex_reflection": _ratio(mass["complex_reflection"], reflections),
+        "pct_open_question": _ratio(mass["open_question"], questions),
+        "rate_open_question": rate("open_question"),
+        "rate_closed_question": rate("closed_question"),
+        "rate_reflection": rate(*REFLECTIONS),
+        "rate_complex_reflection": rate("complex_reflection"),
+        "rate_giving_information": rate("giving_information"),
+        "rate_persuade": rate("persuade"),
+        "rate_persuade_with_permission": rate("persuade_with_permission"),
+        "rate_confront": rate("confront"),
+        "rate_affirm": rate("affirm"),
+        "rate_seeking_collaboration": rate("seeking_collaboration"),
+        "rate_emphasising_autonomy": rate("emphasising_autonomy"),
+        "rate_mi_adherent": rate(*MI_ADHERENT),
+        "rate_mi_non_adherent": rate(*MI_NON_ADHERENT),
+        "rate_other": rate("other"),
+        "change_talk_share": _ratio(ct, ct + st, default=0.5),
+        "rate_change_talk": _ratio(ct, n_f),
+        "rate_sustain_talk": _ratio(st, n_f),
+        "softening_sustain_talk": softening,
+        "rate_child_reference": _ratio(len(child_refs), len(views)),
+        "rate_practitioner_child_reference": _ratio(len(prac_child), n_p),
+        "rate_child_question": _ratio(child_q, n_p),
+        "child_speaking_share": _ratio(sum(v.role == "child" for v in fam), n_f),
+        "rate_concern": _ratio(len(concern), n_p),
+        "rate_concern_framing": _ratio(len(framing), n_p),
+        "rate_concern_about_child": _ratio(len(concern_child), n_p),
+        "rate_goal": _ratio(sum("goal" in v.cues for v in prac), n_p),
+        "rate_autonomy_cue": _ratio(sum("autonomy" in v.cues for v in prac), n_p),
+        "rate_collaboration_cue": _ratio(sum("collaboration" in v.cues for v in prac), n_p),
+        "rate_directive": _ratio(sum("directive" in v.cues for v in prac), n_p),
+        "mean_code_probability": mean_prob,
+    }
+    return SessionFeatures(
+        values={k: float(values[k]) for k in FEATURE_NAMES},
+        views=views,
+        code_mass=dict(mass),
+        mean_code_probability=mean_prob,
+        child_names=names,
+    )

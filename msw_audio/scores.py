@@ -1,0 +1,529 @@
+"""Suggested seven-principle scores (1-5, halves) with confidence and evidence.
+
+Why a rubric first: evaluators must be able to see *why* a score was suggested and argue
+with it, and there are no confirmed MSW scores to learn from yet. Each principle is a
+weighted mean of a few *components*; a component maps one session feature
+(``msw_audio.features``) linearly onto 0..1 between two documented anchors (many of them
+the MITI 4.2.1 thresholds). ``value = 1 + 4 * weighted mean``, rounded to the nearest half.
+The weights and anchors below are the ones documented in ``docs/principles.md`` — change
+both together (``tests/test_scores.py`` checks they agree).
+
+Once evaluators have confirmed scores, ``train_calibration`` fits a regularised regression
+over the same features; ``score_session(..., calibration=...)`` then uses it for the value
+and keeps the rubric's evidence and reasons. Below ``MIN_CONFIRMED`` confirmed sessions it
+refuses and the rubric stays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msw_audio.errors import InputError, ModelNotFoundError
+from msw_audio.features import (
+    FAMILY_CODES,
+    FEATURE_NAMES,
+    PRACTITIONER_CODES,
+    SessionFeatures,
+    UtteranceView,
+    session_features,
+)
+from msw_audio.miti import miti_summary
+from msw_audio.records import Session
+
+RUBRIC_VERSION = "msw-rubric-1.0"
+PRINCIPLES = (
+    "evocation", "empathy", "purposefulness", "autonomy", "collaboration", "child_focus",
+    "clarity_about_concerns",
+)
+#: The MITI-derived principles (checked against AnnoMI's high/low MI quality).
+MITI_PRINCIPLES = ("evocation", "empathy", "collaboration", "autonomy")
+#: Principles resting mostly on cue lexicons rather than trained codes: lower confidence.
+CUE_PRINCIPLES = ("purposefulness", "child_focus", "clarity_about_concerns")
+MIN_CONFIRMED = 20
+#: Environment variable naming a calibration directory (from ``msw-audio scores train``).
+CALIBRATION_ENV = "MSW_SCORES_CALIBRATION"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One feature's contribution: 0 at ``lo``, 1 at ``hi`` (reversed when lo > hi)."""
+
+    features: tuple[str, ...]  # summed
+    lo: float
+    hi: float
+    weight: float
+    label: str
+
+    def value(self, values: dict[str, float]) -> float:
+        return sum(values[f] for f in self.features)
+
+    def unit(self, values: dict[str, float]) -> float:
+        x = self.value(values)
+        return float(np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Principle:
+    """A principle's components plus what, per utterance, counts as evidence for and against."""
+
+    name: str
+    components: tuple[Component, ...]
+    raise_codes: dict[str, float] = field(default_factory=dict)
+    lower_codes: dict[str, float] = field(default_factory=dict)
+    raise_cues: dict[str, float] = field(default_factory=dict)
+    lower_cues: dict[str, float] = field(default_factory=dict)
+
+
+def C(features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str) -> Component:
+    return Component(features if isinstance(features, tuple) else (features,), lo, hi, weight,
+                     label)
+
+
+_NON_ADHERENT = ("rate_mi_non_adherent", 0.15, 0.0)
+RUBRIC: dict[str, Principle] = {
+    "evocation": Principle(
+        "evocation",
+        (
+            C("pct_open_question", 0.3, 0.7, 0.15, "share of questions that are open"),
+            C("reflection_to_question", 0.5, 2.0, 0.2, "reflection-to-question ratio"),
+            C("rate_complex_reflection", 0.03, 0.2, 0.2, "complex reflections per turn"),
+            C("change_talk_share", 0.3, 0.8, 0.15, "change talk share of family talk"),
+            C("rate_change_talk", 0.05, 0.3, 0.1, "change talk per family turn"),
+            C("rate_mi_non_adherent", 0.15, 0.0, 0.1, "persuading/confronting (fewer is better)"),
+            C("rate_giving_information", 0.3, 0.05, 0.1, "giving information (less is better)"),
+        ),
+        raise_codes={"complex_reflection": 1.0, "open_question": 0.9, "simple_reflection": 0.5,
+                     "change_talk": 0.6},
+        lower_codes={"persuade": 1.0, "confront": 1.0, "closed_question": 0.6,
+                     "giving_information": 0.5},
+        lower_cues={"directive": 0.8},
+    ),
+    "empathy": Principle(
+        "empathy",
+        (
+            C("reflection_to_question", 0.5, 2.0, 0.25, "reflection-to-question ratio"),
+            C("pct_complex_reflection", 0.2, 0.5, 0.2, "share of reflections that are complex"),
+            C("rate_reflection", 0.08, 0.35, 0.3, "reflections per practitioner turn"),
+            C("softening_sustain_talk", 0.3, 0.8, 0.1, "reflecting rather than arguing with "
+              "sustain talk"),
+            C(*_NON_ADHERENT, 0.15, "persuading/confronting (fewer is better)"),
+        ),
+        raise_codes={"complex_reflection": 1.0, "simple_reflection": 0.7, "affirm": 0.5},
+        lower_codes={"confront": 1.0, "persuade": 0.8, "closed_question": 0.3},
+    ),
+    "collaboration": Principle(
+        "collaboration",
+        (
+            C(("rate_seeking_collaboration", "rate_collaboration_cue"), 0.0, 0.12, 0.2,
+              "seeking collaboration and partnership phrases"),
+            C(*_NON_ADHERENT, 0.2, "persuading/confronting (fewer is better)"),
+            C("rate_directive", 0.1, 0.0, 0.1, "directive phrases (fewer is better)"),
+            C("practitioner_talk_share", 0.75, 0.45, 0.1, "practitioner's share of talk "
+              "(less is better)"),
+            C("reflection_to_question", 0.5, 2.0, 0.2, "reflection-to-question ratio"),
+            C("rate_giving_information", 0.3, 0.05, 0.1, "giving information (less is better)"),
+            C("softening_sustain_talk", 0.3, 0.8, 0.1, "reflecting rather than arguing with "
+              "sustain talk"),
+        ),
+        raise_codes={"seeking_collaboration": 1.0, "emphasising_autonomy": 0.5,
+                     "persuade_with_permission": 0.4, "complex_reflection": 0.4},
+        lower_codes={"persuade": 1.0, "confront": 1.0, "giving_information": 0.3},
+        raise_cues={"collaboration": 0.7},
+        lower_cues={"directive": 0.8},
+    ),
+    "autonomy": Principle(
+        "autonomy",
+        (
+            C(("rate_emphasising_autonomy", "rate_autonomy_cue"), 0.0, 0.06, 0.25,
+              "emphasising autonomy (codes and phrases)"),
+            C(*_NON_ADHERENT, 0.25, "persuading/confronting (fewer is better)"),
+            C("rate_directive", 0.1, 0.0, 0.15, "directive phrases (fewer is better)"),
+            C("pct_open_question", 0.3, 0.7, 0.1, "share of questions that are open"),
+            C("reflection_to_question", 0.5, 2.0, 0.15, "reflection-to-question ratio"),
+            C("rate_giving_information", 0.3, 0.05, 0.1, "giving information (less is better)"),
+        ),
+        raise_codes={"emphasising_autonomy": 1.0, "persuade_with_permission": 0.5,
+                     "open_question": 0.3, "complex_reflection": 0.3},
+        lower_codes={"persuade": 1.0, "confront": 1.0, "giving_information": 0.3},
+        raise_cues={"autonomy": 1.0},
+        lower_cues={"directive": 1.0},
+    ),
+    "purposefulness": Principle(
+        "purposefulness",
+        (
+            C("rate_goal", 0.0, 0.1, 0.3, "goal, plan and purpose talk per turn"),
+            C("rate_concern_framing", 0.0, 0.05, 0.15, "saying why the visit is happening"),
+            C("rate_seeking_collaboration", 0.0, 0.05, 0.1, "agreeing the agenda together"),
+            C("rate_complex_reflection", 0.03, 0.2, 0.15, "summaries and complex reflections"),
+            C("change_talk_share", 0.3, 0.8, 0.15, "change talk share of family talk"),
+            C("rate_other", 0.5, 0.2, 0.15, "off-task talk (less is better)"),
+        ),
+        raise_codes={"seeking_collaboration": 0.6, "complex_reflection": 0.3},
+        lower_codes={"other": 0.3},
+        raise_cues={"goal": 1.0, "concern_framing": 0.6},
+    ),
+    "child_focus": Principle(
+        "child_focus",
+        (
+            C("rate_child_reference", 0.0, 0.2, 0.35, "turns that refer to the child"),
+            C("rate_practitioner_child_reference", 0.0, 0.15, 0.3,
+              "practitioner turns about the child"),
+            C("rate_child_question", 0.0, 0.08, 0.25, "questions about the child"),
+            C("child_speaking_share", 0.0, 0.2, 0.1, "the child's own voice"),
+        ),
+        raise_cues={"child": 1.0, "child_name": 1.0, "child_world": 0.4},
+    ),
+    "clarity_about_concerns": Principle(
+        "clarity_about_concerns",
+        (
+            C("rate_concern_framing", 0.0, 0.06, 0.3, "plain statements of the concern"),
+            C("rate_concern", 0.0, 0.12, 0.2, "talk about safety and wellbeing"),
+            C("rate_concern_about_child", 0.0, 0.06, 0.25, "concern tied to the child"),
+            C("rate_giving_information", 0.02, 0.15, 0.15, "explaining (giving information)"),
+            C("rate_goal", 0.0, 0.08, 0.1, "what needs to change"),
+        ),
+        raise_codes={"giving_information": 0.3},
+        raise_cues={"concern_framing": 1.0, "concern": 0.6},
+    ),
+}
+
+_CODE_LABEL = {c: c.replace("_", " ") for c in (*PRACTITIONER_CODES, *FAMILY_CODES)}
+
+
+def half_round(x: float) -> float:
+    """Round to the nearest half within 1..5."""
+    return float(np.clip(round(float(x) * 2) / 2, 1.0, 5.0))
+
+
+def _utterance_support(p: Principle, v: UtteranceView) -> tuple[float, float, list[str]]:
+    """(for, against, why-phrases) one utterance gives a principle."""
+    up = down = 0.0
+    why: list[str] = []
+    for code, w in p.raise_codes.items():
+        if v.codes.get(code, 0.0) >= 0.2:
+            up += w * v.codes[code]
+            why.append(f"{_CODE_LABEL[code]} ({v.codes[code]:.2f})")
+    for code, w in p.lower_codes.items():
+        if v.codes.get(code, 0.0) >= 0.2:
+            down += w * v.codes[code]
+            why.append(f"{_CODE_LABEL[code]} ({v.codes[code]:.2f}, lowers)")
+    # Cues count for the practitioner's words only, except references to the child.
+    cue_ok = v.is_practitioner or p.name == "child_focus"
+    for cue, w in p.raise_cues.items():
+        if cue_ok and cue in v.cues:
+            up += w
+            why.append(f"{cue.replace('_', ' ')} cue")
+    for cue, w in p.lower_cues.items():
+        if cue_ok and cue in v.cues:
+            down += w
+            why.append(f"{cue} cue (lowers)")
+    if p.name == "child_focus" and v.role == "child":
+        up += 1.0
+        why.append("the child speaking")
+    if p.name == "clarity_about_concerns" and {"concern"} <= v.cues and (
+        {"child", "child_name"} & v.cues
+    ):
+        up += 1.0
+        why.append("concern about the child")
+    return up, down, why
+
+
+def _evidence(p: Principle, feats: SessionFeatures, value: float) -> list[dict[str, Any]]:
+    """3-5 utterances that most support the suggested value (for high, raisers; low, lowerers)."""
+    scored = []
+    for i, v in enumerate(feats.views):
+        up, down, why = _utterance_support(p, v)
+        if up or down:
+            scored.append((i, up, down, why))
+    if value >= 3.0:
+        ranked = sorted(scored, key=lambda s: (-(s[1] - 0.5 * s[2]), s[0]))
+        ranked = [s for s in ranked if s[1] > 0] + [s for s in ranked if s[1] <= 0]
+    else:
+        ranked = sorted(scored, key=lambda s: (-(s[2] - 0.5 * s[1]), s[0]))
+        ranked = [s for s in ranked if s[2] > 0] + [s for s in ranked if s[2] <= 0]
+    picked = ranked[:5]
+    if len(picked) < 3:  # too little signal: show the practitioner's longest turns instead
+        have = {s[0] for s in picked}
+        rest = sorted(
+            (i for i, v in enumerate(feats.views) if v.is_practitioner and i not in have),
+            key=lambda i: -len(feats.views[i].utterance.text),
+        )
+        why = ["no cue for this principle; a long practitioner turn for context"]
+        picked += [(i, 0.0, 0.0, why) for i in rest[: 3 - len(picked)]]
+    out = []
+    for i, _, _, why in sorted(picked, key=lambda s: s[0]):
+        u = feats.views[i].utterance
+        out.append({"utterance_id": u.id, "start": u.start, "end": u.end, "text": u.text,
+                    "why": "; ".join(why)})
+    return out
+
+
+def _confidence(p: Principle, feats: SessionFeatures, units: list[float]) -> float:
+    """How far to trust the suggestion: amount of talk, tagger certainty, component agreement."""
+    n = feats.values["n_practitioner"]
+    amount = min(1.0, n / 30.0) ** 0.5
+    certainty = 0.5 + 0.5 * (feats.mean_code_probability if feats.code_mass else 0.0)
+    weights = np.array([c.weight for c in p.components])
+    u = np.array(units)
+    mean = float(np.average(u, weights=weights))
+    spread = float(np.sqrt(np.average((u - mean) ** 2, weights=weights)))  # 0..0.5
+    agreement = 1.0 - spread
+    conf = amount * certainty * (0.5 + 0.5 * agreement)
+    if p.name in CUE_PRINCIPLES:
+        conf *= 0.75  # lexicon cues are cruder than trained codes
+    return round(float(np.clip(conf, 0.05, 0.95)), 2)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:.0f}"
+
+
+def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
+    """Score one principle with the rubric: value, confidence, evidence and reasons."""
+    units = [c.unit(feats.values) for c in p.components]
+    total = sum(c.weight for c in p.components)
+    raw = 1.0 + 4.0 * sum(c.weight * u for c, u in zip(p.components, units)) / total
+    value = half_round(raw)
+    reasons = [
+        f"{c.label}: {_fmt(c.value(feats.values))} -> {u:.2f} of weight {c.weight:g}"
+        for c, u in sorted(zip(p.components, units), key=lambda cu: -cu[0].weight * abs(cu[1] - 0.5))
+    ]
+    return {
+        "value": value,
+        "raw": round(raw, 3),
+        "confidence": _confidence(p, feats, units),
+        "evidence": _evidence(p, feats, value),
+        "reasons": reasons,
+        "source": "rubric",
+    }
+
+
+def _codes_for(codebook: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if codebook is None:
+        return PRACTITIONER_CODES, FAMILY_CODES
+    prac = tuple(c.id for c in codebook.for_role("practitioner"))
+    fam = tuple(c.id for c in codebook.for_role("parent"))
+    return prac, fam
+
+
+def score_session(
+    session: Session,
+    codebook: Any = None,
+    calibration: Calibration | Path | str | None = None,
+) -> dict[str, Any]:
+    """Suggest the seven principle scores and the MITI summary; store them in session.scores.
+
+    ``calibration``: a Calibration, or a directory written by ``msw-audio scores train``;
+    when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
+    """
+    prac, fam = _codes_for(codebook)
+    feats = session_features(session, prac, fam)
+    principles = {name: rubric_principle(RUBRIC[name], feats) for name in PRINCIPLES}
+    if calibration is None and os.environ.get(CALIBRATION_ENV):
+        calibration = os.environ[CALIBRATION_ENV]
+    if calibration is not None:
+        cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+        cal.apply(feats, principles)
+    evo, emp, col = (principles[k]["value"] for k in ("evocation", "empathy", "collaboration"))
+    softening = 1.0 + 4.0 * (
+        0.5 * feats.values["softening_sustain_talk"]
+        + 0.5 * float(np.clip(1 - feats.values["rate_mi_non_adherent"] / 0.15, 0, 1))
+    )
+    miti = miti_summary(feats, technical_global=(evo + softening) / 2,
+                        relational_global=(emp + col) / 2)
+    scores = {
+        "rubric_version": RUBRIC_VERSION,
+        "miti": miti,
+        "principles": principles,
+        "features": {k: round(v, 4) for k, v in feats.values.items()},
+        "child_names": sorted(feats.child_names),
+    }
+    if calibration is not None:
+        scores["calibration"] = cal.info()
+    session.scores = scores
+    return scores
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class Calibration:
+    """Per-principle ridge regressions over FEATURE_NAMES, fitted on confirmed scores."""
+
+    models: dict[str, Any]  # principle -> sklearn Pipeline
+    report: dict[str, Any]
+
+    def apply(self, feats: SessionFeatures, principles: dict[str, dict[str, Any]]) -> None:
+        x = np.array([[feats.values[f] for f in FEATURE_NAMES]])
+        for name, model in self.models.items():
+            pred = float(model.predict(x)[0])
+            entry = principles[name]
+            entry["rubric_value"] = entry["value"]
+            entry["value"] = half_round(pred)
+            entry["source"] = "calibrated"
+            rep = self.report["principles"].get(name, {})
+            entry["reasons"].insert(
+                0,
+                f"calibrated on {rep.get('n', '?')} confirmed sessions "
+                f"(cross-validated weighted kappa {rep.get('qwk', float('nan')):.2f}); "
+                f"rubric alone says {entry['rubric_value']:g}",
+            )
+
+    def info(self) -> dict[str, Any]:
+        return {"trained_at": self.report.get("trained_at"), "n_sessions": self.report.get("n"),
+                "principles": sorted(self.models)}
+
+
+def read_confirmed(path: Path) -> list[tuple[Session, dict[str, float]]]:
+    """Read a confirmed-scores JSONL (``msw-audio`` store export) into (session, scores)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"confirmed-scores file not found: {path}")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                session = Session.from_dict(obj["session"])
+                confirmed = {
+                    k: float(v) for k, v in (obj.get("confirmed") or {}).items()
+                    if k in PRINCIPLES and v is not None
+                }
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"{path}:{lineno}: not a confirmed-scores record ({exc})") from exc
+            bad = {k: v for k, v in confirmed.items() if not 1.0 <= v <= 5.0}
+            if bad:
+                raise InputError(f"{path}:{lineno}: scores must be 1-5, got {bad}")
+            out.append((session, confirmed))
+    return out
+
+
+def icc_a1(a: np.ndarray, b: np.ndarray) -> float:
+    """ICC(2,1): two-way random, absolute agreement, single rater (Shrout & Fleiss)."""
+    y = np.column_stack([a, b]).astype(float)
+    n, k = y.shape
+    grand = y.mean()
+    msr = k * ((y.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    msc = n * ((y.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    sse = ((y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + grand) ** 2).sum()
+    mse = sse / ((n - 1) * (k - 1))
+    den = msr + (k - 1) * mse + k * (msc - mse) / n
+    return float((msr - mse) / den) if den > 0 else float("nan")
+
+
+def qwk(a: Iterable[float], b: Iterable[float]) -> float:
+    """Quadratic-weighted Cohen's kappa on the half-point scale."""
+    from sklearn.metrics import cohen_kappa_score
+
+    ia = [int(round(x * 2)) for x in a]
+    ib = [int(round(x * 2)) for x in b]
+    if len(set(ia) | set(ib)) < 2:
+        return float("nan")
+    return float(cohen_kappa_score(ia, ib, weights="quadratic", labels=list(range(2, 11))))
+
+
+def train_calibration(
+    records: list[tuple[Session, dict[str, float]]],
+    min_confirmed: int = MIN_CONFIRMED,
+    folds: int = 5,
+    seed: int = 0,
+) -> Calibration:
+    """Fit one ridge regression per principle with enough confirmed sessions.
+
+    Cross-validated predictions (rounded to halves) are compared with the evaluators by
+    quadratic-weighted kappa and ICC(2,1), next to the rubric's own agreement, so a team
+    can see whether calibration helps. Raises InputError when no principle reaches
+    ``min_confirmed`` sessions (the rubric then stays in use).
+    """
+    from datetime import datetime, timezone
+
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    feats = [session_features(s) for s, _ in records]
+    rubric = [{n: rubric_principle(RUBRIC[n], f)["value"] for n in PRINCIPLES} for f in feats]
+    x_all = np.array([[f.values[n] for n in FEATURE_NAMES] for f in feats])
+    counts = {p: sum(p in c for _, c in records) for p in PRINCIPLES}
+    if max(counts.values(), default=0) < min_confirmed:
+        raise InputError(
+            f"need at least {min_confirmed} sessions with confirmed scores for a principle to "
+            f"calibrate; have {max(counts.values(), default=0)} "
+            f"({', '.join(f'{k} {v}' for k, v in counts.items())}). The rubric stays in use."
+        )
+    models: dict[str, Any] = {}
+    report: dict[str, Any] = {"n": len(records), "min_confirmed": min_confirmed, "folds": folds,
+                              "principles": {}, "skipped": {},
+                              "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "features": list(FEATURE_NAMES), "rubric_version": RUBRIC_VERSION}
+    for name in PRINCIPLES:
+        idx = [i for i, (_, c) in enumerate(records) if name in c]
+        if len(idx) < min_confirmed:
+            report["skipped"][name] = f"{len(idx)} confirmed sessions (< {min_confirmed})"
+            continue
+        x = x_all[idx]
+        y = np.array([records[i][1][name] for i in idx])
+
+        def make() -> Any:
+            return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 3, 13)))
+
+        k = min(folds, len(idx))
+        cv = KFold(n_splits=k, shuffle=True, random_state=seed)
+        pred = np.array([half_round(p) for p in cross_val_predict(make(), x, y, cv=cv)])
+        rub = np.array([rubric[i][name] for i in idx])
+        model = make().fit(x, y)
+        models[name] = model
+        report["principles"][name] = {
+            "n": len(idx),
+            "qwk": qwk(y, pred),
+            "icc": icc_a1(y, pred),
+            "mae": float(np.mean(np.abs(y - pred))),
+            "rubric_qwk": qwk(y, rub),
+            "rubric_icc": icc_a1(y, rub),
+            "rubric_mae": float(np.mean(np.abs(y - rub))),
+            "alpha": float(model[-1].alpha_),
+        }
+    return Calibration(models, report)
+
+
+def save_calibration(cal: Calibration, out_dir: Path) -> None:
+    """Write model.joblib and report.json into ``out_dir``."""
+    import joblib
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"models": cal.models, "features": list(FEATURE_NAMES),
+                 "rubric_version": RUBRIC_VERSION}, out_dir / "model.joblib")
+    (out_dir / "report.json").write_text(json.dumps(cal.report, indent=2), encoding="utf-8")
+
+
+def load_calibration(path: Path | str) -> Calibration:
+    """Load a calibration directory; ModelNotFoundError if it is missing or stale."""
+    import joblib
+
+    path = Path(path)
+    model_file = path / "model.joblib"
+    if not model_file.is_file():
+        raise ModelNotFoundError(
+            f"no score calibration in {path} (run `msw-audio scores train --confirmed FILE "
+            f"--out {path}`, or unset {CALIBRATION_ENV} to use the rubric)"
+        )
+    blob = joblib.load(model_file)
+    if list(blob.get("features", [])) != list(FEATURE_NAMES):
+        raise ModelNotFoundError(
+            f"score calibration in {path} was trained on other features; retrain it with "
+            "`msw-audio scores train`"
+        )
+    report = json.loads((path / "report.json").read_text(encoding="utf-8"))
+    return Calibration(blob["models"], report)
