@@ -25,7 +25,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msw-audio",
-        description="Offline speech assistant for coding recorded Motivational Social Work sessions.",
+        description="Offline speech assistant for coding recorded social-work sessions.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"msw-audio: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("msw-audio: interrupted (finished stages are cached; rerun to resume)", file=sys.stderr)
+        print("msw-audio: interrupted (finished stages are cached; rerun to resume)",
+              file=sys.stderr)
         return 130
 
 

@@ -88,6 +88,8 @@ class Session:
     audio: AudioInfo
     speakers: list[Speaker] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)
+    #: Diarization turns (overlap-aware), the source of session.rttm.
+    turns: list[Turn] = field(default_factory=list)
     #: What produced this session: {"asr": {...}, "diarization": {...}, "tagger": {...}}
     models: dict[str, Any] = field(default_factory=dict)
     #: Suggested principle and MITI scores (see msw_audio.scores); None until scored.
@@ -129,6 +131,7 @@ class Session:
             audio=AudioInfo(**data["audio"]),
             speakers=[Speaker(**s) for s in data.get("speakers", [])],
             utterances=utterances,
+            turns=[Turn(**t) for t in data.get("turns", [])],
             models=dict(data.get("models", {})),
             scores=data.get("scores"),
             language=data.get("language", "en"),

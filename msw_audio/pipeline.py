@@ -1,0 +1,172 @@
+"""The speech pipeline as explicit stages: decode -> transcribe -> diarize -> align -> roles
+-> tag -> score -> write.
+
+``Pipeline`` holds the loaded models (load once, process many recordings: the worker does
+this); ``process_recording`` is the one-shot convenience. Transcription and diarization are
+cached per recording (``msw_audio.cache``), so rerunning after a crash or a kill repeats no
+finished model stage. Audio is validated before anything is created in ``out_dir``: a bad
+recording fails fast and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from msw_audio import __version__
+from msw_audio.align import AlignOptions, assign_speakers, build_utterances, speakers_from
+from msw_audio.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
+from msw_audio.cache import StageCache, default_cache_dir
+from msw_audio.diarize import DiarizeOptions
+from msw_audio.records import AudioInfo, Session, Turn, Word
+from msw_audio.transcribe import TranscribeOptions
+from msw_audio.writers import write_outputs
+
+Progress = Callable[[str, float], None]
+STAGES = ("decode", "transcribe", "diarize", "align", "tag", "score", "write")
+
+
+def default_threads() -> int:
+    """One core left free for the OS, the UI and other jobs: oversubscribed torch threads
+    on a busy 2-core machine made one diarization run 24x slower here."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class PipelineConfig:
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    diarize: DiarizeOptions = field(default_factory=DiarizeOptions)
+    align: AlignOptions = field(default_factory=AlignOptions)
+    max_duration: float = DEFAULT_MAX_DURATION
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
+    tagger_dir: Path | None = None  # None: the shipped model in models/tagger
+    tag: bool = True
+    score: bool = True
+
+
+class Pipeline:
+    """Loaded models plus the stage logic. Models load lazily, on first use."""
+
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        self.cache = StageCache(self.config.cache_dir)
+        self._transcriber = None
+        self._diarizer = None
+        self._tagger = None
+
+    # -- model access -------------------------------------------------------------------
+    @property
+    def transcriber(self):
+        if self._transcriber is None:
+            from msw_audio.transcribe import Transcriber
+
+            opts = self.config.transcribe
+            if not opts.threads:
+                opts = TranscribeOptions(**{**asdict(opts), "threads": default_threads()})
+            cache_root = self.config.cache_dir or default_cache_dir()
+            self._transcriber = Transcriber(opts, cache_dir=cache_root / "models")
+        return self._transcriber
+
+    @property
+    def diarizer(self):
+        if self._diarizer is None:
+            from msw_audio.diarize import Diarizer
+
+            opts = self.config.diarize
+            if not opts.threads:
+                opts = DiarizeOptions(**{**asdict(opts), "threads": default_threads()})
+            self._diarizer = Diarizer(opts)
+        return self._diarizer
+
+    @property
+    def tagger(self):
+        if self._tagger is None:
+            from msw_audio.tagger import load_tagger
+
+            self._tagger = load_tagger(self.config.tagger_dir)
+        return self._tagger
+
+    # -- stages -------------------------------------------------------------------------
+    def words(self, audio, sha: str, progress: Progress) -> list[Word]:
+        settings = {"stage": "transcribe", **asdict(self.config.transcribe)}
+        cached = self.cache.get(sha, "transcribe", settings)
+        if cached is not None:
+            progress("transcribe", 1.0)
+            return [Word(**w) for w in cached]
+        words = list(self.transcriber.words(audio, lambda f: progress("transcribe", f)))
+        self.cache.put(sha, "transcribe", settings, [asdict(w) for w in words])
+        return words
+
+    def turns(self, audio, sha: str, progress: Progress) -> list[Turn]:
+        opts = asdict(self.config.diarize)
+        for key in ("device", "threads", "embedding_batch_size", "segmentation_batch_size"):
+            opts.pop(key)  # do not change the result
+        cached = self.cache.get(sha, "diarize", opts)
+        if cached is not None:
+            progress("diarize", 1.0)
+            return [Turn(**t) for t in cached]
+        turns = self.diarizer(audio, lambda f: progress("diarize", f))
+        self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
+        return turns
+
+    def process(self, audio_path: str | Path, out_dir: str | Path | None = None,
+                progress: Progress | None = None) -> Session:
+        """Run every stage on one recording; write the outputs to ``out_dir`` if given."""
+        progress = progress or (lambda stage, fraction: None)
+        audio_path = Path(audio_path)
+        progress("decode", 0.0)
+        audio = load_audio(audio_path, max_duration=self.config.max_duration)
+        sha = sha256_file(audio_path)
+        progress("decode", 1.0)
+
+        words = self.words(audio, sha, progress)
+        turns = self.turns(audio, sha, progress)
+
+        progress("align", 0.0)
+        attributed = assign_speakers(words, turns, self.config.align)
+        utterances = build_utterances(attributed, self.config.align)
+        session = Session(
+            audio=AudioInfo(path=str(audio_path.resolve()), sha256=sha,
+                            duration=round(len(audio) / 16000, 3)),
+            speakers=speakers_from(turns, utterances),
+            utterances=utterances,
+            turns=turns,
+            models={
+                "msw_audio": __version__,
+                "asr": self.transcriber.info if self._transcriber else
+                {"name": self.config.transcribe.model, "cached": True},
+                "diarization": self.diarizer.info if self._diarizer else
+                {"cached": True, **asdict(self.config.diarize)},
+            },
+        )
+        progress("align", 1.0)
+
+        from msw_audio.roles import suggest_roles
+
+        session = suggest_roles(session)
+        if self.config.tag:
+            progress("tag", 0.0)
+            session = self.tagger.tag_session(session)
+            session = suggest_roles(session)  # codes sharpen the practitioner guess
+            progress("tag", 1.0)
+        if self.config.tag and self.config.score:
+            from msw_audio.scores import score_session
+
+            progress("score", 0.0)
+            session.scores = score_session(session)
+            progress("score", 1.0)
+
+        if out_dir is not None:
+            progress("write", 0.0)
+            write_outputs(session, Path(out_dir))
+            progress("write", 1.0)
+        return session
+
+
+def process_recording(audio_path: str | Path, out_dir: str | Path | None = None,
+                      config: PipelineConfig | None = None,
+                      progress: Progress | None = None) -> Session:
+    """One-shot: load the models, process one recording, write its outputs."""
+    return Pipeline(config).process(audio_path, out_dir, progress)
