@@ -1,0 +1,252 @@
+"""``msw-audio`` commands for the store and the job queue.
+
+user add, ingest, enqueue, jobs, worker, erase, export, retention. Each takes ``--data DIR``
+(default ``$MSW_AUDIO_DATA`` or ``~/.local/share/msw-audio``) and ``--db-url`` for
+PostgreSQL. The shell user who can read the data folder can read everything in it, so CLI
+commands act as a local admin (audited as ``cli:<login>``); the app is where roles matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from msw_audio.auth import GRANTABLE, USER_ROLES, system_user
+from msw_audio.errors import InputError
+
+
+def _local_user():
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = "local"
+    return system_user(login)
+
+
+def _open(args: argparse.Namespace):
+    from msw_audio.store import Store
+
+    return Store.open(args.data, url=args.db_url)
+
+
+def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="data folder (store + files); default $MSW_AUDIO_DATA or ~/.local/share/msw-audio",
+    )
+    p.add_argument(
+        "--db-url",
+        default=None,
+        metavar="URL",
+        help="database URL instead of SQLite in the data folder, "
+        "e.g. postgresql+psycopg://user@host/msw (or env MSW_AUDIO_DB_URL)",
+    )
+    return p
+
+
+def _meta_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--worker", default="", help="practitioner's name or id")
+    p.add_argument("--team", default="", help="team name")
+    p.add_argument("--date", default="", help="date of the visit, YYYY-MM-DD")
+    p.add_argument("--family", default="", help="family pseudonym (never a real name)")
+    p.add_argument("--type", dest="recording_type", default="", help="recording type, e.g. visit")
+
+
+def _meta(args: argparse.Namespace) -> dict[str, str]:
+    keys = ("worker", "team", "date", "family", "recording_type")
+    return {k: getattr(args, k) for k in keys if getattr(args, k)}
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InputError("no terminal for a password prompt: pipe it in with --password-stdin")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise InputError("the two passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    with _open(args) as store:
+        user = store.add_user(args.name, args.role, password, tuple(args.grant or ()))
+    extra = f" (+ {', '.join(sorted(user.grants))})" if user.grants else ""
+    print(f"user {user.name!r} added with role {user.role}{extra}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        for u in store.list_users(_local_user()):
+            extra = f" +{','.join(sorted(u.grants))}" if u.grants else ""
+            print(f"{u.name}\t{u.role}{extra}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        sid = store.ingest(args.dir, actor=_local_user(), meta=_meta(args), audio_path=args.audio)
+    print(f"session {sid}")
+    return 0
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from msw_audio.jobs import JobConfig, enqueue_many
+
+    config = JobConfig()
+    if args.max_upload_mb:
+        config.max_upload_bytes = int(args.max_upload_mb * 2**20)
+    with _open(args) as store:
+        results = enqueue_many(store, args.paths, _local_user(), _meta(args), config)
+    if not results:
+        raise InputError("no recordings found in the given paths")
+    failed = 0
+    for path, job_id, error in results:
+        if job_id:
+            print(f"queued {job_id}  {path}")
+        else:
+            failed += 1
+            print(f"refused {path}: {error}", file=sys.stderr)
+    print(f"{len(results) - failed} queued, {failed} refused")
+    return 1 if failed else 0
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s left"
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from msw_audio.jobs import list_jobs
+
+    with _open(args) as store:
+        jobs = list_jobs(store, _local_user(), limit=args.limit)
+    if args.json:
+        print(json.dumps([j.to_dict() for j in jobs], indent=1))
+        return 0
+    for j in jobs:
+        detail = j.error or j.session_id or ""
+        print(
+            f"{j.id}  {j.state:<8} {j.stage[:24]:<24} {j.progress * 100:5.1f}%  "
+            f"{_fmt_eta(j.eta_seconds):<14} {j.source_name}  {detail}"
+        )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from msw_audio.jobs import JobConfig, LocalRunner
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    with _open(args) as store:
+        runner = LocalRunner(store, config=JobConfig(), log=lambda m: print(m, flush=True))
+        try:
+            n = runner.run(once=args.once)
+        except KeyboardInterrupt:
+            runner.stop()
+            print("worker stopped; the running job resumes on the next start", file=sys.stderr)
+            return 130
+    print(f"{n} job(s) finished")
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        store.erase_session(args.session, _local_user())
+    print(f"session {args.session} erased (audio, transcript, decisions, cache)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    default = "confirmed-labels.csv" if args.what == "labels" else "confirmed-scores.jsonl"
+    out = args.out or Path(default)
+    with _open(args) as store:
+        if args.what == "labels":
+            n = store.export_labels(out, _local_user())
+            print(f"{n} confirmed labels -> {out}")
+        else:
+            n = store.export_scores(out, _local_user())
+            print(f"{n} sessions with confirmed scores -> {out}")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from msw_audio.jobs import purge_jobs
+
+    user = _local_user()
+    with _open(args) as store:
+        erased = store.erase_older_than(args.days, user)
+        purged = purge_jobs(store, args.days, user)
+        swept = store.sweep_orphans()
+    print(
+        f"{len(erased)} session(s) older than {args.days} days erased, {purged} finished "
+        f"job(s) forgotten, {len(swept)} orphaned file(s) removed"
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    user = sub.add_parser("user", help="manage logins")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    p = _common(user_sub.add_parser("add", help="add a login (password asked, never on argv)"))
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=USER_ROLES)
+    p.add_argument("--grant", action="append", choices=sorted(GRANTABLE), help="extra permission")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (one line)"
+    )
+    p.set_defaults(func=cmd_user_add)
+    p = _common(user_sub.add_parser("list", help="list logins"))
+    p.set_defaults(func=cmd_user_list)
+
+    p = _common(sub.add_parser("ingest", help="add a `msw-audio process` output folder"))
+    p.add_argument("dir", type=Path)
+    p.add_argument(
+        "--audio", type=Path, default=None, help="recording (default: from session.json)"
+    )
+    _meta_args(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = _common(
+        sub.add_parser("enqueue", help="queue recordings (files or folders) for processing")
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--max-upload-mb", type=float, default=None, help="size limit per file")
+    _meta_args(p)
+    p.set_defaults(func=cmd_enqueue)
+
+    p = _common(sub.add_parser("jobs", help="list processing jobs with stage and progress"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
+
+    p = _common(sub.add_parser("worker", help="process queued recordings"))
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.set_defaults(func=cmd_worker)
+
+    p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))
+    p.add_argument("--session", required=True, metavar="ID")
+    p.set_defaults(func=cmd_erase)
+
+    p = _common(sub.add_parser("export", help="export confirmed labels or scores for training"))
+    p.add_argument("what", choices=("labels", "scores"))
+    p.add_argument("--out", type=Path, default=None, metavar="PATH")
+    p.set_defaults(func=cmd_export)
+
+    p = _common(sub.add_parser("retention", help="erase sessions older than N days"))
+    p.add_argument("--days", type=int, required=True)
+    p.set_defaults(func=cmd_retention)
