@@ -90,6 +90,8 @@ class SessionRow(Base):
     models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: suggested scores as produced by ``score_session`` (MITI summary, evidence...)
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: diarization turns (the source of session.rttm), as ``[{start, end, speaker}]``
+    turns: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(255), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -367,6 +367,8 @@ class _Reporter:
         self.t0 = time.monotonic()
         self.last_write = 0.0
         self.stage = ""
+        self.t_work: float | None = None  # when model work began (cached stages are instant)
+        self.f_work: float | None = None  # overall fraction at that moment
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
 
@@ -394,30 +396,66 @@ class _Reporter:
                 pass
 
     def __call__(self, stage: str, fraction: float) -> None:
-        fraction = min(1.0, max(0.0, float(fraction)))
+        """``progress(stage, fraction of stage)`` from the pipeline -> overall progress + eta."""
         now = time.monotonic()
         if stage == self.stage and now - self.last_write < 0.5 and fraction < 1.0:
             return
+        if stage != self.stage and self.t_work is None and stage not in ("starting", "decode"):
+            self.t_work = now  # measure speed from the first model stage on
         self.stage, self.last_write = stage, now
-        elapsed = now - self.t0
-        eta = elapsed * (1 - fraction) / fraction if fraction >= 0.02 else None
-        self._write(stage=stage[:32], progress=fraction, eta_seconds=eta)
+        overall = overall_fraction(stage, float(fraction))
+        if self.f_work is None and self.t_work is not None:
+            self.f_work = overall
+        eta = None
+        if self.t_work is not None and self.f_work is not None and overall - self.f_work >= 0.02:
+            rate = (overall - self.f_work) / max(1e-6, now - self.t_work)
+            eta = (1.0 - overall) / rate
+        self._write(stage=stage[:32], progress=overall, eta_seconds=eta)
 
 
 def pipeline_processor(config: Any = None) -> Processor:
-    """The real processor: ``msw_audio.pipeline.process_recording`` with the cache in the store."""
+    """The real processor: one loaded ``msw_audio.pipeline.Pipeline`` reused for every job.
+
+    The pipeline's stage cache is pointed at ``<data>/cache`` (``<sha256>/`` per recording),
+    so a resumed job reuses finished stages and erasure can remove them.
+    """
+    loaded: dict[Path, Any] = {}
 
     def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn) -> None:
-        from msw_audio.pipeline import PipelineConfig, process_recording
+        from msw_audio.pipeline import Pipeline, PipelineConfig
 
-        cfg = config if config is not None else PipelineConfig()
-        if dataclasses.is_dataclass(cfg) and "cache_dir" in {
-            f.name for f in dataclasses.fields(cfg)
-        }:
-            cfg = dataclasses.replace(cfg, cache_dir=cache_dir)
-        process_recording(audio, out_dir, cfg, progress)
+        if cache_dir not in loaded:
+            cfg = config if config is not None else PipelineConfig()
+            loaded.clear()  # one store per worker: keep one set of models in memory
+            loaded[cache_dir] = Pipeline(dataclasses.replace(cfg, cache_dir=cache_dir))
+        loaded[cache_dir].process(audio, out_dir, progress)
 
     return run
+
+
+#: Share of a typical run's time per pipeline stage, to turn the pipeline's per-stage
+#: fraction into one overall fraction and a time left (CPU runs: ASR and diarization dominate).
+STAGE_WEIGHTS = {
+    "starting": 0.0,
+    "decode": 0.03,
+    "transcribe": 0.45,
+    "diarize": 0.40,
+    "align": 0.02,
+    "tag": 0.05,
+    "score": 0.02,
+    "write": 0.02,
+    "saving": 0.01,
+}
+
+
+def overall_fraction(stage: str, fraction: float) -> float:
+    """Overall progress 0..1 from ``(stage, fraction of that stage)``."""
+    names = list(STAGE_WEIGHTS)
+    if stage not in STAGE_WEIGHTS:
+        return min(1.0, max(0.0, fraction))
+    done = sum(STAGE_WEIGHTS[n] for n in names[: names.index(stage)])
+    total = sum(STAGE_WEIGHTS.values())
+    return min(1.0, (done + STAGE_WEIGHTS[stage] * min(1.0, max(0.0, fraction))) / total)
 
 
 def run_job(

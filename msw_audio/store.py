@@ -61,7 +61,16 @@ from msw_audio.db import (
     utcnow,
 )
 from msw_audio.errors import InputError, PermissionDenied
-from msw_audio.records import ROLES, AudioInfo, CodeSuggestion, Session, Speaker, Utterance, Word
+from msw_audio.records import (
+    ROLES,
+    AudioInfo,
+    CodeSuggestion,
+    Session,
+    Speaker,
+    Turn,
+    Utterance,
+    Word,
+)
 
 DB_NAME = "msw-audio.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -501,6 +510,7 @@ class Store:
                     duration=session.audio.duration,
                     models=session.models,
                     scores=session.scores,
+                    turns=[t.__dict__ for t in session.turns],
                     created_by=actor.name,
                 )
                 s.add(row)
@@ -726,6 +736,7 @@ class Store:
                 for k in speakers
             ],
             utterances=utterances,
+            turns=[Turn(**t) for t in (row.turns or [])],
             models=dict(row.models or {}),
             scores=scores,
             language=row.language,
