@@ -527,8 +527,9 @@ def _finish(
             raise InputError(f"job {job_id!r} was removed while it ran")
         j.state, j.error, j.session_id, j.finished_at = state, error, session_id, utcnow()
         j.heartbeat_at = utcnow()
+        j.eta_seconds = 0.0 if state == "done" else None
         if state == "done":
-            j.stage, j.progress, j.eta_seconds = "done", 1.0, 0.0
+            j.stage, j.progress = "done", 1.0
         store._audit(s, "worker", f"job.{state}", "job", job_id)
         info = _info(j)
     if audio is not None:

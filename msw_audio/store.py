@@ -413,7 +413,7 @@ class Store:
         with self.tx() as s:
             row = self._user_row(s, name)
             row.grants = sorted(set(row.grants) | {action})
-            self._audit(s, actor, "user.grant", "user", name, action=action)
+            self._audit(s, actor, "user.grant", "user", name, granted=action)
             return _user(row)
 
     def set_active(self, name: str, active: bool, actor: User) -> None:
