@@ -27,14 +27,15 @@ REQUIRED_COLUMNS = ("transcript_id", "utterance_id", "interlocutor", "utterance_
 ROLE_OF_INTERLOCUTOR = {"therapist": "practitioner", "client": "parent"}
 SPEAKER_OF_INTERLOCUTOR = {"therapist": "SPEAKER_00", "client": "SPEAKER_01"}
 
-#: AnnoMI input subtype -> code. Advice in AnnoMI is not marked "with permission", so it maps
-#: to MITI's Persuade; "negotiation" (goal setting, agreeing a plan) is Seeking Collaboration;
-#: "options" (offering a menu of choices) is Emphasising Autonomy.
+#: AnnoMI input subtype -> code (the same mapping the tagger trains on, training/annomi.py).
+#: Advice in AnnoMI is not marked "with permission", so it maps to MITI's Persuade;
+#: "negotiation" (goal setting) and "options" (a menu of choices, agreed together) are
+#: Seeking Collaboration.
 INPUT_SUBTYPE_CODE = {
     "information": "giving_information",
     "advice": "persuade",
     "negotiation": "seeking_collaboration",
-    "options": "emphasising_autonomy",
+    "options": "seeking_collaboration",
 }
 CLIENT_TALK_CODE = {"change": "change_talk", "sustain": "sustain_talk", "neutral": "neutral"}
 #: Human-label mapping, documented in one place: (behaviour, subtype) -> code id.
@@ -117,14 +118,14 @@ def load_annomi(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: interlocutor must be therapist or client, found {bad}")
     df = df.copy()
     df["code"] = df.apply(human_code, axis=1)
-    # Several annotators for a few transcripts: keep one row per utterance, majority label.
+    # Several annotators for a few transcripts: keep one row per utterance, majority label
+    # (ties: alphabetically first, as the tagger's training does).
     keys = ["transcript_id", "utterance_id"]
     if df.duplicated(keys).any():
-        majority = (
-            df.dropna(subset=["code"])
-            .groupby(keys)["code"]
-            .agg(lambda s: s.value_counts().index[0])
-        )
+        coded = df.dropna(subset=["code"])
+        votes = coded.groupby([*keys, "code"]).size().rename("n").reset_index()
+        votes = votes.sort_values([*keys, "n", "code"], ascending=[True, True, False, True])
+        majority = votes.drop_duplicates(keys).set_index(keys)["code"]
         df = df.drop_duplicates(keys).set_index(keys)
         df["code"] = majority.reindex(df.index)
         df = df.reset_index()
@@ -162,15 +163,17 @@ def transcript_session(rows: pd.DataFrame, with_codes: bool = True) -> Session:
     tid = _str(rows["transcript_id"].iloc[0])
     starts: list[float] = []
     clock = 0.0
-    for _, row in rows.iterrows():
-        stamp = _seconds(_str(row.get("timestamp"))) if "timestamp" in row else None
+    stamps = rows["timestamp"] if "timestamp" in rows else [None] * len(rows)
+    for raw in stamps:
+        stamp = _seconds(_str(raw)) if raw is not None else None
         start = stamp if stamp is not None and stamp >= clock else clock
         starts.append(start)
         clock = start + 0.01
     utterances = []
     talk = {"SPEAKER_00": 0.0, "SPEAKER_01": 0.0}
     texts = [_str(t) for t in rows["utterance_text"]]
-    for i, (_, row) in enumerate(rows.iterrows()):
+    records = rows.to_dict("records")
+    for i, row in enumerate(records):
         text = texts[i]
         est = starts[i] + _words_seconds(text)
         end = min(est, starts[i + 1]) if i + 1 < len(starts) else est

@@ -91,7 +91,8 @@ CUES: dict[str, re.Pattern[str]] = {
     # Partnership and permission-seeking.
     "collaboration": _rx(
         r"together", r"we could", r"we can", r"let's", r"work with you", r"how can (?:i|we)",
-        r"what do you think", r"your ideas?", r"(?:would|is) it (?:be )?(?:ok|okay|alright|all right)",
+        r"what do you think", r"your ideas?",
+        r"(?:would|is) it (?:be )?(?:ok|okay|alright|all right)",
         r"do you mind if", r"can i (?:ask|share|tell|suggest)", r"may i", r"what would help",
         r"between us", r"what (?:do|would) you suggest", r"how does that sound",
     ),
@@ -137,16 +138,20 @@ def _names_in(text: str) -> list[tuple[str, bool]]:
 def child_names(session: Session) -> set[str]:
     """Names used for a third person who is a child in this session.
 
-    A capitalised mid-sentence word counts as a child's name when it is used in the same
-    utterance as a child word ("your daughter Amy", "Amy's school") and is not only ever
-    used to address the listener ("Thanks, Barbara."). Heuristic, transparent, and tested.
+    A capitalised mid-sentence word counts as a child's name when it is used within two
+    turns of a child word ("your daughter Amy", "Amy ... — she loves school") and is not
+    mostly used to address the listener ("Thanks, Barbara."). Heuristic, transparent, tested.
     """
     third_person: dict[str, int] = defaultdict(int)
     vocative: dict[str, int] = defaultdict(int)
     with_child: set[str] = set()
-    for u in session.utterances:
+    utts = session.utterances
+    childish = [
+        bool(CUES["child"].search(u.text) or CUES["child_world"].search(u.text)) for u in utts
+    ]
+    for i, u in enumerate(utts):
         names = _names_in(u.text)
-        has_child = bool(CUES["child"].search(u.text) or CUES["child_world"].search(u.text))
+        has_child = any(childish[max(0, i - 2): i + 3])
         for name, voc in names:
             if voc:
                 vocative[name] += 1
@@ -255,7 +260,7 @@ def session_features(
     # Softening sustain talk: how the practitioner answers the family's sustain talk —
     # reflecting or asking openly (good) versus persuading or confronting (poor).
     soft_good = soft_bad = 0.0
-    for prev, nxt in zip(views, views[1:]):
+    for prev, nxt in zip(views, views[1:], strict=False):
         weight = prev.p("sustain_talk") if not prev.is_practitioner else 0.0
         if weight and nxt.is_practitioner:
             soft_good += weight * nxt.p("simple_reflection", "complex_reflection", "open_question",
@@ -269,7 +274,9 @@ def session_features(
     child_refs = [v for v in views if is_child_ref(v) or v.role == "child"]
     prac_child = [v for v in prac if is_child_ref(v)]
     child_q = sum(v.p("open_question") + 0.5 * v.p("closed_question") for v in prac_child)
-    child_q += sum(0.5 for v in prac_child if not v.codes and v.utterance.text.rstrip().endswith("?"))
+    child_q += sum(
+        0.5 for v in prac_child if not v.codes and v.utterance.text.rstrip().endswith("?")
+    )
     concern = [v for v in prac if "concern" in v.cues]
     framing = [v for v in prac if "concern_framing" in v.cues]
     concern_child = [v for v in prac if "concern" in v.cues and is_child_ref(v)]

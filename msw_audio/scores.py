@@ -81,7 +81,10 @@ class Principle:
     lower_cues: dict[str, float] = field(default_factory=dict)
 
 
-def C(features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str) -> Component:
+def C(
+    features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str
+) -> Component:
+    """Shorthand for the RUBRIC table below."""
     return Component(features if isinstance(features, tuple) else (features,), lo, hi, weight,
                      label)
 
@@ -289,11 +292,12 @@ def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
     """Score one principle with the rubric: value, confidence, evidence and reasons."""
     units = [c.unit(feats.values) for c in p.components]
     total = sum(c.weight for c in p.components)
-    raw = 1.0 + 4.0 * sum(c.weight * u for c, u in zip(p.components, units)) / total
+    pairs = list(zip(p.components, units, strict=True))
+    raw = 1.0 + 4.0 * sum(c.weight * u for c, u in pairs) / total
     value = half_round(raw)
     reasons = [
         f"{c.label}: {_fmt(c.value(feats.values))} -> {u:.2f} of weight {c.weight:g}"
-        for c, u in sorted(zip(p.components, units), key=lambda cu: -cu[0].weight * abs(cu[1] - 0.5))
+        for c, u in sorted(pairs, key=lambda cu: -cu[0].weight * abs(cu[1] - 0.5))
     ]
     return {
         "value": value,
@@ -463,9 +467,9 @@ def train_calibration(
             f"({', '.join(f'{k} {v}' for k, v in counts.items())}). The rubric stays in use."
         )
     models: dict[str, Any] = {}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report: dict[str, Any] = {"n": len(records), "min_confirmed": min_confirmed, "folds": folds,
-                              "principles": {}, "skipped": {},
-                              "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "principles": {}, "skipped": {}, "trained_at": now,
                               "features": list(FEATURE_NAMES), "rubric_version": RUBRIC_VERSION}
     for name in PRINCIPLES:
         idx = [i for i, (_, c) in enumerate(records) if name in c]
