@@ -27,6 +27,7 @@ class AlignOptions:
     max_utterance: float = 30.0  # seconds; longer monologues are split at the next word
     cover: float = 0.5  # a turn covering this share of a word is a candidate for it
     short_turn: float = 2.0  # turns up to this long count as backchannels inside others
+    min_word: float = 0.2  # Whisper gives some words ~0 s; judge them on a window this wide
 
 
 def assign_speakers(words: Iterable[Word], turns: list[Turn],
@@ -47,18 +48,22 @@ def assign_speakers(words: Iterable[Word], turns: list[Turn],
 def _best_speaker(word: Word, turns: list[Turn], lo: int, options: AlignOptions) -> str | None:
     if not turns:
         return None
-    duration = max(word.end - word.start, 1e-3)
+    start, end = word.start, word.end
+    if end - start < options.min_word:
+        mid = (start + end) / 2
+        start, end = mid - options.min_word / 2, mid + options.min_word / 2
+    duration = end - start
     overlaps: dict[int, float] = {}
     for i in range(lo, len(turns)):
         turn = turns[i]
-        if turn.start >= word.end:
+        if turn.start >= end:
             break
-        overlap = min(turn.end, word.end) - max(turn.start, word.start)
+        overlap = min(turn.end, end) - max(turn.start, start)
         if overlap > 0:
             overlaps[i] = overlap
     if not overlaps:
         # In a gap between turns: the nearest turn is the likeliest speaker.
-        mid = (word.start + word.end) / 2
+        mid = (start + end) / 2
         nearest = min(turns, key=lambda t: min(abs(t.start - mid), abs(t.end - mid)))
         return nearest.speaker
     covering = [i for i, ov in overlaps.items() if ov / duration >= options.cover]

@@ -79,7 +79,8 @@ def load_audio(
         raise AudioError(f"{name} is not a readable audio or video file ({_reason(exc)})") from None
     with container:
         if not container.streams.audio:
-            raise AudioError(f"{name} has no audio track")
+            held = sorted({s.type for s in container.streams}) or ["nothing decodable"]
+            raise AudioError(f"{name} has no audio track (it holds: {', '.join(held)})")
         stream = container.streams.audio[0]
         known = _container_duration(container, stream)
         if known is not None and known > max_duration + 1:

@@ -1,0 +1,46 @@
+"""Shared fixtures: locations of real test audio, and one loaded pipeline per test run."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
+
+
+def pyannote_sample_dir() -> Path:
+    spec = importlib.util.find_spec("pyannote.audio")
+    assert spec and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "sample"
+
+
+@pytest.fixture(scope="session")
+def jfk_path() -> Path:
+    path = shared_dir() / "data" / "audio" / "jfk.flac"
+    if not path.exists():
+        pytest.fail(f"{path} missing: the shared data folder must sit beside the repo")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return pyannote_sample_dir()
+
+
+@pytest.fixture(scope="session")
+def speech_pipeline(tmp_path_factory):
+    """One real Pipeline (Whisper tiny.en + pyannote/CAM++) shared by the slow tests."""
+    from msw_audio.pipeline import Pipeline, PipelineConfig
+
+    cache = tmp_path_factory.mktemp("stage-cache")
+    return Pipeline(PipelineConfig(cache_dir=cache))

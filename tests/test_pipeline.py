@@ -1,0 +1,80 @@
+"""The speech pipeline on real audio with the real shipped models (slow: ~1-2 min in all)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from msw_audio.evaluation import der, read_rttm, read_stm_text, wer
+from msw_audio.pipeline import Pipeline, PipelineConfig
+from msw_audio.records import Session
+
+REPO = Path(__file__).resolve().parents[1]
+THREE = REPO / "tests" / "data" / "three_speakers"
+JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
+            "ask what you can do for your country.")
+OUTPUTS = ("session.json", "session.rttm", "session.srt", "session.vtt", "transcript.txt")
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "0"}
+    return subprocess.run([sys.executable, "-m", "msw_audio.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=900, **kw)
+
+
+def test_jfk_words(speech_pipeline, jfk_path):
+    session = speech_pipeline.process(jfk_path)
+    hyp = " ".join(u.text for u in session.utterances)
+    assert wer(JFK_TEXT, hyp) <= 0.15
+    words = [w for u in session.utterances for w in u.words]
+    assert words and all(0 <= w.start <= w.end <= 11.1 for w in words)
+    assert [w.start for w in words] == sorted(w.start for w in words)
+
+
+def test_sample_end_to_end_cli(tmp_path, sample_dir):
+    out = tmp_path / "out"
+    run = cli("process", str(sample_dir / "sample.wav"), "--out", str(out),
+              "--cache-dir", str(tmp_path / "cache"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    for name in OUTPUTS:
+        assert (out / name).stat().st_size > 0, name
+    session = Session.from_dict(json.loads((out / "session.json").read_text()))
+    assert session.schema_version == "1.0" and len(session.audio.sha256) == 64
+    assert session.models["asr"]["name"] == "tiny.en"
+    assert len(session.speakers) == 2
+    reference = read_rttm(sample_dir / "sample.rttm")
+    assert der(reference, session.turns) <= 0.15
+    hypothesis = read_rttm(out / "session.rttm")
+    assert set(hypothesis.labels()) == {s.id for s in session.speakers}
+    hyp_text = " ".join(u.text for u in session.utterances)
+    assert wer(read_stm_text(sample_dir / "sample.stm"), hyp_text) <= 0.25
+    # every utterance has suggested codes with probabilities
+    assert all(u.codes and 0 <= u.codes[0].probability <= 1 for u in session.utterances)
+    assert session.scores is not None
+    vtt = (out / "session.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "-->" in vtt
+    assert "-->" in (out / "session.srt").read_text()
+
+
+def test_three_speaker_session(speech_pipeline):
+    audio = next(THREE.glob("*.ogg"), None) or next(THREE.glob("*.flac"))
+    session = speech_pipeline.process(audio)
+    assert len(session.speakers) == 3
+    reference = read_rttm(next(THREE.glob("*.rttm")))
+    assert der(reference, session.turns) <= 0.20
+
+
+def test_finished_stages_are_reused(tmp_path, jfk_path):
+    config = PipelineConfig(cache_dir=tmp_path / "cache", tag=False)
+    first = Pipeline(config).process(jfk_path)
+    again = Pipeline(config)
+    second = again.process(jfk_path)
+    assert again._transcriber is None and again._diarizer is None  # no model was loaded
+    assert [u.text for u in second.utterances] == [u.text for u in first.utterances]
