@@ -1,0 +1,131 @@
+"""``msw-audio serve`` and ``msw-audio demo``: start the review screen.
+
+``demo`` is the README's main job in one command: it processes the bundled fictional home
+visit (``msw_audio/demo/demo.ogg``) with the real pipeline, ingests it, creates one login
+per role with a fresh random password printed once, and serves the app on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from datetime import date
+from pathlib import Path
+
+from msw_audio.auth import system_user
+
+DEMO_AUDIO = Path(__file__).resolve().parent / "demo" / "demo.ogg"
+DEMO_USERS = ("evaluator", "coach", "researcher", "admin")
+DEMO_META = {
+    "title": "Demo home visit (fictional)",
+    "worker": "Sam Practitioner",
+    "team": "Demo team",
+    "family": "Family D",
+    "recording_type": "home visit",
+}
+
+
+def _data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data folder (store + recordings); default: a per-user data folder",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start the review screen (login required)")
+    _data_arg(p)
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not process queued recordings in this process",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "demo", help="process the bundled demo recording, create demo logins and serve"
+    )
+    _data_arg(p)
+    p.set_defaults(func=cmd_demo)
+
+
+def _open(data: Path | None):
+    from msw_audio.store import Store
+
+    return Store.open(data)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from msw_audio.webapp import serve
+
+    store = _open(args.data)
+    runner = None
+    if not getattr(args, "no_worker", False):
+        from msw_audio.jobs import start_background_worker
+
+        runner = start_background_worker(store)
+    print(f"data folder: {store.data_dir}")
+    try:
+        serve(store, host=args.host, port=args.port)
+    finally:
+        if runner is not None:
+            runner.stop()
+        store.close()
+    return 0
+
+
+def prepare_demo(store, log=print) -> tuple[str, str]:  # noqa: ANN001
+    """Process + ingest the demo recording (once) and reset the demo logins.
+
+    Returns ``(session_id, password)``. Processing is cached by the pipeline, so a second
+    ``msw-audio demo`` starts in seconds.
+    """
+    from msw_audio.audio import sha256_file
+    from msw_audio.pipeline import process_recording
+
+    admin = system_user("demo")
+    session_id = store.session_for_hash(sha256_file(DEMO_AUDIO))
+    if session_id is None:
+        out_dir = store.paths.cache / "demo-output"
+        log(f"processing the demo recording {DEMO_AUDIO.name} (first run only, a few minutes)...")
+
+        def progress(stage: str, fraction: float) -> None:
+            log(f"  {stage:<12} {round(100 * fraction):3d}%")
+
+        process_recording(DEMO_AUDIO, out_dir, progress=progress)
+        meta = dict(DEMO_META, date=date.today().isoformat())
+        session_id = store.ingest(out_dir, actor=admin, meta=meta, audio_path=DEMO_AUDIO)
+    password = secrets.token_urlsafe(9)
+    for name in DEMO_USERS:
+        if store.get_user(name) is None:
+            store.add_user(name, name, password)
+        else:
+            store.set_password(name, password, actor=admin)
+    return session_id, password
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from msw_audio.webapp import serve
+
+    store = _open(args.data)
+    session_id, password = prepare_demo(store)
+    url = f"http://{args.host}:{args.port}/ui/?session={session_id}"
+    print()
+    print(f"demo session {session_id} is ready; data folder: {store.data_dir}")
+    print(f"open {url}")
+    print(f"sign in as one of: {', '.join(DEMO_USERS)}   password: {password}")
+    print("(new password each run; the logins are the roles' names)")
+    print()
+    try:
+        serve(store, host=args.host, port=args.port)
+    finally:
+        store.close()
+    return 0

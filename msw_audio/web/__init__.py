@@ -1,0 +1,12 @@
+"""The review screen: HTML rendering, the Gradio Blocks UI and its static JS/CSS.
+
+Why a sub-package: ``msw-audio serve`` must work from an installed package, so the Blocks
+app lives here (``msw_audio.web.ui``) and the repo-root ``app.py`` only starts it. The
+static files (``review.js``, ``review.css``) are served by ``msw_audio.webapp`` after login.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).resolve().parent

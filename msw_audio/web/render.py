@@ -1,0 +1,538 @@
+"""HTML of the review screen, rendered on the server from library records.
+
+Why server-rendered HTML: a 1,000-utterance transcript must open in well under two seconds,
+and one escaped string per view is both fast and easy to test without a browser. The
+browser side (``review.js``) only adds behaviour — click-to-seek, hotkeys, saving through
+the JSON routes of ``msw_audio.webapp`` — reading everything it needs from ``data-``
+attributes, so a re-render never leaves stale JavaScript state behind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from msw_audio.records import FAMILY_ROLES, ROLES, Session
+
+PRINCIPLES = (
+    "evocation",
+    "empathy",
+    "purposefulness",
+    "autonomy",
+    "collaboration",
+    "child_focus",
+    "clarity_about_concerns",
+)
+PRINCIPLE_LABELS = {
+    "evocation": "Evocation",
+    "empathy": "Empathy",
+    "purposefulness": "Purposefulness",
+    "autonomy": "Autonomy",
+    "collaboration": "Collaboration",
+    "child_focus": "Child focus",
+    "clarity_about_concerns": "Clarity about concerns",
+}
+#: Below this model probability a suggestion is marked "check me".
+LOW_CONFIDENCE = 0.6
+#: Keys the screen keeps for navigation; a codebook hotkey on one of these is ignored.
+RESERVED_KEYS = frozenset({"j", "k", "p", " ", "Enter", "Escape", "ArrowUp", "ArrowDown", "u"})
+SCORE_STEPS = tuple(x / 2 for x in range(2, 11))  # 1.0 .. 5.0 in halves
+
+_FALLBACK = {
+    # Used only until msw_audio.codebook lands in this checkout (same ids, plain labels).
+    "practitioner": (
+        ("open_question", "1", "#2563eb"),
+        ("closed_question", "2", "#64748b"),
+        ("simple_reflection", "3", "#0d9488"),
+        ("complex_reflection", "4", "#059669"),
+        ("giving_information", "5", "#7c3aed"),
+        ("persuade", "6", "#dc2626"),
+        ("persuade_with_permission", "7", "#ea580c"),
+        ("seeking_collaboration", "8", "#0891b2"),
+        ("affirm", "9", "#16a34a"),
+        ("emphasising_autonomy", "0", "#4f46e5"),
+        ("confront", "c", "#b91c1c"),
+        ("other", "o", "#6b7280"),
+    ),
+    "client": (
+        ("change_talk", "1", "#16a34a"),
+        ("sustain_talk", "2", "#dc2626"),
+        ("neutral", "3", "#6b7280"),
+    ),
+}
+
+
+@dataclass
+class CodeView:
+    id: str
+    label: str
+    hotkey: str
+    colour: str
+    description: str = ""
+
+
+@dataclass
+class CodebookView:
+    """What the screen needs from the codebook: labels, colours and hotkeys per group.
+
+    Groups are ``practitioner`` and ``client`` (any family role), because a hotkey means a
+    different code depending on who is speaking.
+    """
+
+    groups: dict[str, list[CodeView]] = field(default_factory=dict)
+    version: str = ""
+
+    def label(self, code: str | None) -> str:
+        if not code:
+            return ""
+        for codes in self.groups.values():
+            for c in codes:
+                if c.id == code:
+                    return c.label
+        return code.replace("_", " ").capitalize()
+
+    def colour(self, code: str | None) -> str:
+        for codes in self.groups.values():
+            for c in codes:
+                if c.id == code:
+                    return c.colour
+        return "#6b7280"
+
+    def all_codes(self) -> list[CodeView]:
+        return [c for codes in self.groups.values() for c in codes]
+
+    def hotkeys(self) -> dict[str, dict[str, str]]:
+        return {
+            g: {c.hotkey: c.id for c in codes if c.hotkey and c.hotkey not in RESERVED_KEYS}
+            for g, codes in self.groups.items()
+        }
+
+
+def group_of(role: str) -> str:
+    return "client" if role in FAMILY_ROLES else "practitioner"
+
+
+def load_codebook_view() -> CodebookView:
+    """The shipped codebook as the screen shows it."""
+    try:
+        from msw_audio.codebook import load_codebook
+    except ModuleNotFoundError as exc:  # codebook module not in this checkout yet
+        if exc.name != "msw_audio.codebook":
+            raise
+        return CodebookView(
+            groups={
+                g: [
+                    CodeView(cid, cid.replace("_", " ").capitalize(), key, col)
+                    for cid, key, col in v
+                ]
+                for g, v in _FALLBACK.items()
+            },
+            version="fallback",
+        )
+    book = load_codebook()
+    groups: dict[str, list[CodeView]] = {"practitioner": [], "client": []}
+    for role, group in (("practitioner", "practitioner"), ("parent", "client")):
+        for c in book.for_role(role):
+            groups[group].append(
+                CodeView(
+                    id=c.id,
+                    label=getattr(c, "label", "") or c.id,
+                    hotkey=str(getattr(c, "hotkey", "") or ""),
+                    colour=getattr(c, "colour", "") or "#6b7280",
+                    description=getattr(c, "description", "") or "",
+                )
+            )
+    return CodebookView(groups=groups, version=str(getattr(book, "version", "")))
+
+
+# ---------------------------------------------------------------------------- helpers
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a time in seconds."""
+    if seconds is None:
+        return ""
+    s = int(max(0.0, seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _attr(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _json_attr(value: Any) -> str:
+    return escape(json.dumps(value, separators=(",", ":")), quote=True)
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return escape(str(value))
+
+
+@dataclass
+class Row:
+    """One transcript line with the model's view and the evaluator's decision kept apart."""
+
+    index: int
+    uid: str
+    start: float
+    end: float
+    speaker: str
+    role: str
+    text: str
+    suggested: str | None
+    probability: float | None
+    confirmed: str | None
+    alternatives: list[tuple[str, float]]
+
+
+def transcript_rows(session: Session, decisions: dict[str, Any]) -> list[Row]:
+    """Rows with the model's top suggestion separated from the confirmed code.
+
+    ``Store.get_session`` puts a confirmed code first in ``codes``; the model's own top
+    suggestion comes from ``get_decisions`` so the screen can show both.
+    """
+    confirmed = decisions.get("codes", {})
+    roles = {s.id: s.role for s in session.speakers}
+    rows = []
+    for i, u in enumerate(session.utterances):
+        model = [c for c in u.codes if c.source != "evaluator"]
+        dec = confirmed.get(u.id)
+        code = dec["code"] if dec else None
+        suggested = dec.get("suggested") if dec else (model[0].code if model else None)
+        prob = next((c.probability for c in model if c.code == suggested), None)
+        if prob is None and suggested and code == suggested:
+            prob = None  # accepted: the store keeps no separate probability for it
+        rows.append(
+            Row(
+                index=i,
+                uid=u.id,
+                start=u.start,
+                end=u.end,
+                speaker=u.speaker,
+                role=roles.get(u.speaker, "other"),
+                text=u.text,
+                suggested=suggested,
+                probability=prob,
+                confirmed=code,
+                alternatives=[(c.code, c.probability) for c in model[:3]],
+            )
+        )
+    return rows
+
+
+def order_rows(rows: list[Row], order: str) -> list[Row]:
+    """``time`` (default) or ``confidence``: least confident suggestions first."""
+    if order == "confidence":
+        return sorted(
+            rows,
+            key=lambda r: (
+                r.confirmed is not None,
+                r.probability if r.probability is not None else 1.0,
+                r.index,
+            ),
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------- review view
+def _code_chip(book: CodebookView, code: str | None, extra: str = "") -> str:
+    if not code:
+        return ""
+    return (
+        f'<span class="msw-chip" style="--chip:{_attr(book.colour(code))}" data-code="{_attr(code)}">'
+        f"{escape(book.label(code))}{extra}</span>"
+    )
+
+
+def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
+    low = r.confirmed is None and r.probability is not None and r.probability < LOW_CONFIDENCE
+    classes = ["msw-utt"]
+    if low:
+        classes.append("msw-low")
+    if r.confirmed:
+        classes.append("msw-done")
+    conf = "" if r.probability is None else f"{round(100 * r.probability)}%"
+    alts = " · ".join(f"{book.label(c)} {round(100 * p)}%" for c, p in r.alternatives[1:])
+    title = f' title="Also: {_attr(alts)}"' if alts else ""
+    return (
+        f'<tr class="{" ".join(classes)}" data-uid="{_attr(r.uid)}" data-start="{r.start:.3f}" '
+        f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-group="{group_of(r.role)}" '
+        f'data-suggested="{_attr(r.suggested or "")}">'
+        f'<td class="msw-time">{clock(r.start)}</td>'
+        f'<td class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">{escape(r.role)}</span>'
+        f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></td>'
+        f'<td class="msw-text">{escape(r.text)}</td>'
+        f'<td class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
+        f'<span class="msw-conf{" msw-conf-low" if low else ""}">{conf}</span></td>'
+        f'<td class="msw-final">{_code_chip(book, r.confirmed)}</td>'
+        "</tr>"
+    )
+
+
+def _legend(book: CodebookView, editable: bool) -> str:
+    parts = []
+    for group, title in (("practitioner", "Practitioner"), ("client", "Family member")):
+        keys = " ".join(
+            f'<span class="msw-key"><kbd>{escape(c.hotkey)}</kbd> {escape(c.label)}</span>'
+            for c in book.groups.get(group, [])
+            if c.hotkey and c.hotkey not in RESERVED_KEYS
+        )
+        parts.append(f'<div class="msw-legend-row"><b>{title}:</b> {keys}</div>')
+    nav = (
+        "<kbd>j</kbd>/<kbd>↓</kbd> next · <kbd>k</kbd>/<kbd>↑</kbd> previous · "
+        "<kbd>p</kbd> play from start · <kbd>space</kbd> pause"
+    )
+    if editable:
+        nav += " · <kbd>Enter</kbd> accept suggestion · <kbd>u</kbd> undo confirmation"
+    return f'<div class="msw-legend">{"".join(parts) if editable else ""}<div>{nav}</div></div>'
+
+
+def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) -> str:
+    confirmed = decisions.get("roles", {})
+    items = []
+    for s in session.speakers:
+        mark = " ✓" if s.id in confirmed else f" ({round(100 * s.role_confidence)}% sure)"
+        if editable:
+            opts = "".join(
+                f'<option value="{r}"{" selected" if r == s.role else ""}>{r}</option>'
+                for r in ROLES
+            )
+            ctrl = f'<select class="msw-role-select" data-speaker="{_attr(s.id)}">{opts}</select>'
+        else:
+            ctrl = f'<span class="msw-role msw-role-{_attr(s.role)}">{escape(s.role)}</span>'
+        items.append(
+            f'<li><span class="msw-spk-id">{escape(s.id)}</span> {ctrl}'
+            f'<span class="msw-muted">{mark} · {clock(s.talk_time)} talk</span></li>'
+        )
+    return f'<section class="msw-panel"><h4>Speakers</h4><ul class="msw-speakers">{"".join(items)}</ul></section>'
+
+
+MITI_FIELDS = (
+    ("reflection_to_question", "Reflection : question"),
+    ("pct_complex_reflection", "% complex reflections"),
+    ("pct_open_question", "% open questions"),
+    ("mi_adherent", "MI-adherent"),
+    ("mi_non_adherent", "MI-non-adherent"),
+    ("change_talk", "Change talk"),
+    ("sustain_talk", "Sustain talk"),
+    ("practitioner_talk_share", "Practitioner talk share"),
+    ("technical_global", "Technical global (estimate)"),
+    ("relational_global", "Relational global (estimate)"),
+)
+
+
+def miti_html(miti: dict[str, Any] | None) -> str:
+    if not miti:
+        return '<section class="msw-panel"><h4>MITI summary</h4><p class="msw-muted">Not scored.</p></section>'
+    ratings = miti.get("ratings") or {}
+    rows = []
+    for key, label in MITI_FIELDS:
+        if key not in miti:
+            continue
+        rate = ratings.get(key)
+        badge = (
+            f' <span class="msw-rate msw-rate-{_attr(str(rate).replace(" ", "-"))}">{escape(str(rate))}</span>'
+            if rate
+            else ""
+        )
+        rows.append(f"<tr><td>{escape(label)}</td><td>{_num(miti.get(key))}{badge}</td></tr>")
+    return (
+        '<section class="msw-panel"><h4>MITI summary</h4>'
+        f'<table class="msw-kv">{"".join(rows)}</table>'
+        '<p class="msw-muted">Counts from confirmed codes where given, otherwise suggestions.</p></section>'
+    )
+
+
+def _score_options(selected: float | None) -> str:
+    return "".join(
+        f'<option value="{v:g}"{" selected" if selected is not None and abs(v - selected) < 1e-6 else ""}>{v:g}</option>'
+        for v in SCORE_STEPS
+    )
+
+
+def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
+    principles = (scores or {}).get("principles") or {}
+    if not principles:
+        return '<section class="msw-panel"><h4>Principle scores</h4><p class="msw-muted">Not scored.</p></section>'
+    cards = []
+    for name in PRINCIPLES:
+        p = principles.get(name)
+        if not p:
+            continue
+        suggested = p.get("value")
+        confirmed = p.get("confirmed")
+        conf = p.get("confidence")
+        evidence = "".join(
+            f'<li class="msw-evidence" data-start="{float(e.get("start", 0)):.3f}" '
+            f'data-uid="{_attr(e.get("utterance_id", ""))}" title="{_attr(e.get("why", ""))}">'
+            f'<span class="msw-time">▶ {clock(e.get("start"))}</span> {escape(str(e.get("text", ""))[:140])}</li>'
+            for e in (p.get("evidence") or [])[:5]
+        )
+        reasons = "".join(f"<li>{escape(str(x))}</li>" for x in (p.get("reasons") or [])[:4])
+        state = (
+            f'<span class="msw-confirmed">confirmed {_num(confirmed)}</span>'
+            if confirmed is not None
+            else '<span class="msw-muted">not confirmed</span>'
+        )
+        if editable:
+            control = (
+                f'<div class="msw-score-edit"><select class="msw-score-value" aria-label="{_attr(name)} score">'
+                f"{_score_options(confirmed if confirmed is not None else suggested)}</select>"
+                f'<input class="msw-score-note" placeholder="Note (why)" value="{_attr(p.get("note") or "")}">'
+                f'<button class="msw-score-confirm" data-principle="{_attr(name)}">Confirm</button></div>'
+            )
+        else:
+            note = p.get("note")
+            control = f'<div class="msw-muted">{escape(note)}</div>' if note else ""
+        cards.append(
+            f'<div class="msw-principle" data-principle="{_attr(name)}">'
+            f'<div class="msw-principle-head"><b>{escape(PRINCIPLE_LABELS.get(name, name))}</b>'
+            f'<span class="msw-score">{_num(suggested)}</span>'
+            f'<span class="msw-muted">suggested · {"" if conf is None else f"{round(100 * conf)}% sure"}</span>'
+            f'<span class="msw-score-state">{state}</span></div>'
+            f'{control}<ul class="msw-evidence-list">{evidence}</ul>'
+            f"{f'<details><summary>Why</summary><ul>{reasons}</ul></details>' if reasons else ''}"
+            "</div>"
+        )
+    return f'<section class="msw-panel"><h4>Principle scores (1–5)</h4>{"".join(cards)}</section>'
+
+
+def review_html(
+    session_id: str,
+    session: Session,
+    decisions: dict[str, Any],
+    meta: dict[str, Any],
+    book: CodebookView,
+    *,
+    editable: bool,
+    can_listen: bool,
+    order: str = "time",
+) -> str:
+    """The whole review pane for one session: player, transcript, speakers, scores."""
+    rows = transcript_rows(session, decisions)
+    n_done = sum(1 for r in rows if r.confirmed)
+    speaker_names = {s.id: s.id for s in session.speakers}
+    body = "".join(_row_html(book, r, speaker_names) for r in order_rows(rows, order))
+    status = decisions.get("status", meta.get("status", ""))
+    if can_listen:
+        player = f'<audio class="msw-audio" controls preload="metadata" src="/media/{_attr(session_id)}"></audio>'
+    else:
+        player = '<div class="msw-noaudio">Audio is not available to your role.</div>'
+    reviewed_btn = (
+        '<button class="msw-mark-reviewed">Mark reviewed</button>'
+        if editable and status != "reviewed"
+        else ""
+    )
+    info = " · ".join(
+        escape(str(x))
+        for x in (
+            meta.get("worker"),
+            meta.get("team"),
+            meta.get("date"),
+            meta.get("recording_type"),
+        )
+        if x
+    )
+    return (
+        f'<div class="msw-review msw-scope" data-session="{_attr(session_id)}" '
+        f'data-editable="{"1" if editable else "0"}" data-hotkeys="{_json_attr(book.hotkeys())}" '
+        f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
+        f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}">'
+        '<div class="msw-toolbar">'
+        f'<div class="msw-title"><b>{escape(meta.get("title") or session_id)}</b> <span class="msw-muted">{info}</span></div>'
+        f"{player}"
+        f'<span class="msw-status msw-status-{_attr(status)}">{escape(status.replace("_", " "))}</span>'
+        f'<span class="msw-progress"><span class="msw-ndone">{n_done}</span>/{len(rows)} confirmed</span>'
+        f"{reviewed_btn}"
+        '<span class="msw-toast" role="status" aria-live="polite"></span>'
+        "</div>"
+        f"{_legend(book, editable)}"
+        '<div class="msw-body">'
+        '<div class="msw-transcript" tabindex="0"><table class="msw-table">'
+        "<thead><tr><th>Time</th><th>Speaker</th><th>Utterance</th><th>Suggested</th><th>Confirmed</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+        '<aside class="msw-side">'
+        f"{_speakers_html(session, decisions, editable)}"
+        f"{principles_html(session.scores, editable)}"
+        f"{miti_html((session.scores or {}).get('miti'))}"
+        "</aside></div></div>"
+    )
+
+
+# ---------------------------------------------------------------------------- coach view
+def exemplars_html(items: list[dict[str, Any]], book: CodebookView, can_listen: bool) -> str:
+    """Exemplar cards, each playing its clip at its timestamp with the talk around it."""
+    if not items:
+        return (
+            '<div class="msw-muted msw-empty">No confirmed examples match these filters yet. '
+            "Examples appear here once evaluators confirm codes and principle scores.</div>"
+        )
+    cards = []
+    for i, ex in enumerate(items):
+        ctx = "".join(
+            f'<li class="msw-ctx{" msw-ctx-main" if c.get("is_exemplar") else ""}" '
+            f'data-start="{float(c["start"]):.3f}" data-end="{float(c["end"]):.3f}">'
+            f'<span class="msw-time">{clock(c["start"])}</span> '
+            f'<span class="msw-role msw-role-{_attr(c.get("role", "other"))}">{escape(c.get("role", ""))}</span> '
+            f"{escape(c.get('text', ''))} {_code_chip(book, c.get('code'))}</li>"
+            for c in ex.get("context", [])
+        )
+        media = f' data-media="/media/{_attr(ex["session_id"])}"' if can_listen else ""
+        play = (
+            f'<button class="msw-play-clip" data-start="{float(ex["start"]):.3f}" data-end="{float(ex["end"]):.3f}">▶ Play clip</button>'
+            if can_listen
+            else ""
+        )
+        what = _code_chip(book, ex.get("code"))
+        if ex.get("principle"):
+            what += (
+                f' <span class="msw-chip msw-chip-principle">{escape(PRINCIPLE_LABELS.get(ex["principle"], ex["principle"]))}'
+                f" {_num(ex.get('score'))}</span>"
+            )
+        who = " · ".join(
+            escape(str(x)) for x in (ex.get("worker"), ex.get("team"), ex.get("date")) if x
+        )
+        cards.append(
+            f'<div class="msw-exemplar msw-scope"{media}><div class="msw-ex-head"><b>#{i + 1}</b> {what} '
+            f'<span class="msw-muted">{escape(ex.get("title") or "")} · {who} · {clock(ex.get("start"))}</span> {play}</div>'
+            f'<ul class="msw-context">{ctx}</ul></div>'
+        )
+    player = (
+        '<audio class="msw-audio msw-clip-audio" controls preload="none"></audio>'
+        if can_listen
+        else ""
+    )
+    return f'<div class="msw-exemplars msw-scope msw-clip-scope">{player}{"".join(cards)}</div>'
+
+
+def shortlist_markdown(items: list[dict[str, Any]], book: CodebookView) -> str:
+    """A coaching-conversation handout: each example with its context, no audio."""
+    lines = ["# Coaching shortlist", "", "Examples of good practice confirmed by evaluators.", ""]
+    for i, ex in enumerate(items, 1):
+        what = book.label(ex.get("code")) if ex.get("code") else ""
+        if ex.get("principle"):
+            what = f"{what} {PRINCIPLE_LABELS.get(ex['principle'], ex['principle'])} {ex.get('score') or ''}".strip()
+        lines.append(
+            f"## {i}. {what} — {ex.get('title', '')} ({ex.get('date') or 'no date'}, {clock(ex.get('start'))})"
+        )
+        lines.append("")
+        for c in ex.get("context", []):
+            mark = "**" if c.get("is_exemplar") else ""
+            lines.append(
+                f"- {clock(c['start'])} *{c.get('role', '')}*: {mark}{c.get('text', '')}{mark}"
+            )
+        if ex.get("note"):
+            lines.append(f"\n  Evaluator note: {ex['note']}")
+        lines.append("")
+    lines.append(
+        "Prompts: What made this work? Where else could it help? What would you try next time?"
+    )
+    return "\n".join(lines) + "\n"

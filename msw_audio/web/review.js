@@ -1,0 +1,281 @@
+/* msw-audio review screen: synced transcript, click-to-seek and keyboard-first coding.
+ *
+ * Why plain JS with document-level listeners: the server re-renders the review pane as
+ * HTML (fast, testable); this script keeps no state of its own beyond the selected row,
+ * reading codes, hotkeys and permissions from data- attributes of whatever is on screen.
+ * Every change is POSTed at once to the server, which checks the user's role; the
+ * browser only reflects what the server accepted.
+ */
+(function () {
+  "use strict";
+  if (window.__mswReview) return;
+  window.__mswReview = true;
+
+  const q = (sel, el) => (el || document).querySelector(sel);
+  const qa = (sel, el) => Array.from((el || document).querySelectorAll(sel));
+
+  function review() {
+    return qa(".msw-review").find((el) => el.offsetParent !== null) || null;
+  }
+
+  function json(el, name) {
+    try { return JSON.parse(el.dataset[name] || "{}"); } catch (e) { return {}; }
+  }
+
+  function toast(root, text, isError) {
+    const t = q(".msw-toast", root || document);
+    if (!t) return;
+    t.textContent = text;
+    t.classList.toggle("msw-toast-error", !!isError);
+    t.classList.add("msw-toast-on");
+    clearTimeout(t._timer);
+    t._timer = setTimeout(() => t.classList.remove("msw-toast-on"), isError ? 6000 : 1800);
+  }
+
+  async function post(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-MSW": "1" },
+      body: JSON.stringify(body || {}),
+    });
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty body */ }
+    if (!res.ok) {
+      const detail = typeof data.detail === "string" ? data.detail : res.status + " " + res.statusText;
+      throw new Error(detail);
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------------- audio
+  function seek(audio, start, end) {
+    if (!audio) return;
+    const go = () => {
+      audio.currentTime = start;
+      audio._stopAt = end || null;
+      const p = audio.play();
+      if (p && p.catch) p.catch(() => {});
+    };
+    if (audio.readyState >= 1) go();
+    else {
+      audio.addEventListener("loadedmetadata", go, { once: true });
+      if (audio.preload === "none") audio.preload = "metadata";
+      audio.load();
+    }
+  }
+
+  document.addEventListener("timeupdate", (ev) => {
+    const audio = ev.target;
+    if (!(audio instanceof HTMLAudioElement)) return;
+    if (audio._stopAt && audio.currentTime >= audio._stopAt) { audio.pause(); audio._stopAt = null; }
+    const root = audio.closest(".msw-review");
+    if (!root) return;
+    const t = audio.currentTime;
+    let playing = null;
+    for (const row of qa("tr.msw-utt", root)) {
+      if (t >= +row.dataset.start && t < +row.dataset.end) { playing = row; break; }
+    }
+    const old = q("tr.msw-playing", root);
+    if (old !== playing) {
+      if (old) old.classList.remove("msw-playing");
+      if (playing) playing.classList.add("msw-playing");
+    }
+  }, true);
+
+  // ---------------------------------------------------------------- selection
+  function selected(root) { return q("tr.msw-utt.msw-selected", root); }
+
+  function select(root, row, play) {
+    if (!row) return;
+    const old = selected(root);
+    if (old) old.classList.remove("msw-selected");
+    row.classList.add("msw-selected");
+    row.scrollIntoView({ block: "nearest" });
+    try { sessionStorage.setItem("msw-sel-" + root.dataset.session, row.dataset.uid); } catch (e) { /* private mode */ }
+    if (play) seek(q("audio.msw-audio", root), +row.dataset.start);
+  }
+
+  function move(root, step) {
+    const rows = qa("tr.msw-utt", root);
+    if (!rows.length) return;
+    const cur = selected(root);
+    let i = cur ? rows.indexOf(cur) + step : 0;
+    i = Math.max(0, Math.min(rows.length - 1, i));
+    select(root, rows[i], false);
+  }
+
+  // ---------------------------------------------------------------- saving
+  function progress(root, data) {
+    if (data.n_confirmed !== undefined) {
+      const n = q(".msw-ndone", root);
+      if (n) n.textContent = data.n_confirmed;
+    }
+    if (data.status) {
+      const st = q(".msw-status", root);
+      if (st) { st.className = "msw-status msw-status-" + data.status; st.textContent = data.status.replace("_", " "); }
+    }
+  }
+
+  function chip(root, code) {
+    if (!code) return "";
+    const labels = json(root, "labels");
+    const colours = json(root, "colours");
+    const span = document.createElement("span");
+    span.className = "msw-chip";
+    span.dataset.code = code;
+    span.style.setProperty("--chip", colours[code] || "#6b7280");
+    span.textContent = labels[code] || code;
+    return span.outerHTML;
+  }
+
+  async function setCode(root, row, code, action) {
+    if (root.dataset.editable !== "1") {
+      toast(root, "Your role can listen and read, but not change codes.", true);
+      return;
+    }
+    const base = "/api/sessions/" + encodeURIComponent(root.dataset.session) +
+      "/utterances/" + encodeURIComponent(row.dataset.uid) + "/";
+    try {
+      const data = action === "accept" ? await post(base + "accept")
+        : action === "clear" ? await post(base + "clear")
+        : await post(base + "code", { code: code });
+      q(".msw-final", row).innerHTML = chip(root, data.code);
+      row.classList.toggle("msw-done", !!data.code);
+      if (data.code) row.classList.remove("msw-low");
+      progress(root, data);
+      const labels = json(root, "labels");
+      toast(root, data.code ? "Saved: " + (labels[data.code] || data.code) : "Confirmation removed");
+      if (data.code) move(root, 1);
+    } catch (err) {
+      toast(root, "Not saved: " + err.message, true);
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+  document.addEventListener("click", async (ev) => {
+    const t = ev.target;
+    if (!(t instanceof Element)) return;
+
+    const clip = t.closest(".msw-play-clip, .msw-ctx");
+    if (clip) {
+      const card = clip.closest(".msw-exemplar");
+      const scope = clip.closest(".msw-clip-scope");
+      const audio = scope && q("audio.msw-audio", scope);
+      if (!card || !audio || !card.dataset.media) return;
+      if (audio.getAttribute("src") !== card.dataset.media) { audio.setAttribute("src", card.dataset.media); }
+      qa(".msw-exemplar.msw-playing-card", scope).forEach((c) => c.classList.remove("msw-playing-card"));
+      card.classList.add("msw-playing-card");
+      const isClip = clip.classList.contains("msw-play-clip");
+      seek(audio, +clip.dataset.start, isClip ? +clip.dataset.end : null);
+      return;
+    }
+
+    const root = t.closest(".msw-review");
+    if (!root) return;
+
+    const ev_ = t.closest(".msw-evidence");
+    if (ev_) {
+      const row = q('tr.msw-utt[data-uid="' + CSS.escape(ev_.dataset.uid) + '"]', root);
+      if (row) select(root, row, false);
+      seek(q("audio.msw-audio", root), +ev_.dataset.start);
+      return;
+    }
+
+    const scoreBtn = t.closest(".msw-score-confirm");
+    if (scoreBtn) {
+      const card = scoreBtn.closest(".msw-principle");
+      const value = parseFloat(q(".msw-score-value", card).value);
+      const note = q(".msw-score-note", card).value;
+      try {
+        await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/scores/" +
+          encodeURIComponent(scoreBtn.dataset.principle), { value: value, note: note });
+        const st = q(".msw-score-state", card);
+        st.innerHTML = '<span class="msw-confirmed">confirmed ' + value + "</span>";
+        toast(root, "Saved score");
+      } catch (err) { toast(root, "Not saved: " + err.message, true); }
+      return;
+    }
+
+    if (t.closest(".msw-mark-reviewed")) {
+      try {
+        const data = await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/reviewed");
+        progress(root, data);
+        t.closest(".msw-mark-reviewed").remove();
+        toast(root, "Session marked reviewed");
+      } catch (err) { toast(root, "Not saved: " + err.message, true); }
+      return;
+    }
+
+    const row = t.closest("tr.msw-utt");
+    if (row) select(root, row, true);
+  });
+
+  document.addEventListener("change", async (ev) => {
+    const sel = ev.target;
+    if (!(sel instanceof HTMLSelectElement) || !sel.classList.contains("msw-role-select")) return;
+    const root = sel.closest(".msw-review");
+    const spk = sel.dataset.speaker;
+    const role = sel.value;
+    try {
+      await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/speakers/" +
+        encodeURIComponent(spk) + "/role", { role: role });
+      const group = role === "practitioner" ? "practitioner" : "client";
+      qa('tr.msw-utt[data-speaker="' + CSS.escape(spk) + '"]', root).forEach((row) => {
+        row.dataset.group = group;
+        const r = q(".msw-role", row);
+        r.className = "msw-role msw-role-" + role;
+        r.textContent = role;
+      });
+      toast(root, "Saved: " + spk + " is " + role);
+    } catch (err) { toast(root, "Not saved: " + err.message, true); }
+  });
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
+    const root = review();
+    if (!root) return;
+    const key = ev.key;
+    const row = selected(root);
+    const audio = q("audio.msw-audio", root);
+    let handled = true;
+    if (key === "j" || key === "ArrowDown") move(root, 1);
+    else if (key === "k" || key === "ArrowUp") move(root, -1);
+    else if (key === "p") { if (row) seek(audio, +row.dataset.start); }
+    else if (key === " ") { if (audio) { if (audio.paused) audio.play().catch(() => {}); else audio.pause(); } }
+    else if (key === "Enter") { if (row) setCode(root, row, null, "accept"); }
+    else if (key === "u") { if (row) setCode(root, row, null, "clear"); }
+    else if (key === "Escape") { if (audio) audio.pause(); }
+    else {
+      const group = row ? row.dataset.group : null;
+      const keys = json(root, "hotkeys");
+      const code = group && keys[group] ? keys[group][key] : null;
+      if (code && row) setCode(root, row, code, "set");
+      else handled = false;
+    }
+    if (handled) ev.preventDefault();
+  });
+
+  // ---------------------------------------------------------------- (re)render hook
+  function onRender(root) {
+    if (root._mswReady) return;
+    root._mswReady = true;
+    const sid = root.dataset.session;
+    try {
+      const url = new URL(window.location.href);
+      if (url.searchParams.get("session") !== sid) {
+        url.searchParams.set("session", sid);
+        history.replaceState(null, "", url.toString());
+      }
+    } catch (e) { /* non-standard location */ }
+    let uid = null;
+    try { uid = sessionStorage.getItem("msw-sel-" + sid); } catch (e) { /* private mode */ }
+    const row = (uid && q('tr.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q("tr.msw-utt", root);
+    if (row) select(root, row, false);
+  }
+
+  new MutationObserver(() => qa(".msw-review").forEach(onRender))
+    .observe(document.documentElement, { childList: true, subtree: true });
+})();

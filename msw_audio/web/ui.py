@@ -1,0 +1,479 @@
+"""The Gradio Blocks review app: evaluator queue and transcript, coach exemplar library,
+team reflection, researcher exports and agreement, admin audit log.
+
+Every handler resolves the signed-in user from the request (set by ``msw_audio.webapp``'s
+login gate) and calls the ``Store`` with that user, so permissions are the store's, not the
+browser's. Tabs a role cannot use are hidden as a courtesy; hiding is not the protection.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from msw_audio.auth import User
+from msw_audio.errors import MswError
+from msw_audio.store import SessionSummary, Store
+from msw_audio.web.render import (
+    PRINCIPLE_LABELS,
+    PRINCIPLES,
+    CodebookView,
+    exemplars_html,
+    load_codebook_view,
+    review_html,
+    shortlist_markdown,
+)
+from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
+
+HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+ORDERS = {"Time order": "time", "Least confident first": "confidence"}
+STATUS_LABEL = {
+    "unreviewed": "● Unreviewed",
+    "in_progress": "◐ In progress",
+    "reviewed": "✓ Reviewed",
+}
+QUEUE_COLUMNS = ["Status", "Session", "Worker", "Team", "Date", "Confirmed", "Id"]
+PLACEHOLDER = (
+    '<div class="msw-muted msw-empty">Choose a session from the queue to start reviewing.</div>'
+)
+
+
+class NotSignedIn(gr.Error):
+    pass
+
+
+def _user(store: Store, request: gr.Request | None) -> User:
+    name = getattr(request, "username", None) if request is not None else None
+    user = store.get_user(name) if name else None
+    if user is None:
+        raise NotSignedIn("Your sign-in has expired: reload the page to sign in again.")
+    return user
+
+
+def queue_frame(items: list[SessionSummary]) -> pd.DataFrame:
+    rows = [
+        [
+            STATUS_LABEL.get(s.status, s.status),
+            s.title or s.id,
+            s.worker,
+            s.team,
+            s.date or "",
+            f"{s.n_confirmed}/{s.n_utterances} ({round(100 * s.progress)}%)",
+            s.id,
+        ]
+        for s in items
+    ]
+    return pd.DataFrame(rows, columns=QUEUE_COLUMNS)
+
+
+def session_choices(items: list[SessionSummary]) -> list[tuple[str, str]]:
+    return [
+        (
+            f"{s.title or s.id} · {s.status.replace('_', ' ')} · {s.n_confirmed}/{s.n_utterances}",
+            s.id,
+        )
+        for s in items
+    ]
+
+
+def render_session(
+    store: Store, book: CodebookView, user: User, session_id: str, order: str
+) -> str:
+    """The review pane HTML for ``session_id`` as ``user`` may see it."""
+    session = store.get_session(session_id, user)
+    decisions = store.get_decisions(session_id, user)
+    meta = store.session_meta(session_id, user)
+    return review_html(
+        session_id,
+        session,
+        decisions,
+        meta,
+        book,
+        editable=user.can("session.edit"),
+        can_listen=user.can("audio.listen"),
+        order=order,
+    )
+
+
+def _error_html(exc: Exception) -> str:
+    from html import escape
+
+    return f'<div class="msw-empty" role="alert">⚠ {escape(str(exc))}</div>'
+
+
+def _header(user: User) -> str:
+    from html import escape
+
+    return (
+        '<div class="msw-header"><span class="msw-brand">msw-audio</span>'
+        '<span class="msw-muted">review of recorded Motivational Social Work sessions</span>'
+        f'<span class="msw-user">Signed in as <b>{escape(user.name)}</b> ({escape(user.role)}) · '
+        '<a href="/logout">Sign out</a></span></div>'
+    )
+
+
+def build_blocks(store: Store) -> gr.Blocks:
+    """All views in one Blocks app; ``msw_audio.webapp.create_app`` mounts it behind login."""
+    book = load_codebook_view()
+    code_choices = [("Any good-practice code", "")] + [
+        (c.label, c.id) for c in book.groups.get("practitioner", [])
+    ]
+    principle_choices = [("Any principle", "")] + [(PRINCIPLE_LABELS[p], p) for p in PRINCIPLES]
+
+    with gr.Blocks(title="msw-audio review") as demo:
+        header = gr.HTML(js_on_load=None)
+        with gr.Tabs():
+            # ---------------------------------------------------------- evaluator
+            with gr.Tab("Review", id="review"):
+                with gr.Row(equal_height=True):
+                    session_dd = gr.Dropdown(
+                        label="Session", choices=[], scale=4, elem_id="msw-session"
+                    )
+                    order = gr.Radio(
+                        list(ORDERS),
+                        value="Time order",
+                        label="Transcript order",
+                        scale=2,
+                        elem_id="msw-order",
+                    )
+                    refresh = gr.Button("Refresh queue", scale=1)
+                with gr.Accordion("Review queue (unreviewed first)", open=True):
+                    queue = gr.Dataframe(
+                        headers=QUEUE_COLUMNS,
+                        interactive=False,
+                        elem_id="msw-queue",
+                        max_height=260,
+                    )
+                review = gr.HTML(PLACEHOLDER, js_on_load=None, elem_id="msw-review-pane")
+                with gr.Accordion(
+                    "Add a processed session", open=False, visible=False
+                ) as ingest_box:
+                    gr.Markdown(
+                        "Add the output folder of `msw-audio process` (it holds `session.json`) "
+                        "from this machine. The recording is copied into the managed data folder."
+                    )
+                    with gr.Row():
+                        in_folder = gr.Textbox(label="Output folder on this machine", scale=3)
+                        in_audio = gr.Textbox(
+                            label="Recording (if not next to session.json)", scale=2
+                        )
+                    with gr.Row():
+                        in_worker = gr.Textbox(label="Worker")
+                        in_team = gr.Textbox(label="Team")
+                        in_date = gr.Textbox(label="Date (YYYY-MM-DD)")
+                        in_family = gr.Textbox(label="Family pseudonym")
+                        in_type = gr.Dropdown(
+                            ["home visit", "office meeting", "phone call", "role play", "other"],
+                            label="Recording type",
+                            allow_custom_value=True,
+                        )
+                    in_btn = gr.Button("Add session", variant="primary")
+                    in_result = gr.Markdown()
+
+            # ---------------------------------------------------------- coach
+            with gr.Tab("Exemplar library", id="coach", visible=False) as coach_tab:
+                gr.Markdown(
+                    "Confirmed good practice from reviewed recordings. Filter, listen to each "
+                    "example in context, and shortlist a few for a coaching conversation."
+                )
+                with gr.Row():
+                    f_code = gr.Dropdown(code_choices, value="", label="Code")
+                    f_principle = gr.Dropdown(
+                        principle_choices, value="", label="Principle (scored 4+)"
+                    )
+                    f_worker = gr.Dropdown([], value="", label="Worker", allow_custom_value=True)
+                    f_team = gr.Dropdown([], value="", label="Team", allow_custom_value=True)
+                    f_from = gr.Textbox(label="From (YYYY-MM-DD)")
+                    f_to = gr.Textbox(label="To (YYYY-MM-DD)")
+                f_btn = gr.Button("Find examples", variant="primary")
+                ex_state = gr.State([])
+                ex_html = gr.HTML(js_on_load=None, elem_id="msw-exemplars")
+                shortlist = gr.CheckboxGroup([], label="Shortlist for a coaching conversation")
+                with gr.Row():
+                    sl_btn = gr.Button("Export shortlist")
+                    sl_file = gr.File(label="Shortlist (Markdown)", interactive=False)
+
+            # ---------------------------------------------------------- team
+            with gr.Tab("Team reflection", id="team", visible=False) as team_tab:
+                gr.Markdown(
+                    "How confirmed practice looks across a team and the service over time. "
+                    "These are prompts for reflection, not a league table: no worker is ranked, "
+                    "and any group or month with fewer than 3 reviewed sessions is not shown."
+                )
+                with gr.Row():
+                    t_team = gr.Dropdown([("Whole service", "")], value="", label="Team")
+                    t_kind = gr.Radio(
+                        [("Principle scores", "principle"), ("MITI summaries", "miti")],
+                        value="principle",
+                        label="Show",
+                    )
+                    t_btn = gr.Button("Show", variant="primary")
+                t_prompts = gr.Markdown()
+                with gr.Row():
+                    t_trend = gr.Plot(label="Trend by month")
+                    t_dist = gr.Plot(label="Spread across sessions")
+                t_table = gr.Dataframe(interactive=False, label="Figures")
+                with gr.Accordion("Your own trend", open=False, visible=False) as own_box:
+                    own_plot = gr.Plot(label="Your confirmed scores by month")
+                    own_note = gr.Markdown()
+
+            # ---------------------------------------------------------- researcher
+            with gr.Tab("Research", id="research", visible=False) as research_tab:
+                gr.Markdown(
+                    "**Training data** — confirmed labels in the format of "
+                    "`msw-audio tagger train --extra`, and confirmed scores for "
+                    "`msw-audio scores train`:\n\n"
+                    "- [Download confirmed labels (CSV)](/export/labels.csv)\n"
+                    "- [Download confirmed scores (JSONL)](/export/scores.jsonl)"
+                )
+                a_btn = gr.Button("Compute agreement of suggestions with evaluators")
+                a_summary = gr.Markdown()
+                with gr.Row():
+                    a_codes = gr.Dataframe(interactive=False, label="Per code (κ one-vs-rest)")
+                    a_versions = gr.Dataframe(interactive=False, label="Per tagger version")
+                a_principles = gr.Dataframe(
+                    interactive=False, label="Per principle (quadratic-weighted κ, mean abs. error)"
+                )
+
+            # ---------------------------------------------------------- admin
+            with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
+                ad_btn = gr.Button("Load users and audit log")
+                ad_users = gr.Dataframe(interactive=False, label="Users")
+                ad_audit = gr.Dataframe(interactive=False, label="Audit log (newest first)")
+
+        sessions_state = gr.State([])
+
+        # -------------------------------------------------------------- handlers
+        def on_load(request: gr.Request):
+            user = _user(store, request)
+            items = store.list_sessions(user) if user.can("session.view") else []
+            wanted = (request.query_params.get("session") if request else None) or None
+            ids = [s.id for s in items]
+            teams = sorted({s.team for s in items if s.team})
+            workers = sorted({s.worker for s in items if s.worker})
+            return (
+                _header(user),
+                queue_frame(items),
+                gr.update(choices=session_choices(items), value=wanted if wanted in ids else None),
+                ids,
+                gr.update(visible=user.can("session.ingest")),
+                gr.update(visible=user.can("exemplars.view")),
+                gr.update(visible=user.can("team.view")),
+                gr.update(visible=user.can("export") or user.can("agreement.view")),
+                gr.update(visible=user.can("audit.view")),
+                gr.update(choices=[("Any worker", "")] + [(w, w) for w in workers]),
+                gr.update(choices=[("Any team", "")] + [(t, t) for t in teams]),
+                gr.update(choices=[("Whole service", "")] + [(t, t) for t in teams]),
+                gr.update(visible=user.name in workers),
+            )
+
+        demo.load(
+            on_load,
+            outputs=[
+                header,
+                queue,
+                session_dd,
+                sessions_state,
+                ingest_box,
+                coach_tab,
+                team_tab,
+                research_tab,
+                admin_tab,
+                f_worker,
+                f_team,
+                t_team,
+                own_box,
+            ],
+        )
+
+        def on_refresh(current: str | None, request: gr.Request):
+            user = _user(store, request)
+            items = store.list_sessions(user)
+            return (
+                queue_frame(items),
+                gr.update(choices=session_choices(items), value=current),
+                [s.id for s in items],
+            )
+
+        refresh.click(on_refresh, [session_dd], [queue, session_dd, sessions_state])
+
+        def on_open(session_id: str | None, order_label: str, request: gr.Request):
+            user = _user(store, request)
+            if not session_id:
+                return PLACEHOLDER
+            try:
+                return render_session(
+                    store, book, user, session_id, ORDERS.get(order_label, "time")
+                )
+            except MswError as exc:
+                return _error_html(exc)
+
+        session_dd.change(on_open, [session_dd, order], [review])
+        order.change(on_open, [session_dd, order], [review])
+
+        def on_pick(ids: list[str], evt: gr.SelectData):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return ids[row] if ids and row is not None and row < len(ids) else gr.update()
+
+        queue.select(on_pick, [sessions_state], [session_dd])
+
+        def on_ingest(folder, audio, worker, team, date, family, rtype, request: gr.Request):
+            user = _user(store, request)
+            if not folder:
+                return "Enter the output folder of `msw-audio process`.", gr.update(), gr.update()
+            meta = {
+                "worker": worker,
+                "team": team,
+                "date": date,
+                "family": family,
+                "recording_type": rtype,
+            }
+            try:
+                sid = store.ingest(
+                    Path(folder).expanduser(),
+                    actor=user,
+                    meta={k: v for k, v in meta.items() if v},
+                    audio_path=Path(audio).expanduser() if audio else None,
+                )
+            except MswError as exc:
+                return f"⚠ {exc}", gr.update(), gr.update()
+            items = store.list_sessions(user)
+            return (
+                f"Added session `{sid}`.",
+                queue_frame(items),
+                gr.update(choices=session_choices(items), value=sid),
+            )
+
+        in_btn.click(
+            on_ingest,
+            [in_folder, in_audio, in_worker, in_team, in_date, in_family, in_type],
+            [in_result, queue, session_dd],
+        ).then(lambda ids: ids, [sessions_state], [sessions_state])
+
+        # -------------------------------------------------------------- coach
+        def on_find(code, principle, worker, team, d_from, d_to, request: gr.Request):
+            user = _user(store, request)
+            try:
+                items = store.exemplars(
+                    user,
+                    code=code or None,
+                    principle=principle or None,
+                    worker=worker or None,
+                    team=team or None,
+                    date_from=d_from or None,
+                    date_to=d_to or None,
+                )
+            except MswError as exc:
+                return _error_html(exc), [], gr.update(choices=[], value=[])
+            labels = [
+                (
+                    f"#{i + 1} {book.label(x.get('code')) or PRINCIPLE_LABELS.get(x.get('principle') or '', '')}"
+                    f" · {x.get('title', '')} · {(x.get('text') or '')[:60]}",
+                    i,
+                )
+                for i, x in enumerate(items)
+            ]
+            return (
+                exemplars_html(items, book, user.can("audio.listen")),
+                items,
+                gr.update(choices=labels, value=[]),
+            )
+
+        f_btn.click(
+            on_find,
+            [f_code, f_principle, f_worker, f_team, f_from, f_to],
+            [ex_html, ex_state, shortlist],
+        )
+
+        def on_shortlist(items: list[dict[str, Any]], picked: list[int], request: gr.Request):
+            _user(store, request)
+            chosen = [items[i] for i in sorted(picked or []) if 0 <= i < len(items)] or items
+            if not chosen:
+                raise gr.Error("Find some examples first.")
+            out = Path(tempfile.mkdtemp(prefix="msw-shortlist-")) / "coaching-shortlist.md"
+            out.write_text(shortlist_markdown(chosen, book), encoding="utf-8")
+            return str(out)
+
+        sl_btn.click(on_shortlist, [ex_state, shortlist], [sl_file])
+
+        # -------------------------------------------------------------- team
+        def on_team(team: str, kind: str, request: gr.Request):
+            user = _user(store, request)
+            df = store.team_summary(user, team=team or None)
+            df = df[df["kind"] == kind] if not df.empty else df
+            own = pd.DataFrame()
+            if user.name in {s.worker for s in store.list_sessions(user)}:
+                own = store.team_summary(user, worker=user.name)
+                own = own[own["kind"] == kind] if not own.empty else own
+            shown = df.drop(columns=["worker"]) if "worker" in df.columns else df
+            return (
+                reflection_prompts(df, kind),
+                trend_figure(df, kind),
+                distribution_figure(df, kind),
+                shown.round(2),
+                trend_figure(own, kind, title="Your trend"),
+                ""
+                if not own.empty
+                else "Fewer than 3 of your sessions have confirmed scores in any month yet.",
+            )
+
+        t_btn.click(
+            on_team, [t_team, t_kind], [t_prompts, t_trend, t_dist, t_table, own_plot, own_note]
+        )
+
+        # -------------------------------------------------------------- research
+        def on_agreement(request: gr.Request):
+            user = _user(store, request)
+            try:
+                ag = store.agreement(user)
+            except MswError as exc:
+                raise gr.Error(str(exc)) from None
+            codes = ag.get("codes", {})
+            fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+            summary = (
+                f"**{codes.get('n', 0)} confirmed utterances** · top suggestion agrees with the "
+                f"evaluator {fmt(codes.get('accuracy'))} of the time · Cohen's κ {fmt(codes.get('kappa'))}"
+            )
+            per_code = pd.DataFrame(
+                [{"code": c, **v} for c, v in (codes.get("per_code") or {}).items()],
+                columns=["code", "kappa", "n_confirmed", "n_suggested"],
+            )
+            versions = pd.DataFrame(
+                [{"tagger version": v, **x} for v, x in (ag.get("model_versions") or {}).items()],
+                columns=["tagger version", "n", "kappa", "accuracy"],
+            )
+            principles = pd.DataFrame(
+                [{"principle": p, **x} for p, x in (ag.get("principles") or {}).items()],
+                columns=["principle", "kappa", "mae", "n"],
+            )
+            return summary, per_code.round(3), versions.round(3), principles.round(3)
+
+        a_btn.click(on_agreement, None, [a_summary, a_codes, a_versions, a_principles])
+
+        # -------------------------------------------------------------- admin
+        def on_admin(request: gr.Request):
+            user = _user(store, request)
+            try:
+                users = store.list_users(user)
+                audit = store.audit_log(user, limit=500)
+            except MswError as exc:
+                raise gr.Error(str(exc)) from None
+            u = pd.DataFrame(
+                [
+                    {"name": x.name, "role": x.role, "grants": ", ".join(sorted(x.grants))}
+                    for x in users
+                ]
+            )
+            a = pd.DataFrame(
+                [{k: v for k, v in e.items() if k != "detail"} for e in audit],
+                columns=["at", "user", "action", "target_type", "target_id"],
+            )
+            return u, a
+
+        ad_btn.click(on_admin, None, [ad_users, ad_audit])
+
+    return demo

@@ -1,0 +1,389 @@
+"""The web server: login, audio with HTTP Range, JSON routes for coding, and the Gradio UI.
+
+Recordings are of children and families, so nothing is reachable without a login: one
+ASGI gate in front of the whole app (Gradio included) refuses every request without a
+valid session cookie — pages are redirected to ``/login``, everything else gets 401.
+Who may do what is decided by the store (``Store`` raises ``PermissionDenied``), never by
+the browser; the routes only translate those errors into HTTP status codes.
+
+Sessions are random tokens held in server memory (restart = log in again), sent as an
+``HttpOnly``, ``SameSite=Strict`` cookie; state-changing JSON routes also require the
+``X-MSW`` header, which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Body, FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from msw_audio.auth import User
+from msw_audio.errors import InputError, MswError, PermissionDenied
+from msw_audio.store import Store
+from msw_audio.web import STATIC_DIR
+
+COOKIE = "msw_session"
+CSRF_HEADER = "x-msw"
+SESSION_HOURS = 12
+#: Paths anyone may reach: the login form and its stylesheet.
+PUBLIC_PATHS = frozenset({"/login", "/static/login.css", "/favicon.ico"})
+STATIC_FILES = frozenset({"review.js", "review.css", "login.css"})
+
+
+@dataclass
+class _Login:
+    name: str
+    expires: float
+
+
+class Sessions:
+    """Logged-in browsers: token -> user name, in memory, with an absolute expiry."""
+
+    def __init__(self, hours: float = SESSION_HOURS) -> None:
+        self._by_token: dict[str, _Login] = {}
+        self._lock = threading.Lock()
+        self._ttl = hours * 3600
+
+    def create(self, name: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._by_token[token] = _Login(name, time.time() + self._ttl)
+        return token
+
+    def name_for(self, token: str | None) -> str | None:
+        if not token:
+            return None
+        with self._lock:
+            login = self._by_token.get(token)
+            if login is None:
+                return None
+            if login.expires < time.time():
+                del self._by_token[token]
+                return None
+            return login.name
+
+    def drop(self, token: str | None) -> None:
+        with self._lock:
+            self._by_token.pop(token or "", None)
+
+
+def _cookie_from_scope(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                name, _, val = part.strip().partition("=")
+                if name == COOKIE:
+                    return val
+    return None
+
+
+class LoginGate:
+    """ASGI middleware: no valid session cookie, no response (except the login page)."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions, store: Store) -> None:
+        self.app = app
+        self.sessions = sessions
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        name = self.sessions.name_for(_cookie_from_scope(scope))
+        user = self.store.get_user(name) if name else None
+        if user is not None or path in PUBLIC_PATHS:
+            scope.setdefault("state", {})["msw_user"] = user
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
+        if scope.get("method") == "GET" and "text/html" in accept:
+            target = path + (
+                "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
+            )
+            response: Response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        else:
+            response = JSONResponse({"detail": "login required"}, status_code=401)
+        await response(scope, receive, send)
+
+
+def current_user(request: Request) -> User:
+    user = getattr(request.state, "msw_user", None)
+    if user is None:  # the gate lets only the login page through without one
+        raise HTTPException(status_code=401, detail="login required")
+    return user
+
+
+def _http_error(exc: MswError) -> HTTPException:
+    if isinstance(exc, PermissionDenied):
+        return HTTPException(status_code=403, detail=str(exc))
+    if isinstance(exc, InputError) and str(exc).startswith("no "):
+        return HTTPException(status_code=404, detail=str(exc))
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except MswError as exc:
+        raise _http_error(exc) from None
+
+
+def _check_csrf(request: Request) -> None:
+    if request.headers.get(CSRF_HEADER) != "1":
+        raise HTTPException(status_code=403, detail="missing X-MSW header")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>msw-audio · sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/login.css"></head>
+<body><main class="login">
+<h1>msw-audio</h1><p class="sub">Review of recorded Motivational Social Work sessions</p>
+{error}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{next}">
+<label>User name <input name="username" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button>
+</form>
+<p class="note">Recordings are of children and families. Everything stays on this machine;
+every change you make is saved at once and recorded in the audit log.</p>
+</main></body></html>"""
+
+
+def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True) -> ASGIApp:
+    """The whole server: FastAPI routes + the Gradio review UI, behind the login gate."""
+    sessions = Sessions()
+    api = FastAPI(title="msw-audio", docs_url=None, redoc_url=None, openapi_url=None)
+
+    # ------------------------------------------------------------------ login
+    @api.get("/login", response_class=HTMLResponse)
+    def login_form(next: str = "/", error: str = "") -> HTMLResponse:  # noqa: A002
+        msg = '<p class="error" role="alert">Wrong user name or password.</p>' if error else ""
+        return HTMLResponse(LOGIN_PAGE.format(error=msg, next=escape(_safe_next(next), quote=True)))
+
+    @api.post("/login")
+    def login(
+        username: str = Form(...),
+        password: str = Form(...),
+        next: str = Form("/"),  # noqa: A002
+    ) -> Response:
+        user = store.authenticate(username.strip(), password)
+        if user is None:
+            return RedirectResponse(
+                f"/login?error=1&next={quote(_safe_next(next))}", status_code=303
+            )
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(
+            COOKIE,
+            sessions.create(user.name),
+            max_age=SESSION_HOURS * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie,
+        )
+        return response
+
+    @api.get("/logout")
+    @api.post("/logout")
+    def logout(request: Request) -> Response:
+        sessions.drop(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @api.get("/")
+    def root() -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+    @api.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC_FILES:
+            raise HTTPException(status_code=404)
+        media = "text/css" if name.endswith(".css") else "text/javascript"
+        return FileResponse(
+            STATIC_DIR / name, media_type=media, headers={"Cache-Control": "no-cache"}
+        )
+
+    # ------------------------------------------------------------------ audio
+    @api.get("/media/{session_id}")
+    def media(session_id: str, request: Request) -> Response:
+        """The recording, with Range support (Starlette) so the browser can seek."""
+        user = current_user(request)
+        path: Path = _call(store.audio_file, session_id, user)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix == ".ogg":
+            media_type = "audio/ogg"
+        return FileResponse(
+            path, media_type=media_type, headers={"Cache-Control": "private, no-store"}
+        )
+
+    # ------------------------------------------------------------------ session data
+    @api.get("/api/me")
+    def me(request: Request) -> dict[str, Any]:
+        user = current_user(request)
+        return {"name": user.name, "role": user.role}
+
+    @api.get("/api/sessions")
+    def sessions_list(request: Request) -> list[dict[str, Any]]:
+        user = current_user(request)
+        return [vars(s) | {"progress": s.progress} for s in _call(store.list_sessions, user)]
+
+    @api.get("/api/sessions/{session_id}")
+    def session_data(session_id: str, request: Request) -> dict[str, Any]:
+        user = current_user(request)
+        session = _call(store.get_session, session_id, user)
+        return {
+            "meta": _call(store.session_meta, session_id, user),
+            "session": session.to_dict(),
+            "decisions": _call(store.get_decisions, session_id, user),
+        }
+
+    def _progress(session_id: str, user: User) -> dict[str, Any]:
+        summary = next((s for s in store.list_sessions(user) if s.id == session_id), None)
+        return {
+            "status": summary.status if summary else "",
+            "n_confirmed": summary.n_confirmed if summary else 0,
+            "n_utterances": summary.n_utterances if summary else 0,
+        }
+
+    @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/code")
+    def set_code(
+        session_id: str, utterance_id: str, request: Request, code: str = Body(..., embed=True)
+    ) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        _call(store.set_code, session_id, utterance_id, code, user)
+        return {"utterance_id": utterance_id, "code": code} | _progress(session_id, user)
+
+    @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/accept")
+    def accept(session_id: str, utterance_id: str, request: Request) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        code = _call(store.accept_code, session_id, utterance_id, user)
+        return {"utterance_id": utterance_id, "code": code} | _progress(session_id, user)
+
+    @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/clear")
+    def clear(session_id: str, utterance_id: str, request: Request) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        _call(store.clear_code, session_id, utterance_id, user)
+        return {"utterance_id": utterance_id, "code": None} | _progress(session_id, user)
+
+    @api.post("/api/sessions/{session_id}/speakers/{speaker_id}/role")
+    def set_role(
+        session_id: str, speaker_id: str, request: Request, role: str = Body(..., embed=True)
+    ) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        _call(store.set_role, session_id, speaker_id, role, user)
+        return {"speaker_id": speaker_id, "role": role}
+
+    @api.post("/api/sessions/{session_id}/scores/{principle}")
+    def confirm_score(
+        session_id: str,
+        principle: str,
+        request: Request,
+        value: float = Body(...),
+        note: str = Body(""),
+    ) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        _call(store.confirm_score, session_id, principle, value, note, user)
+        return {"principle": principle, "value": value, "note": note}
+
+    @api.post("/api/sessions/{session_id}/reviewed")
+    def reviewed(session_id: str, request: Request) -> dict[str, Any]:
+        _check_csrf(request)
+        user = current_user(request)
+        _call(store.mark_reviewed, session_id, user)
+        return _progress(session_id, user)
+
+    # ------------------------------------------------------------------ exports
+    @api.get("/export/labels.csv")
+    def export_labels(request: Request) -> Response:
+        return _export(request, store.export_labels, "confirmed-labels.csv", "text/csv")
+
+    @api.get("/export/scores.jsonl")
+    def export_scores(request: Request) -> Response:
+        return _export(request, store.export_scores, "confirmed-scores.jsonl", "application/jsonl")
+
+    def _export(
+        request: Request, fn: Callable[[Path, User], int], name: str, media: str
+    ) -> Response:
+        user = current_user(request)
+        tmp_dir = store.paths.cache / "exports"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        path = tmp_dir / f"{secrets.token_hex(8)}-{name}"
+        _call(fn, path, user)
+        body = path.read_bytes()
+        path.unlink(missing_ok=True)
+        return Response(
+            body,
+            media_type=media,
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    if mount_ui:
+        import gradio as gr
+
+        from msw_audio.web.ui import HEAD, build_blocks
+
+        blocks = build_blocks(store)
+
+        def gradio_user(request: Request) -> str | None:
+            user = getattr(request.state, "msw_user", None)
+            return user.name if user else None
+
+        api = gr.mount_gradio_app(
+            api,
+            blocks,
+            path="/ui",
+            auth_dependency=gradio_user,
+            head=HEAD,
+            footer_links=[],
+            run_history=False,
+            show_error=True,
+            allowed_paths=[],
+            blocked_paths=[str(store.data_dir)],
+        )
+    return LoginGate(api, sessions, store)
+
+
+def serve(
+    store: Store, host: str = "127.0.0.1", port: int = 7860, log: Callable[[str], None] = print
+) -> None:
+    """Run the server in this process until interrupted."""
+    import uvicorn
+
+    app = create_app(store)
+    log(f"msw-audio review screen: http://{host}:{port}/  (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+__all__ = ["COOKIE", "LoginGate", "Sessions", "create_app", "current_user", "serve"]

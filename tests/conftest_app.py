@@ -1,0 +1,191 @@
+"""Helpers for the app tests: a store with users and a session built for a real recording.
+
+The session is glue, not a model result: its words, speakers and times are the exact
+reference of the bundled demo recording (``msw_audio/demo/demo.stm``, written by
+``scripts/make_session.py``), and its suggested codes and scores are fixed by hand so the
+browser tests never wait for models. The store, server, audio and browser are all real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from msw_audio.audio import sha256_file
+from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_AUDIO = REPO / "msw_audio" / "demo" / "demo.ogg"
+DEMO_STM = REPO / "msw_audio" / "demo" / "demo.stm"
+PASSWORD = "test-password-1"
+USERS = {"eva": "evaluator", "cora": "coach", "rita": "researcher", "ada": "admin"}
+SPEAKER_IDS = {"practitioner": "SPEAKER_00", "parent": "SPEAKER_01", "child": "SPEAKER_02"}
+PRINCIPLES = (
+    "evocation",
+    "empathy",
+    "purposefulness",
+    "autonomy",
+    "collaboration",
+    "child_focus",
+    "clarity_about_concerns",
+)
+
+
+def _codes(role: str, text: str, i: int) -> list[CodeSuggestion]:
+    """Fixed, plausible suggestions; every third one is deliberately unsure (< 0.6)."""
+    p = 0.45 if i % 3 == 0 else 0.82
+    if role == "practitioner":
+        if text.rstrip().endswith("?"):
+            first, second = ("open_question", "closed_question")
+        elif text.lower().startswith(("you", "so ")):
+            first, second = ("complex_reflection", "simple_reflection")
+        else:
+            first, second = ("giving_information", "affirm")
+    else:
+        first, second = ("neutral", "change_talk")
+    return [
+        CodeSuggestion(first, p, "model"),
+        CodeSuggestion(second, round(1 - p - 0.05, 2), "model"),
+    ]
+
+
+def demo_session(n_repeat: int = 1) -> Session:
+    """The demo recording's reference transcript as a Session (``n_repeat`` > 1 makes a
+    long synthetic session for the open-time benchmark by repeating it in time)."""
+    lines = [
+        ln.split(maxsplit=5)
+        for ln in DEMO_STM.read_text(encoding="utf-8").splitlines()
+        if ln.strip()
+    ]
+    duration = max(float(x[4]) for x in lines) + 1.0
+    utterances = []
+    for rep in range(n_repeat):
+        offset = rep * duration
+        for _uri, _ch, role, start, end, text in lines:
+            i = len(utterances)
+            utterances.append(
+                Utterance(
+                    id=f"u{i:04d}",
+                    start=round(float(start) + offset, 3),
+                    end=round(float(end) + offset, 3),
+                    speaker=SPEAKER_IDS[role],
+                    text=text,
+                    codes=_codes(role, text, i),
+                )
+            )
+    talk: dict[str, float] = {}
+    for u in utterances:
+        talk[u.speaker] = talk.get(u.speaker, 0.0) + u.duration
+    speakers = [
+        Speaker(sid, role=role, role_confidence=0.8, talk_time=round(talk.get(sid, 0.0), 1))
+        for role, sid in SPEAKER_IDS.items()
+    ]
+    evidence = [
+        {
+            "utterance_id": u.id,
+            "start": u.start,
+            "end": u.end,
+            "text": u.text,
+            "why": "fixed test evidence",
+        }
+        for u in utterances[:12:4]
+    ]
+    scores = {
+        "rubric_version": "test",
+        "miti": {
+            "reflection_to_question": 1.4,
+            "pct_complex_reflection": 45.0,
+            "pct_open_question": 60.0,
+            "mi_adherent": 6.0,
+            "mi_non_adherent": 1.0,
+            "change_talk": 4.0,
+            "sustain_talk": 2.0,
+            "practitioner_talk_share": 0.55,
+            "technical_global": 3.5,
+            "relational_global": 3.5,
+            "ratings": {"reflection_to_question": "fair", "pct_complex_reflection": "fair"},
+        },
+        "principles": {
+            name: {
+                "value": 3.5,
+                "confidence": 0.6,
+                "evidence": evidence,
+                "reasons": ["fixed test reason"],
+            }
+            for name in PRINCIPLES
+        },
+    }
+    return Session(
+        audio=AudioInfo(
+            path=str(DEMO_AUDIO), sha256=sha256_file(DEMO_AUDIO), duration=duration * n_repeat
+        ),
+        speakers=speakers,
+        utterances=utterances,
+        models={"tagger": {"name": "hand-made-test-codes", "version": "0"}},
+        scores=scores,
+    )
+
+
+def write_session_dir(session: Session, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "session.json").write_text(json.dumps(session.to_dict()), encoding="utf-8")
+    return out_dir
+
+
+def make_store(data_dir: Path):  # noqa: ANN201
+    """A store with one user per role (password ``PASSWORD``) and the demo session."""
+    from msw_audio.store import Store
+
+    store = Store.open(data_dir)
+    for name, role in USERS.items():
+        store.add_user(name, role, PASSWORD)
+    out = write_session_dir(demo_session(), data_dir.parent / "demo-out")
+    sid = store.ingest(
+        out,
+        meta={
+            "worker": "Sam",
+            "team": "North",
+            "date": "2026-11-02",
+            "family": "Family D",
+            "recording_type": "home visit",
+            "title": "Demo visit",
+        },
+        audio_path=DEMO_AUDIO,
+    )
+    return store, sid
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(store) -> Iterator[str]:  # noqa: ANN001
+    """Serve ``create_app(store)`` with uvicorn in a thread on a free loopback port."""
+    import uvicorn
+
+    from msw_audio.webapp import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
