@@ -70,6 +70,8 @@ class JobConfig:
     poll_seconds: float = 2.0
     #: a job whose worker died this many times is failed, not retried forever
     max_attempts: int = 3
+    #: longest recording accepted, seconds (the audio stage's own default)
+    max_duration: float = 4 * 3600.0
     #: PipelineConfig to use (None: the pipeline's defaults)
     pipeline_config: Any = None
 
@@ -168,7 +170,7 @@ def enqueue(
             from msw_audio.audio import load_audio
 
             try:
-                load_audio(staged)
+                load_audio(staged, max_duration=config.max_duration)
             except AudioError as exc:
                 # the staged copy has a random name: say which upload it was
                 raise AudioError(

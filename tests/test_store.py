@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from store_helpers import (
+
+from msw_audio import cli
+from msw_audio.audio import sha256_file
+from msw_audio.auth import PERMISSIONS, USER_ROLES, User
+from msw_audio.errors import InputError, PermissionDenied
+from msw_audio.store import PRINCIPLES, Store, safe_name
+from tests.store_helpers import (
     JFK,
     build_session,
     dump_rows_with,
@@ -19,12 +25,6 @@ from store_helpers import (
     scan_for,
     write_session_dir,
 )
-
-from msw_audio import cli
-from msw_audio.audio import sha256_file
-from msw_audio.auth import PERMISSIONS, USER_ROLES, User
-from msw_audio.errors import InputError, PermissionDenied
-from msw_audio.store import PRINCIPLES, Store, safe_name
 
 
 @pytest.fixture()
