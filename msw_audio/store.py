@@ -306,6 +306,14 @@ class Store:
         url = url or os.environ.get("MSW_AUDIO_DB_URL")
         engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(paths.db)
         migrate(engine)
+        if not url:
+            for suffix in ("", "-wal", "-shm"):
+                db_file = paths.db.with_name(paths.db.name + suffix)
+                if db_file.exists():
+                    try:
+                        db_file.chmod(0o600)  # owner only, like the folders
+                    except OSError:
+                        pass
         return cls(engine, paths.root)
 
     def close(self) -> None:
