@@ -125,7 +125,7 @@ def build_blocks(store: Store) -> gr.Blocks:
     principle_choices = [("Any principle", "")] + [(PRINCIPLE_LABELS[p], p) for p in PRINCIPLES]
 
     with gr.Blocks(title="msw-audio review") as demo:
-        header = gr.HTML(js_on_load=None)
+        header = gr.HTML(js_on_load=None, apply_default_css=False)
         with gr.Tabs():
             # ---------------------------------------------------------- evaluator
             with gr.Tab("Review", id="review"):
@@ -148,7 +148,7 @@ def build_blocks(store: Store) -> gr.Blocks:
                         elem_id="msw-queue",
                         max_height=260,
                     )
-                review = gr.HTML(PLACEHOLDER, js_on_load=None, elem_id="msw-review-pane")
+                review = gr.HTML(PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane")
                 with gr.Accordion(
                     "Add a processed session", open=False, visible=False
                 ) as ingest_box:
@@ -191,7 +191,7 @@ def build_blocks(store: Store) -> gr.Blocks:
                     f_to = gr.Textbox(label="To (YYYY-MM-DD)")
                 f_btn = gr.Button("Find examples", variant="primary")
                 ex_state = gr.State([])
-                ex_html = gr.HTML(js_on_load=None, elem_id="msw-exemplars")
+                ex_html = gr.HTML(js_on_load=None, apply_default_css=False, elem_id="msw-exemplars")
                 shortlist = gr.CheckboxGroup([], label="Shortlist for a coaching conversation")
                 with gr.Row():
                     sl_btn = gr.Button("Export shortlist")

@@ -1,0 +1,291 @@
+"""Review app: rendering, login on every route, role checks, and the screen in real Chromium.
+
+The server, store, audio file and browser are real; only the session's suggested codes
+are fixed by hand (see ``conftest_app.demo_session``) so no model runs here.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from msw_audio.web.render import (
+    LOW_CONFIDENCE,
+    load_codebook_view,
+    order_rows,
+    review_html,
+    transcript_rows,
+)
+from tests.conftest_app import PASSWORD, demo_session, make_store, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# ------------------------------------------------------------------------------ rendering
+def test_review_html_escapes_marks_low_confidence_and_sorts():
+    session = demo_session()
+    session.utterances[0].text = "<script>alert(1)</script> & more"
+    book = load_codebook_view()
+    decisions = {
+        "codes": {session.utterances[1].id: {"code": "change_talk", "suggested": "neutral"}}
+    }
+    html = review_html(
+        "s1", session, decisions, {"title": "T"}, book, editable=True, can_listen=True
+    )
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert html.count('class="msw-utt') == len(session.utterances)
+    assert 'src="/media/s1"' in html
+    n_low = sum(
+        1 for u in session.utterances[2:] if u.codes and u.codes[0].probability < LOW_CONFIDENCE
+    )
+    assert html.count("msw-low") - html.count("msw-conf-low") == 0  # one marker per low row
+    assert html.count("msw-conf-low") >= n_low > 0
+
+    rows = order_rows(transcript_rows(session, decisions), "confidence")
+    probs = [r.probability for r in rows if r.confirmed is None]
+    assert probs == sorted(probs), "least confident first"
+    assert rows[-1].confirmed == "change_talk", "confirmed rows go last"
+
+    ro = review_html("s1", session, {}, {}, book, editable=False, can_listen=False)
+    assert "msw-score-confirm" not in ro and "msw-role-select" not in ro and "<audio" not in ro
+
+
+# ------------------------------------------------------------------------------ server
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    store, sid = make_store(root / "data")
+    with running_server(store) as base:
+        yield store, sid, base
+    store.close()
+
+
+def _request(url, *, cookie=None, method="GET", data=None, headers=None):
+    req = urllib.request.Request(url, method=method, data=data, headers=dict(headers or {}))
+    if cookie:
+        req.add_header("Cookie", cookie)
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return None
+
+
+def _login(base, name):
+    body = f"username={name}&password={PASSWORD}&next=/".encode()
+    status, headers, _ = _request(
+        base + "/login",
+        method="POST",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 303, status
+    cookie = headers["set-cookie"].split(";")[0]
+    assert "httponly" in headers["set-cookie"].lower()
+    return cookie
+
+
+def test_logged_out_requests_are_refused(served):
+    _store, sid, base = served
+    for path in (
+        f"/media/{sid}",
+        f"/api/sessions/{sid}",
+        "/api/sessions",
+        "/export/labels.csv",
+        "/ui/config",
+        "/ui/gradio_api/info",
+        "/static/review.js",
+    ):
+        status, _, _ = _request(base + path)
+        assert status == 401, (path, status)
+    status, headers, _ = _request(base + "/ui/", headers={"Accept": "text/html"})
+    assert status == 303 and headers["location"].startswith("/login")
+    status, _, _ = _request(
+        base + f"/api/sessions/{sid}/utterances/u0001/code",
+        method="POST",
+        data=b'{"code": "affirm"}',
+        headers={"Content-Type": "application/json", "X-MSW": "1"},
+    )
+    assert status == 401
+    # a forged cookie is no login
+    status, _, _ = _request(base + f"/media/{sid}", cookie="msw_session=forged")
+    assert status == 401
+
+
+def test_login_rejects_wrong_password_and_open_redirects(served):
+    _store, _sid, base = served
+    status, headers, _ = _request(
+        base + "/login",
+        method="POST",
+        data=b"username=eva&password=wrong-password&next=/",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 303 and "error=1" in headers["location"] and "set-cookie" not in headers
+    status, headers, _ = _request(
+        base + "/login",
+        method="POST",
+        data=f"username=eva&password={PASSWORD}&next=//evil.example/".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 303 and headers["location"] == "/"
+
+
+def test_audio_supports_range_and_roles(served):
+    store, sid, base = served
+    eva = _login(base, "eva")
+    size = store.audio_file(sid, store.get_user("eva")).stat().st_size
+    status, headers, body = _request(
+        base + f"/media/{sid}", cookie=eva, headers={"Range": "bytes=100-199"}
+    )
+    assert status == 206 and len(body) == 100
+    assert headers["content-range"] == f"bytes 100-199/{size}"
+    status, _, _ = _request(base + f"/media/{sid}", cookie=_login(base, "rita"))
+    assert status == 403, "a researcher sees exports, not audio"
+    status, _, _ = _request(base + "/media/snotasession", cookie=eva)
+    assert status == 404
+
+
+def test_roles_enforced_on_json_routes(served):
+    store, sid, base = served
+    url = base + f"/api/sessions/{sid}/utterances/u0002/code"
+    body = b'{"code": "change_talk"}'
+    json_headers = {"Content-Type": "application/json", "X-MSW": "1"}
+    status, _, _ = _request(
+        url, method="POST", data=body, headers=json_headers, cookie=_login(base, "cora")
+    )
+    assert status == 403, "a coach cannot edit codes"
+    eva = _login(base, "eva")
+    status, _, _ = _request(
+        url, method="POST", data=body, headers={"Content-Type": "application/json"}, cookie=eva
+    )
+    assert status == 403, "state changes need the X-MSW header (CSRF)"
+    status, _, _ = _request(url, method="POST", data=body, headers=json_headers, cookie=eva)
+    assert status == 200
+    assert (
+        store.get_decisions(sid, store.get_user("eva"))["codes"]["u0002"]["code"] == "change_talk"
+    )
+    rita = _login(base, "rita")
+    status, _, csv_body = _request(base + "/export/labels.csv", cookie=rita)
+    assert status == 200
+    assert csv_body.decode().splitlines()[0] == (
+        "session_id,utterance_id,role,text,prev_text,code,evaluator,confirmed_at,model_version"
+    )
+    status, _, _ = _request(base + "/export/labels.csv", cookie=eva)
+    assert status == 403
+
+
+# ------------------------------------------------------------------------------ browser
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _browser_login(browser, base, name, target):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(base + target)
+    assert "/login" in page.url, "every page asks for a login first"
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("tr.msw-utt", timeout=60_000)
+    return page
+
+
+@pytest.mark.browser
+def test_evaluator_seeks_codes_with_hotkey_and_it_persists(served, browser, tmp_path):
+    store, sid, base = served
+    page = _browser_login(browser, base, "eva", f"/ui/?session={sid}")
+    rows = page.locator("tr.msw-utt")
+    # click an utterance: the audio element jumps to its start
+    target = rows.nth(6)
+    start = float(target.get_attribute("data-start"))
+    target.click()
+    page.wait_for_function(
+        "s => { const a = document.querySelector('audio.msw-audio');"
+        " return a && a.readyState >= 1 && Math.abs(a.currentTime - s) < 0.75; }",
+        arg=start,
+        timeout=20_000,
+    )
+    page.evaluate("document.querySelector('audio.msw-audio').pause()")
+    assert "msw-selected" in target.get_attribute("class")
+
+    # codebook hotkey on a practitioner row: "4" = complex reflection
+    prac = page.locator('tr.msw-utt[data-group="practitioner"]').nth(3)
+    uid = prac.get_attribute("data-uid")
+    prac.click()
+    page.evaluate("document.querySelector('audio.msw-audio').pause()")
+    page.keyboard.press("4")
+    chip = page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
+    chip.wait_for(timeout=10_000)
+    assert chip.get_attribute("data-code") == "complex_reflection"
+    assert (
+        store.get_decisions(sid, store.get_user("eva"))["codes"][uid]["code"]
+        == "complex_reflection"
+    )
+    # the selection moved on, Enter accepts the next suggestion
+    nxt = page.locator("tr.msw-utt.msw-selected")
+    nxt_uid = nxt.get_attribute("data-uid")
+    suggested = nxt.get_attribute("data-suggested")
+    page.keyboard.press("Enter")
+    page.locator(f'tr.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip').wait_for(timeout=10_000)
+
+    page.screenshot(path=str(tmp_path / "evaluator.png"))
+    page.reload()
+    page.wait_for_selector("tr.msw-utt", timeout=60_000)
+    after = page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
+    assert after.get_attribute("data-code") == "complex_reflection", "saved across a reload"
+    again = page.locator(f'tr.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip')
+    assert again.get_attribute("data-code") == suggested
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_coach_cannot_change_codes_in_the_browser(served, browser):
+    store, sid, base = served
+    page = _browser_login(browser, base, "cora", f"/ui/?session={sid}")
+    assert page.locator(".msw-role-select").count() == 0
+    assert page.locator(".msw-score-confirm").count() == 0
+    row = page.locator('tr.msw-utt[data-group="practitioner"]').nth(8)
+    uid = row.get_attribute("data-uid")
+    row.click()
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msw-toast.msw-toast-error", timeout=10_000)
+    assert page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip').count() == 0
+    assert uid not in store.get_decisions(sid, store.get_user("cora"))["codes"]
+    # the server refuses too, whatever the browser does
+    status = page.evaluate(
+        """async ([sid, uid]) => (await fetch(`/api/sessions/${sid}/utterances/${uid}/code`, {
+            method: 'POST', headers: {'Content-Type': 'application/json', 'X-MSW': '1'},
+            body: JSON.stringify({code: 'affirm'})})).status""",
+        [sid, uid],
+    )
+    assert status == 403
+    page.context.close()
