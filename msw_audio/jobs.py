@@ -274,7 +274,7 @@ def enqueue_many(
 def list_jobs(store: Store, user: User, limit: int = 200) -> list[JobInfo]:
     """Newest first; an admin sees every job, others the jobs they uploaded."""
     user.require("job.view")
-    with store.tx() as s:
+    with store.rtx() as s:
         q = select(Job).order_by(Job.created_at.desc()).limit(limit)
         if user.role != "admin":
             q = q.where(Job.user_name == user.name)
@@ -283,7 +283,7 @@ def list_jobs(store: Store, user: User, limit: int = 200) -> list[JobInfo]:
 
 def get_job(store: Store, job_id: str, user: User) -> JobInfo:
     user.require("job.view")
-    with store.tx() as s:
+    with store.rtx() as s:
         j = s.get(Job, job_id)
         if j is None or (user.role != "admin" and j.user_name != user.name):
             raise InputError(f"no job {job_id!r}")

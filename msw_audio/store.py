@@ -263,7 +263,8 @@ def _sqlite_engine(db_path: Path) -> Engine:
     def _on_begin(conn) -> None:  # noqa: ANN001
         # Take the write lock up front: two workers can never both read "queued" and then
         # fail to upgrade (SQLITE_BUSY_SNAPSHOT); they queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("msw_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -289,6 +290,9 @@ class Store:
         self.engine = engine
         self.paths = DataPaths(Path(data_dir))
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(msw_read_only=True), expire_on_commit=False
+        )
         self._lock = threading.Lock()
         self._codes: set[str] | None = None
 
@@ -335,8 +339,15 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[OrmSession]:
-        """One transaction: committed on exit, rolled back on any error."""
+        """One write transaction: committed on exit, rolled back on any error."""
         with self._sessions.begin() as s:
+            yield s
+
+    @contextmanager
+    def rtx(self) -> Iterator[OrmSession]:
+        """One read-only transaction: on SQLite a plain (deferred) BEGIN, so reads never
+        wait for a worker's writes in WAL mode. Never write through it."""
+        with self._read_sessions.begin() as s:
             yield s
 
     def _audit(
@@ -386,13 +397,13 @@ class Store:
             raise InputError(f"user {name!r} already exists") from None
 
     def get_user(self, name: str) -> User | None:
-        with self.tx() as s:
+        with self.rtx() as s:
             row = s.scalar(select(UserRow).where(UserRow.name == name, UserRow.active))
             return _user(row) if row else None
 
     def list_users(self, user: User) -> list[User]:
         user.require("user.manage")
-        with self.tx() as s:
+        with self.rtx() as s:
             return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
 
     def authenticate(self, name: str, password: str) -> User | None:
@@ -440,7 +451,7 @@ class Store:
     # ------------------------------------------------------------------ ingest
     def session_for_hash(self, sha256: str) -> str | None:
         """Id of the session made from this audio, if any (ingest is idempotent on it)."""
-        with self.tx() as s:
+        with self.rtx() as s:
             return s.scalar(select(SessionRow.id).where(SessionRow.recording_sha256 == sha256))
 
     def ingest(
@@ -605,7 +616,7 @@ class Store:
             )
             .scalar_subquery()
         )
-        with self.tx() as s:
+        with self.rtx() as s:
             rows = s.execute(select(SessionRow, n_utt, n_conf)).all()
         order = {st: i for i, st in enumerate(STATUSES)}
         out = [
@@ -640,7 +651,7 @@ class Store:
     def session_meta(self, session_id: str, user: User) -> dict[str, Any]:
         """Worker, team, date, family pseudonym, type, status and review stamps."""
         user.require("session.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             r = self._session_row(s, session_id)
             return {
                 "id": r.id,
@@ -668,7 +679,7 @@ class Store:
         ``scores["principles"][name]``. ``get_decisions`` has who/when for each.
         """
         user.require("session.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             row = self._session_row(s, session_id)
             rec = s.get(Recording, row.recording_sha256)
             speakers = list(
@@ -761,7 +772,7 @@ class Store:
         (only confirmed items appear).
         """
         user.require("session.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             row = self._session_row(s, session_id)
             top = {
                 g.utterance_id: g.code
@@ -822,7 +833,7 @@ class Store:
     def decision_history(self, session_id: str, user: User) -> list[dict[str, Any]]:
         """Every change in this session, oldest first (who, when, kind, target, old -> new)."""
         user.require("session.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             self._session_row(s, session_id)
             return [
                 {
@@ -903,7 +914,7 @@ class Store:
     def accept_code(self, session_id: str, utterance_id: str, user: User) -> str:
         """Confirm the model's top suggestion; returns the code."""
         user.require("session.edit")
-        with self.tx() as s:
+        with self.rtx() as s:
             code = s.scalar(
                 select(Suggestion.code).where(
                     Suggestion.session_id == session_id,
@@ -1036,7 +1047,7 @@ class Store:
         if principle is not None and principle not in PRINCIPLES:
             raise InputError(f"unknown principle {principle!r}")
         d_from, d_to = _parse_date(date_from), _parse_date(date_to)
-        with self.tx() as s:
+        with self.rtx() as s:
             q = select(SessionRow)
             if worker:
                 q = q.where(SessionRow.worker == worker)
@@ -1144,7 +1155,7 @@ class Store:
         import pandas as pd
 
         user.require("team.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             q = select(SessionRow)
             if team:
                 q = q.where(SessionRow.team == team)
@@ -1277,7 +1288,7 @@ class Store:
     def export_scores(self, path: Path, user: User) -> int:
         """Sessions with confirmed principle scores as JSONL; returns the session count."""
         user.require("export")
-        with self.tx() as s:
+        with self.rtx() as s:
             by_session: dict[str, dict[str, float]] = {}
             for p in s.scalars(select(PrincipleScore).where(PrincipleScore.confirmed.is_not(None))):
                 by_session.setdefault(p.session_id, {})[p.principle] = p.confirmed
@@ -1311,7 +1322,7 @@ class Store:
         confirmed score. ``kappa`` is None where it is undefined (one class only).
         """
         user.require("agreement.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             code_pairs = s.execute(
                 select(Suggestion.code, UtteranceRow.confirmed_code, Suggestion.model_version)
                 .join(
@@ -1408,7 +1419,7 @@ class Store:
 
     def sweep_orphans(self) -> list[str]:
         """Delete files in the data folder that no recording or job refers to any more."""
-        with self.tx() as s:
+        with self.rtx() as s:
             shas = set(s.scalars(select(Recording.sha256))) | set(
                 s.scalars(select(Job.audio_sha256))
             )
@@ -1435,7 +1446,7 @@ class Store:
         if days < 0:
             raise InputError("retention days must be 0 or more")
         cutoff = utcnow() - timedelta(days=days)
-        with self.tx() as s:
+        with self.rtx() as s:
             ids = [
                 r.id
                 for r in s.scalars(select(SessionRow))
@@ -1451,7 +1462,7 @@ class Store:
     def audit_log(self, user: User, limit: int = 1000) -> list[dict[str, Any]]:
         """Newest first. There is deliberately no API to change or delete entries."""
         user.require("audit.view")
-        with self.tx() as s:
+        with self.rtx() as s:
             return [
                 {
                     "at": _iso(a.at),
