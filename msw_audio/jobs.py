@@ -364,7 +364,15 @@ def claim(store: Store, worker_id: str) -> str | None:
 class _Reporter:
     """Progress callback + heartbeat thread for one running job (throttled DB writes)."""
 
-    def __init__(self, store: Store, job_id: str, worker_id: str, config: JobConfig):
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        worker_id: str,
+        config: JobConfig,
+        log: Callable[[str], None] | None = None,
+    ):
+        self.log = log or (lambda _msg: None)
         self.store, self.job_id, self.worker_id, self.config = store, job_id, worker_id, config
         self.t0 = time.monotonic()
         self.last_write = 0.0
@@ -404,6 +412,8 @@ class _Reporter:
             return
         if stage != self.stage and self.t_work is None and stage not in ("starting", "decode"):
             self.t_work = now  # measure speed from the first model stage on
+        if stage != self.stage:
+            self.log(f"job {self.job_id}: {stage}")
         self.stage, self.last_write = stage, now
         overall = overall_fraction(stage, float(fraction))
         if self.f_work is None and self.t_work is not None:
@@ -466,6 +476,7 @@ def run_job(
     processor: Processor | None = None,
     config: JobConfig | None = None,
     worker_id: str | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> JobInfo:
     """Process one claimed job to the end: pipeline, ingest, clean up. Idempotent."""
     config = config or JobConfig()
@@ -487,7 +498,7 @@ def run_job(
             if not audio.is_file():
                 raise InputError("the uploaded recording is no longer in the data folder")
             out_dir.mkdir(parents=True, exist_ok=True)
-            with _Reporter(store, job_id, worker_id, config) as report:
+            with _Reporter(store, job_id, worker_id, config, log) as report:
                 report("starting", 0.0)
                 processor(audio, out_dir, store.paths.cache, report)
                 report("saving", 0.99)
@@ -587,7 +598,9 @@ class LocalRunner:
                 continue
             self.log(f"job {job_id}: running")
             try:
-                info = run_job(self.store, job_id, self.processor, self.config, self.worker_id)
+                info = run_job(
+                    self.store, job_id, self.processor, self.config, self.worker_id, self.log
+                )
             except MswError as exc:  # the job vanished (erased) while it ran
                 self.log(f"job {job_id}: {exc}")
                 continue
