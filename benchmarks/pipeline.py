@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Speed, memory and accuracy of the whole speech pipeline on known recordings.
+
+Why: a practitioner's visit is about an hour and evaluators run msw-audio on ordinary
+laptops, so we need to know, per stage, how long a recording takes (real-time factor =
+wall time / audio duration), how much memory it needs (peak RSS), and how good the words
+(WER) and the speakers (DER) are — measured the same way every time, on recordings whose
+truth is known exactly.
+
+Inputs (``--inputs``, default all three):
+  sample  pyannote.audio's own 30 s two-speaker sample (sample.wav/.rttm/.stm, in the wheel)
+  demo    msw_audio/demo/demo.ogg, the generated ~5 min three-speaker home visit
+  long    a ~30 min concatenation (built with sox, cached in --work-dir) of the demo, the
+          pyannote sample and the AMI clips in $MSW_SHARED/data/audio/ami-clips, repeated;
+          its RTTM is concatenated with offsets; WER is scored on the demo and sample parts
+          only (the AMI clips have no transcripts)
+
+Each input runs in its own child process (so peak RSS is that run's alone, models
+included), with the stage cache off (every stage really runs). Models are loaded first and
+timed as ``load``; each later stage's time runs from the end of the previous stage to the
+last progress report of its own. WER: jiwer on lower-cased text without punctuation. DER:
+pyannote.metrics on the diarization turns (session.turns), collar 0 and 0.25 s, overlap
+scored.
+
+    .venv/bin/python benchmarks/pipeline.py                       # all inputs
+    .venv/bin/python benchmarks/pipeline.py --inputs sample demo --threads 2
+    .venv/bin/python benchmarks/pipeline.py --model base --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+STAGE_ORDER = ("load", "decode", "transcribe", "diarize", "align", "tag", "score", "write")
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
+
+
+def pyannote_sample_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyannote.audio")
+    return Path(next(iter(spec.submodule_search_locations))) / "sample"
+
+
+# -- inputs and their references ------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """A stretch of an input with a known transcript (seconds from the input's start)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Input:
+    name: str
+    audio: Path
+    rttm: Path
+    uri: str
+    parts: list[Part] = field(default_factory=list)  # empty: no WER
+
+
+def stm_text(path: Path) -> str:
+    """The words of an STM file (``uri channel speaker start end text``), in time order."""
+    rows = [line.split(maxsplit=5) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if len(r) == 6]
+    return " ".join(r[5] for r in sorted(rows, key=lambda r: float(r[3])))
+
+
+def sample_input() -> Input:
+    d = pyannote_sample_dir()
+    return Input("sample", d / "sample.wav", d / "sample.rttm", "sample",
+                 [Part(0.0, 30.0, stm_text(d / "sample.stm"))])
+
+
+def demo_input() -> Input:
+    d = REPO / "msw_audio" / "demo"
+    return Input("demo", d / "demo.ogg", d / "demo.rttm", "demo",
+                 [Part(0.0, float("inf"), stm_text(d / "demo.stm"))])
+
+
+def samples_of(path: Path) -> int:
+    return int(subprocess.run(["soxi", "-s", str(path)], capture_output=True, text=True,
+                              check=True).stdout.strip())
+
+
+def long_input(work: Path, minutes: float) -> Input:
+    """Build (once) the long concatenation and its references with sox."""
+    out = work / f"long{int(minutes)}.flac"
+    rttm, meta = out.with_suffix(".rttm"), out.with_suffix(".json")
+    if out.exists() and rttm.exists() and meta.exists():
+        return Input("long", out, rttm, out.stem, [Part(**p) for p in json.loads(meta.read_text())])
+    from pyannote.database.util import load_rttm
+
+    from msw_audio.audio import load_audio
+
+    work.mkdir(parents=True, exist_ok=True)
+    demo, sample = demo_input(), sample_input()
+    # sox cannot read Opus: decode the demo once to a 16-bit WAV.
+    demo_wav = work / "demo.wav"
+    if not demo_wav.exists():
+        import numpy as np
+
+        pcm = (np.clip(load_audio(demo.audio), -1, 1) * 32767).round().astype("<i2")
+        with tempfile.NamedTemporaryFile(suffix=".raw") as tmp:
+            pcm.tofile(tmp.name)
+            subprocess.run(["sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16",
+                            "-c", "1", tmp.name, str(demo_wav)], check=True)
+    ami_dir = shared_dir() / "data" / "audio" / "ami-clips"
+    ami = sorted(ami_dir.glob("*.wav"))
+    if not ami:
+        sys.exit(f"no AMI clips in {ami_dir}: set MSW_SHARED")
+    ami_refs = load_rttm(str(ami_dir / "reference.rttm"))
+    pieces = [(demo_wav, load_rttm(str(demo.rttm))["demo"], demo.parts[0].text)]
+    pieces += [(sample.audio, load_rttm(str(sample.rttm))["sample"], sample.parts[0].text)]
+    pieces += [(p, ami_refs[p.stem], None) for p in ami]
+    plan, total = [], 0
+    while total < minutes * 60 * 16000:
+        for piece in pieces:
+            plan.append((piece, total))
+            total += samples_of(piece[0])
+    lines, parts = [], []
+    for (path, ref, text), offset in plan:
+        off = offset / 16000
+        for seg, _, label in ref.itertracks(yield_label=True):
+            lines.append(f"SPEAKER {out.stem} 1 {seg.start + off:.3f} {seg.duration:.3f} "
+                         f"<NA> <NA> {label} <NA> <NA>\n")
+        if text:
+            parts.append(Part(off, off + samples_of(path) / 16000, text))
+    subprocess.run(["sox", *[str(p[0][0]) for p in plan], "-b", "16", "-r", "16000", "-c", "1",
+                    str(out)], check=True)
+    rttm.write_text("".join(lines))
+    meta.write_text(json.dumps([asdict(p) for p in parts]))
+    return Input("long", out, rttm, out.stem, parts)
+
+
+# -- one run, in a child process -------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split())
+
+
+def child(spec: dict) -> dict:
+    """Process one input with the real pipeline; returns timings, memory, WER and DER."""
+    from msw_audio.weights import offline_environment
+
+    offline_environment()
+    import jiwer
+    import torch
+    from pyannote.database.util import load_rttm
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from msw_audio.diarize import DiarizeOptions, turns_to_annotation
+    from msw_audio.errors import MswError
+    from msw_audio.pipeline import Pipeline, PipelineConfig
+    from msw_audio.transcribe import TranscribeOptions
+
+    threads = spec["threads"]
+    torch.set_num_threads(threads)
+    config = PipelineConfig(
+        transcribe=TranscribeOptions(model=spec["model"], device=spec["device"], threads=threads),
+        diarize=DiarizeOptions(device=spec["device"], threads=threads),
+        cache_dir=None,  # no stage cache: every stage really runs
+    )
+    pipeline = Pipeline(config)
+    notes = []
+    t0 = time.perf_counter()
+    _ = pipeline.transcriber, pipeline.diarizer
+    try:
+        _ = pipeline.tagger
+    except (MswError, ImportError, OSError) as exc:  # tagger not shipped yet: say so
+        config.tag = False
+        notes.append(f"tag/score skipped: {exc}")
+    marks = {"load": time.perf_counter() - t0}
+
+    def progress(stage: str, fraction: float) -> None:
+        marks[stage] = time.perf_counter() - t0
+
+    session = pipeline.process(spec["audio"], spec["out_dir"], progress)
+    total = time.perf_counter() - t0
+    stages, previous = {}, 0.0
+    for stage in STAGE_ORDER:
+        if stage in marks:
+            stages[stage] = round(marks[stage] - previous, 2)
+            previous = marks[stage]
+
+    words = [w for u in session.utterances for w in u.words]
+    wer = None
+    if spec["parts"]:
+        refs, hyps = [], []
+        for part in spec["parts"]:
+            refs.append(normalise(part["text"]))
+            hyps.append(normalise(" ".join(
+                w.text for w in words if part["start"] <= (w.start + w.end) / 2 < part["end"])))
+        wer = jiwer.wer(" ".join(refs), " ".join(hyps))
+    ref = load_rttm(spec["rttm"])[spec["uri"]]
+    hyp = turns_to_annotation(session.turns, uri=spec["uri"])
+    der = {str(c): DiarizationErrorRate(collar=c, skip_overlap=False)(ref, hyp)
+           for c in (0.0, 0.25)}
+    return {
+        "name": spec["name"],
+        "duration": session.audio.duration,
+        "stages": stages,
+        "total": round(total, 2),
+        "total_no_load": round(total - stages["load"], 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "wer": wer,
+        "der": der,
+        "speakers_ref": len(ref.labels()),
+        "speakers_found": len(hyp.labels()),
+        "notes": notes,
+    }
+
+
+def run_child(inp: Input, args: argparse.Namespace, out_dir: Path) -> dict:
+    spec = {"name": inp.name, "audio": str(inp.audio), "rttm": str(inp.rttm), "uri": inp.uri,
+            "parts": [asdict(p) for p in inp.parts], "out_dir": str(out_dir),
+            "model": args.model, "device": args.device, "threads": args.threads}
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{inp.name}: pipeline failed\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def table(results: list[dict], markdown: bool) -> str:
+    stages = [s for s in STAGE_ORDER if any(s in r["stages"] for r in results)]
+    head = ["input", "audio s"] + [f"{s} RTF" for s in stages if s != "load"] + [
+        "load s", "total RTF", "RTF excl. load", "peak RSS MB", "WER", "DER c0", "DER c.25",
+        "spk ref/found"]
+    rows = []
+    for r in results:
+        d = r["duration"]
+        row = [r["name"], f"{d:.1f}"]
+        row += [f"{r['stages'].get(s, 0.0) / d:.3f}" for s in stages if s != "load"]
+        row += [f"{r['stages']['load']:.1f}", f"{r['total'] / d:.3f}",
+                f"{r['total_no_load'] / d:.3f}", f"{r['peak_rss_mb']:.0f}",
+                "-" if r["wer"] is None else f"{r['wer']:.3f}",
+                f"{r['der']['0.0']:.3f}", f"{r['der']['0.25']:.3f}",
+                f"{r['speakers_ref']}/{r['speakers_found']}"]
+        rows.append(row)
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inputs", nargs="+", choices=["sample", "demo", "long"],
+                        default=["sample", "demo", "long"])
+    parser.add_argument("--model", default="tiny.en", help="Whisper model (tiny.en, base, path)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch/CTranslate2 threads")
+    parser.add_argument("--long-minutes", type=float, default=30.0)
+    parser.add_argument("--work-dir", type=Path, default=REPO / "out" / "benchmarks",
+                        help="where the long concatenation and the outputs go")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+
+    builders = {"sample": sample_input, "demo": demo_input,
+                "long": lambda: long_input(args.work_dir, args.long_minutes)}
+    results = []
+    for name in args.inputs:
+        inp = builders[name]()
+        print(f"running {name} ({inp.audio.name}) ...", file=sys.stderr, flush=True)
+        result = run_child(inp, args, args.work_dir / "runs" / name)
+        results.append(result)
+        for note in result["notes"]:
+            print(f"  note: {note}", file=sys.stderr)
+        print(f"  {name}: {result['total']:.1f} s wall, stages {result['stages']}",
+              file=sys.stderr, flush=True)
+    print(f"model={args.model} device={args.device} threads={args.threads} "
+          f"cpus={os.cpu_count()}")
+    print(table(results, args.markdown))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
