@@ -4,9 +4,11 @@ Why a separate module: the rubric, the calibrated model and the docs must all ta
 the *same* numbers, so each feature is computed once here, named, and documented in
 ``docs/principles.md``. Two kinds of evidence feed them:
 
-* **code mass** — the tagger's suggested MITI codes, counted *softly*: an utterance whose
-  top suggestion is ``complex_reflection`` at 0.6 and ``simple_reflection`` at 0.3 adds 0.6
-  and 0.3 to those counts, so an uncertain tagger moves the scores less than a sure one;
+* **code counts** — the tagger's suggested MITI codes. By default each utterance counts once,
+  under its top suggestion, as a MITI coder counts (``counting="top"``); the tagger's
+  certainty goes into each score's confidence instead. ``counting="soft"`` adds each
+  suggestion's probability (0.6 complex + 0.3 simple reflection), which shrinks every
+  session towards the tagger's average and so separates sessions less;
 * **cues** — transparent regular expressions for what the MITI codes do not capture in
   child-protection work: references to the child, statements of concern, goal and purpose
   talk, autonomy and collaboration phrases, directive ("you need to") phrases.
@@ -168,15 +170,17 @@ class UtteranceView:
 
     utterance: Utterance
     role: str
-    codes: dict[str, float]
+    codes: dict[str, float]  # suggested probabilities (valid codes for the role)
     cues: set[str]
+    counts: dict[str, float] = field(default_factory=dict)  # what this turn adds to counts
 
     @property
     def is_practitioner(self) -> bool:
         return self.role == "practitioner"
 
     def p(self, *codes: str) -> float:
-        return sum(self.codes.get(c, 0.0) for c in codes)
+        """This turn's count for the codes (1/0 for the top code, or soft probabilities)."""
+        return sum(self.counts.get(c, 0.0) for c in codes)
 
 
 @dataclass
@@ -218,6 +222,13 @@ def _soft_codes(u: Utterance, allowed: tuple[str, ...]) -> dict[str, float]:
     return dict(out)
 
 
+def _counts(codes: dict[str, float], counting: str) -> dict[str, float]:
+    if counting == "soft" or not codes:
+        return dict(codes)
+    top = max(codes.items(), key=lambda kv: kv[1])[0]
+    return {top: 1.0}
+
+
 def _ratio(num: float, den: float, default: float = 0.0) -> float:
     return num / den if den > 1e-9 else default
 
@@ -226,8 +237,16 @@ def session_features(
     session: Session,
     practitioner_codes: tuple[str, ...] = PRACTITIONER_CODES,
     family_codes: tuple[str, ...] = FAMILY_CODES,
+    counting: str = "top",
 ) -> SessionFeatures:
-    """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md)."""
+    """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md).
+
+    ``counting="top"`` counts each utterance once, under its top suggested code, as a MITI
+    coder does (the tagger's certainty then shows in the confidence, not in the counts);
+    ``"soft"`` adds each suggestion's probability instead (kept for comparison).
+    """
+    if counting not in ("top", "soft"):
+        raise ValueError(f"counting must be 'top' or 'soft', not {counting!r}")
     names = child_names(session)
     name_rx = _rx(*[re.escape(n) for n in sorted(names)]) if names else None
     views: list[UtteranceView] = []
@@ -237,13 +256,14 @@ def session_features(
         cues = {name for name, rx in CUES.items() if rx.search(u.text)}
         if name_rx is not None and name_rx.search(u.text):
             cues.add("child_name")
-        views.append(UtteranceView(u, role, _soft_codes(u, allowed), cues))
+        probs = _soft_codes(u, allowed)
+        views.append(UtteranceView(u, role, probs, cues, _counts(probs, counting)))
 
     prac = [v for v in views if v.is_practitioner]
     fam = [v for v in views if v.role in FAMILY_ROLES]
     mass: dict[str, float] = defaultdict(float)
     for v in views:
-        for code, p in v.codes.items():
+        for code, p in v.counts.items():
             mass[code] += p
     n_p, n_f = float(len(prac)), float(len(fam))
 

@@ -321,14 +321,16 @@ def score_session(
     session: Session,
     codebook: Any = None,
     calibration: Calibration | Path | str | None = None,
+    counting: str = "top",
 ) -> dict[str, Any]:
     """Suggest the seven principle scores and the MITI summary; store them in session.scores.
 
     ``calibration``: a Calibration, or a directory written by ``msw-audio scores train``;
     when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
+    ``counting``: "top" (one code per utterance, as MITI counts) or "soft" (probabilities).
     """
     prac, fam = _codes_for(codebook)
-    feats = session_features(session, prac, fam)
+    feats = session_features(session, prac, fam, counting=counting)
     principles = {name: rubric_principle(RUBRIC[name], feats) for name in PRINCIPLES}
     if calibration is None and os.environ.get(CALIBRATION_ENV):
         calibration = os.environ[CALIBRATION_ENV]
@@ -344,6 +346,7 @@ def score_session(
                         relational_global=(emp + col) / 2)
     scores = {
         "rubric_version": RUBRIC_VERSION,
+        "counting": counting,
         "miti": miti,
         "principles": principles,
         "features": {k: round(v, 4) for k, v in feats.values.items()},

@@ -52,16 +52,21 @@ def test_manual_thresholds():
     assert rating("reflection_to_question", None) == "n/a"
 
 
-def test_soft_counts_use_probabilities():
+def test_top_and_soft_counting():
     s = session_with([("P", "complex_reflection", 0.6), ("P", "open_question", 1.0)])
     s.utterances[0].codes.append(CodeSuggestion("simple_reflection", 0.3, "model"))
-    m = miti_summary(session_features(s))
-    assert m["counts"]["complex_reflection"] == pytest.approx(0.6)
-    assert m["reflections"] == pytest.approx(0.9)
-    assert m["pct_complex_reflection"] == pytest.approx(66.7, abs=0.1)
+    top = miti_summary(session_features(s))  # MITI: one code per utterance, the top one
+    assert top["counts"]["complex_reflection"] == 1 and top["counts"]["simple_reflection"] == 0
+    assert top["reflection_to_question"] == 1.0
+    soft = miti_summary(session_features(s, counting="soft"))
+    assert soft["counts"]["complex_reflection"] == pytest.approx(0.6)
+    assert soft["reflections"] == pytest.approx(0.9)
+    assert soft["pct_complex_reflection"] == pytest.approx(66.7, abs=0.1)
     # a family code on a practitioner turn is ignored
     s.utterances[1].codes.append(CodeSuggestion("change_talk", 0.5, "model"))
-    assert miti_summary(session_features(s))["change_talk"] == 0
+    assert miti_summary(session_features(s, counting="soft"))["change_talk"] == 0
+    with pytest.raises(ValueError):
+        session_features(s, counting="median")
 
 
 def test_annomi_sessions_roles_codes_and_majority():
