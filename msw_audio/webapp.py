@@ -91,10 +91,26 @@ def _cookie_from_scope(scope: Scope) -> str | None:
 class LoginGate:
     """ASGI middleware: no valid session cookie, no response (except the login page)."""
 
+    #: seconds a looked-up user is reused: a page load fetches ~80 assets, and a disabled
+    #: login or changed role must still take effect within moments
+    USER_TTL = 5.0
+
     def __init__(self, app: ASGIApp, sessions: Sessions, store: Store) -> None:
         self.app = app
         self.sessions = sessions
         self.store = store
+        self._users: dict[str, tuple[User | None, float]] = {}
+
+    def _user(self, name: str | None) -> User | None:
+        if not name:
+            return None
+        now = time.monotonic()
+        hit = self._users.get(name)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        user = self.store.get_user(name)
+        self._users[name] = (user, now + self.USER_TTL)
+        return user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -102,7 +118,7 @@ class LoginGate:
             return
         path = scope.get("path", "")
         name = self.sessions.name_for(_cookie_from_scope(scope))
-        user = self.store.get_user(name) if name else None
+        user = self._user(name)
         if user is not None or path in PUBLIC_PATHS:
             scope.setdefault("state", {})["msw_user"] = user
             await self.app(scope, receive, send)
@@ -175,7 +191,10 @@ every change you make is saved at once and recorded in the audit log.</p>
 
 def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True) -> ASGIApp:
     """The whole server: FastAPI routes + the Gradio review UI, behind the login gate."""
+    from msw_audio.web.render import load_codebook_view
+
     sessions = Sessions()
+    book = load_codebook_view()
     api = FastAPI(title="msw-audio", docs_url=None, redoc_url=None, openapi_url=None)
 
     # ------------------------------------------------------------------ login
@@ -260,6 +279,15 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             "session": session.to_dict(),
             "decisions": _call(store.get_decisions, session_id, user),
         }
+
+    @api.get("/fragment/review/{session_id}", response_class=HTMLResponse)
+    def review_fragment(session_id: str, request: Request, order: str = "time") -> HTMLResponse:
+        """The review pane's HTML (see ``render.review_mount_html``), as this user may see it."""
+        from msw_audio.web.ui import render_session
+
+        user = current_user(request)
+        html = _call(render_session, store, book, user, session_id, order)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     def _progress(session_id: str, user: User) -> dict[str, Any]:
         summary = next((s for s in store.list_sessions(user) if s.id == session_id), None)
@@ -354,7 +382,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
         from msw_audio.web.ui import HEAD, build_blocks
 
-        blocks = build_blocks(store)
+        blocks = build_blocks(store, book)
 
         def gradio_user(request: Request) -> str | None:
             user = getattr(request.state, "msw_user", None)

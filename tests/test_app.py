@@ -214,7 +214,7 @@ def _browser_login(browser, base, name, target):
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_selector("tr.msw-utt", timeout=60_000)
+    page.wait_for_selector(".msw-utt", timeout=60_000)
     return page
 
 
@@ -222,7 +222,7 @@ def _browser_login(browser, base, name, target):
 def test_evaluator_seeks_codes_with_hotkey_and_it_persists(served, browser, tmp_path):
     store, sid, base = served
     page = _browser_login(browser, base, "eva", f"/ui/?session={sid}")
-    rows = page.locator("tr.msw-utt")
+    rows = page.locator(".msw-utt")
     # click an utterance: the audio element jumps to its start
     target = rows.nth(6)
     start = float(target.get_attribute("data-start"))
@@ -236,13 +236,15 @@ def test_evaluator_seeks_codes_with_hotkey_and_it_persists(served, browser, tmp_
     page.evaluate("document.querySelector('audio.msw-audio').pause()")
     assert "msw-selected" in target.get_attribute("class")
 
-    # codebook hotkey on a practitioner row: "4" = complex reflection
-    prac = page.locator('tr.msw-utt[data-group="practitioner"]').nth(3)
+    # the codebook's hotkey for complex reflection, on a practitioner row
+    book = load_codebook_view()
+    key = next(c.hotkey for c in book.groups["practitioner"] if c.id == "complex_reflection")
+    prac = page.locator('.msw-utt[data-group="practitioner"]').nth(3)
     uid = prac.get_attribute("data-uid")
     prac.click()
     page.evaluate("document.querySelector('audio.msw-audio').pause()")
-    page.keyboard.press("4")
-    chip = page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
+    page.keyboard.press(key)
+    chip = page.locator(f'.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
     chip.wait_for(timeout=10_000)
     assert chip.get_attribute("data-code") == "complex_reflection"
     assert (
@@ -250,18 +252,18 @@ def test_evaluator_seeks_codes_with_hotkey_and_it_persists(served, browser, tmp_
         == "complex_reflection"
     )
     # the selection moved on, Enter accepts the next suggestion
-    nxt = page.locator("tr.msw-utt.msw-selected")
+    nxt = page.locator(".msw-utt.msw-selected")
     nxt_uid = nxt.get_attribute("data-uid")
     suggested = nxt.get_attribute("data-suggested")
     page.keyboard.press("Enter")
-    page.locator(f'tr.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip').wait_for(timeout=10_000)
+    page.locator(f'.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip').wait_for(timeout=10_000)
 
     page.screenshot(path=str(tmp_path / "evaluator.png"))
     page.reload()
-    page.wait_for_selector("tr.msw-utt", timeout=60_000)
-    after = page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
+    page.wait_for_selector(".msw-utt", timeout=60_000)
+    after = page.locator(f'.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
     assert after.get_attribute("data-code") == "complex_reflection", "saved across a reload"
-    again = page.locator(f'tr.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip')
+    again = page.locator(f'.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip')
     assert again.get_attribute("data-code") == suggested
     page.context.close()
 
@@ -272,13 +274,13 @@ def test_coach_cannot_change_codes_in_the_browser(served, browser):
     page = _browser_login(browser, base, "cora", f"/ui/?session={sid}")
     assert page.locator(".msw-role-select").count() == 0
     assert page.locator(".msw-score-confirm").count() == 0
-    row = page.locator('tr.msw-utt[data-group="practitioner"]').nth(8)
+    row = page.locator('.msw-utt[data-group="practitioner"]').nth(8)
     uid = row.get_attribute("data-uid")
     row.click()
-    page.keyboard.press("4")
+    page.keyboard.press("e")
     page.keyboard.press("Enter")
     page.wait_for_selector(".msw-toast.msw-toast-error", timeout=10_000)
-    assert page.locator(f'tr.msw-utt[data-uid="{uid}"] .msw-final .msw-chip').count() == 0
+    assert page.locator(f'.msw-utt[data-uid="{uid}"] .msw-final .msw-chip').count() == 0
     assert uid not in store.get_decisions(sid, store.get_user("cora"))["codes"]
     # the server refuses too, whatever the browser does
     status = page.evaluate(

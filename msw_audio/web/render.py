@@ -37,29 +37,31 @@ PRINCIPLE_LABELS = {
 #: Below this model probability a suggestion is marked "check me".
 LOW_CONFIDENCE = 0.6
 #: Keys the screen keeps for navigation; a codebook hotkey on one of these is ignored.
-RESERVED_KEYS = frozenset({"j", "k", "p", " ", "Enter", "Escape", "ArrowUp", "ArrowDown", "u"})
+RESERVED_KEYS = frozenset(
+    {"j", "k", " ", "Enter", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown"}
+)
 SCORE_STEPS = tuple(x / 2 for x in range(2, 11))  # 1.0 .. 5.0 in halves
 
 _FALLBACK = {
     # Used only until msw_audio.codebook lands in this checkout (same ids, plain labels).
     "practitioner": (
-        ("open_question", "1", "#2563eb"),
-        ("closed_question", "2", "#64748b"),
-        ("simple_reflection", "3", "#0d9488"),
-        ("complex_reflection", "4", "#059669"),
-        ("giving_information", "5", "#7c3aed"),
-        ("persuade", "6", "#dc2626"),
-        ("persuade_with_permission", "7", "#ea580c"),
-        ("seeking_collaboration", "8", "#0891b2"),
-        ("affirm", "9", "#16a34a"),
-        ("emphasising_autonomy", "0", "#4f46e5"),
-        ("confront", "c", "#b91c1c"),
-        ("other", "o", "#6b7280"),
+        ("open_question", "q", "#2563eb"),
+        ("closed_question", "w", "#64748b"),
+        ("simple_reflection", "r", "#0d9488"),
+        ("complex_reflection", "e", "#059669"),
+        ("giving_information", "i", "#7c3aed"),
+        ("persuade", "p", "#dc2626"),
+        ("persuade_with_permission", "o", "#ea580c"),
+        ("seeking_collaboration", "c", "#0891b2"),
+        ("affirm", "a", "#16a34a"),
+        ("emphasising_autonomy", "u", "#4f46e5"),
+        ("confront", "x", "#b91c1c"),
+        ("other", "z", "#6b7280"),
     ),
     "client": (
         ("change_talk", "1", "#16a34a"),
-        ("sustain_talk", "2", "#dc2626"),
-        ("neutral", "3", "#6b7280"),
+        ("sustain_talk", "3", "#dc2626"),
+        ("neutral", "2", "#6b7280"),
     ),
 }
 
@@ -263,17 +265,17 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
     alts = " · ".join(f"{book.label(c)} {round(100 * p)}%" for c, p in r.alternatives[1:])
     title = f' title="Also: {_attr(alts)}"' if alts else ""
     return (
-        f'<tr class="{" ".join(classes)}" data-uid="{_attr(r.uid)}" data-start="{r.start:.3f}" '
+        f'<div class="{" ".join(classes)}" data-uid="{_attr(r.uid)}" data-start="{r.start:.3f}" '
         f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-group="{group_of(r.role)}" '
         f'data-suggested="{_attr(r.suggested or "")}">'
-        f'<td class="msw-time">{clock(r.start)}</td>'
-        f'<td class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">{escape(r.role)}</span>'
-        f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></td>'
-        f'<td class="msw-text">{escape(r.text)}</td>'
-        f'<td class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
-        f'<span class="msw-conf{" msw-conf-low" if low else ""}">{conf}</span></td>'
-        f'<td class="msw-final">{_code_chip(book, r.confirmed)}</td>'
-        "</tr>"
+        f'<div class="msw-time">{clock(r.start)}</div>'
+        f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">{escape(r.role)}</span>'
+        f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></div>'
+        f'<div class="msw-text">{escape(r.text)}</div>'
+        f'<div class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
+        f'<span class="msw-conf{" msw-conf-low" if low else ""}">{conf}</span></div>'
+        f'<div class="msw-final">{_code_chip(book, r.confirmed)}</div>'
+        "</div>"
     )
 
 
@@ -288,10 +290,10 @@ def _legend(book: CodebookView, editable: bool) -> str:
         parts.append(f'<div class="msw-legend-row"><b>{title}:</b> {keys}</div>')
     nav = (
         "<kbd>j</kbd>/<kbd>↓</kbd> next · <kbd>k</kbd>/<kbd>↑</kbd> previous · "
-        "<kbd>p</kbd> play from start · <kbd>space</kbd> pause"
+        "<kbd>space</kbd> play from the utterance's start / pause · <kbd>Esc</kbd> stop"
     )
     if editable:
-        nav += " · <kbd>Enter</kbd> accept suggestion · <kbd>u</kbd> undo confirmation"
+        nav += " · <kbd>Enter</kbd> accept suggestion · <kbd>⌫</kbd> undo confirmation"
     return f'<div class="msw-legend">{"".join(parts) if editable else ""}<div>{nav}</div></div>'
 
 
@@ -456,14 +458,28 @@ def review_html(
         "</div>"
         f"{_legend(book, editable)}"
         '<div class="msw-body">'
-        '<div class="msw-transcript" tabindex="0"><table class="msw-table">'
-        "<thead><tr><th>Time</th><th>Speaker</th><th>Utterance</th><th>Suggested</th><th>Confirmed</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></div>"
+        '<div class="msw-transcript" tabindex="0" role="list">'
+        '<div class="msw-thead"><div>Time</div><div>Speaker</div><div>Utterance</div>'
+        "<div>Suggested</div><div>Confirmed</div></div>"
+        f"{body}</div>"
         '<aside class="msw-side">'
         f"{_speakers_html(session, decisions, editable)}"
         f"{principles_html(session.scores, editable)}"
         f"{miti_html((session.scores or {}).get('miti'))}"
         "</aside></div></div>"
+    )
+
+
+def review_mount_html(session_id: str, order: str = "time") -> str:
+    """A placeholder the browser fills from ``/fragment/review/<id>``.
+
+    Why: Gradio's HTML component re-processes its whole value in the browser; fetching the
+    (large) transcript directly and inserting it once is what keeps a 1,000-utterance
+    session under two seconds.
+    """
+    return (
+        f'<div class="msw-review-mount" data-session="{_attr(session_id)}" data-order="{_attr(order)}">'
+        '<div class="msw-muted msw-empty">Loading transcript…</div></div>'
     )
 
 

@@ -73,7 +73,7 @@
     if (!root) return;
     const t = audio.currentTime;
     let playing = null;
-    for (const row of qa("tr.msw-utt", root)) {
+    for (const row of qa(".msw-utt", root)) {
       if (t >= +row.dataset.start && t < +row.dataset.end) { playing = row; break; }
     }
     const old = q("tr.msw-playing", root);
@@ -84,7 +84,7 @@
   }, true);
 
   // ---------------------------------------------------------------- selection
-  function selected(root) { return q("tr.msw-utt.msw-selected", root); }
+  function selected(root) { return q(".msw-utt.msw-selected", root); }
 
   function select(root, row, play) {
     if (!row) return;
@@ -97,7 +97,7 @@
   }
 
   function move(root, step) {
-    const rows = qa("tr.msw-utt", root);
+    const rows = qa(".msw-utt", root);
     if (!rows.length) return;
     const cur = selected(root);
     let i = cur ? rows.indexOf(cur) + step : 0;
@@ -176,7 +176,7 @@
 
     const ev_ = t.closest(".msw-evidence");
     if (ev_) {
-      const row = q('tr.msw-utt[data-uid="' + CSS.escape(ev_.dataset.uid) + '"]', root);
+      const row = q('.msw-utt[data-uid="' + CSS.escape(ev_.dataset.uid) + '"]', root);
       if (row) select(root, row, false);
       seek(q("audio.msw-audio", root), +ev_.dataset.start);
       return;
@@ -207,7 +207,7 @@
       return;
     }
 
-    const row = t.closest("tr.msw-utt");
+    const row = t.closest(".msw-utt");
     if (row) select(root, row, true);
   });
 
@@ -221,7 +221,7 @@
       await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/speakers/" +
         encodeURIComponent(spk) + "/role", { role: role });
       const group = role === "practitioner" ? "practitioner" : "client";
-      qa('tr.msw-utt[data-speaker="' + CSS.escape(spk) + '"]', root).forEach((row) => {
+      qa('.msw-utt[data-speaker="' + CSS.escape(spk) + '"]', root).forEach((row) => {
         row.dataset.group = group;
         const r = q(".msw-role", row);
         r.className = "msw-role msw-role-" + role;
@@ -243,10 +243,12 @@
     let handled = true;
     if (key === "j" || key === "ArrowDown") move(root, 1);
     else if (key === "k" || key === "ArrowUp") move(root, -1);
-    else if (key === "p") { if (row) seek(audio, +row.dataset.start); }
-    else if (key === " ") { if (audio) { if (audio.paused) audio.play().catch(() => {}); else audio.pause(); } }
+    else if (key === " ") {
+      if (audio && !audio.paused) audio.pause();
+      else if (row) seek(audio, +row.dataset.start);
+    }
     else if (key === "Enter") { if (row) setCode(root, row, null, "accept"); }
-    else if (key === "u") { if (row) setCode(root, row, null, "clear"); }
+    else if (key === "Backspace" || key === "Delete") { if (row) setCode(root, row, null, "clear"); }
     else if (key === "Escape") { if (audio) audio.pause(); }
     else {
       const group = row ? row.dataset.group : null;
@@ -272,10 +274,58 @@
     } catch (e) { /* non-standard location */ }
     let uid = null;
     try { uid = sessionStorage.getItem("msw-sel-" + sid); } catch (e) { /* private mode */ }
-    const row = (uid && q('tr.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q("tr.msw-utt", root);
+    const row = (uid && q('.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q(".msw-utt", root);
     if (row) select(root, row, false);
   }
 
-  new MutationObserver(() => qa(".msw-review").forEach(onRender))
-    .observe(document.documentElement, { childList: true, subtree: true });
+  // The transcript is fetched straight from the server (not through Gradio's component
+  // update) so a long session is inserted once; a ?session= URL starts the fetch at once.
+  function fragmentUrl(sid, order) {
+    return "/fragment/review/" + encodeURIComponent(sid) + "?order=" + encodeURIComponent(order || "time");
+  }
+  const prefetched = {};
+  function fetchFragment(sid, order) {
+    return fetch(fragmentUrl(sid, order), { credentials: "same-origin" }).then(async (res) => {
+      const text = await res.text();
+      if (!res.ok) {
+        let msg = text;
+        try { msg = JSON.parse(text).detail || text; } catch (e) { /* plain text */ }
+        throw new Error(msg);
+      }
+      return text;
+    });
+  }
+  try {
+    const sid0 = new URL(window.location.href).searchParams.get("session");
+    if (sid0) prefetched[fragmentUrl(sid0, "time")] = fetchFragment(sid0, "time");
+  } catch (e) { /* non-standard location */ }
+
+  function fill(mount) {
+    if (mount.dataset.loading) return;
+    mount.dataset.loading = "1";
+    const sid = mount.dataset.session;
+    const order = mount.dataset.order || "time";
+    const key = fragmentUrl(sid, order);
+    const promise = prefetched[key] || fetchFragment(sid, order);
+    delete prefetched[key];
+    promise.then((html) => {
+      if (mount.isConnected) mount.outerHTML = html;
+    }).catch((err) => {
+      if (mount.isConnected) {
+        mount.innerHTML = "";
+        const div = document.createElement("div");
+        div.className = "msw-empty";
+        div.setAttribute("role", "alert");
+        div.textContent = "\u26a0 " + err.message;
+        mount.appendChild(div);
+      }
+    });
+  }
+
+  function scan() {
+    qa(".msw-review-mount").forEach(fill);
+    qa(".msw-review").forEach(onRender);
+  }
+  new MutationObserver(scan).observe(document.documentElement, { childList: true, subtree: true });
+  scan();
 })();

@@ -25,6 +25,7 @@ from msw_audio.web.render import (
     exemplars_html,
     load_codebook_view,
     review_html,
+    review_mount_html,
     shortlist_markdown,
 )
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
@@ -116,9 +117,9 @@ def _header(user: User) -> str:
     )
 
 
-def build_blocks(store: Store) -> gr.Blocks:
+def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
     """All views in one Blocks app; ``msw_audio.webapp.create_app`` mounts it behind login."""
-    book = load_codebook_view()
+    book = book or load_codebook_view()
     code_choices = [("Any good-practice code", "")] + [
         (c.label, c.id) for c in book.groups.get("practitioner", [])
     ]
@@ -255,10 +256,13 @@ def build_blocks(store: Store) -> gr.Blocks:
             ids = [s.id for s in items]
             teams = sorted({s.team for s in items if s.team})
             workers = sorted({s.worker for s in items if s.worker})
+            wanted = wanted if wanted in ids else None
+            pane = review_mount_html(wanted) if wanted else PLACEHOLDER
             return (
                 _header(user),
                 queue_frame(items),
-                gr.update(choices=session_choices(items), value=wanted if wanted in ids else None),
+                gr.update(choices=session_choices(items), value=wanted),
+                pane,
                 ids,
                 gr.update(visible=user.can("session.ingest")),
                 gr.update(visible=user.can("exemplars.view")),
@@ -277,6 +281,7 @@ def build_blocks(store: Store) -> gr.Blocks:
                 header,
                 queue,
                 session_dd,
+                review,
                 sessions_state,
                 ingest_box,
                 coach_tab,
@@ -306,25 +311,30 @@ def build_blocks(store: Store) -> gr.Blocks:
             if not session_id:
                 return PLACEHOLDER
             try:
-                return render_session(
-                    store, book, user, session_id, ORDERS.get(order_label, "time")
-                )
+                store.session_meta(session_id, user)  # exists and may be seen: else say why now
             except MswError as exc:
                 return _error_html(exc)
+            return review_mount_html(session_id, ORDERS.get(order_label, "time"))
 
-        session_dd.change(on_open, [session_dd, order], [review])
+        # .input (not .change): a value set by another handler has already been rendered
+        session_dd.input(on_open, [session_dd, order], [review])
         order.change(on_open, [session_dd, order], [review])
 
-        def on_pick(ids: list[str], evt: gr.SelectData):
+        def on_pick(ids: list[str], order_label: str, evt: gr.SelectData, request: gr.Request):
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            return ids[row] if ids and row is not None and row < len(ids) else gr.update()
+            if not ids or row is None or row >= len(ids):
+                return gr.update(), gr.update()
+            return ids[row], on_open(ids[row], order_label, request)
 
-        queue.select(on_pick, [sessions_state], [session_dd])
+        queue.select(on_pick, [sessions_state, order], [session_dd, review])
 
         def on_ingest(folder, audio, worker, team, date, family, rtype, request: gr.Request):
             user = _user(store, request)
             if not folder:
-                return "Enter the output folder of `msw-audio process`.", gr.update(), gr.update()
+                return (
+                    "Enter the output folder of `msw-audio process`.",
+                    *[gr.update()] * 4,
+                )
             meta = {
                 "worker": worker,
                 "team": team,
@@ -340,19 +350,21 @@ def build_blocks(store: Store) -> gr.Blocks:
                     audio_path=Path(audio).expanduser() if audio else None,
                 )
             except MswError as exc:
-                return f"⚠ {exc}", gr.update(), gr.update()
+                return f"⚠ {exc}", *[gr.update()] * 4
             items = store.list_sessions(user)
             return (
                 f"Added session `{sid}`.",
                 queue_frame(items),
                 gr.update(choices=session_choices(items), value=sid),
+                [s.id for s in items],
+                review_mount_html(sid),
             )
 
         in_btn.click(
             on_ingest,
             [in_folder, in_audio, in_worker, in_team, in_date, in_family, in_type],
-            [in_result, queue, session_dd],
-        ).then(lambda ids: ids, [sessions_state], [sessions_state])
+            [in_result, queue, session_dd, sessions_state, review],
+        )
 
         # -------------------------------------------------------------- coach
         def on_find(code, principle, worker, team, d_from, d_to, request: gr.Request):
