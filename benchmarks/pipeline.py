@@ -198,6 +198,7 @@ def child(spec: dict) -> dict:
 
     session = pipeline.process(spec["audio"], spec["out_dir"], progress)
     total = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     stages, previous = {}, 0.0
     for stage in STAGE_ORDER:
         if stage in marks:
@@ -223,7 +224,8 @@ def child(spec: dict) -> dict:
         "stages": stages,
         "total": round(total, 2),
         "total_no_load": round(total - stages["load"], 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "wer": wer,
         "der": der,
         "speakers_ref": len(ref.labels()),
@@ -249,15 +251,16 @@ def run_child(inp: Input, args: argparse.Namespace, out_dir: Path) -> dict:
 def table(results: list[dict], markdown: bool) -> str:
     stages = [s for s in STAGE_ORDER if any(s in r["stages"] for r in results)]
     head = ["input", "audio s"] + [f"{s} RTF" for s in stages if s != "load"] + [
-        "load s", "total RTF", "RTF excl. load", "peak RSS MB", "WER", "DER c0", "DER c.25",
-        "spk ref/found"]
+        "load s", "total RTF", "RTF excl. load", "CPU s/audio s", "peak RSS MB", "WER",
+        "DER c0", "DER c.25", "spk ref/found"]
     rows = []
     for r in results:
         d = r["duration"]
         row = [r["name"], f"{d:.1f}"]
         row += [f"{r['stages'].get(s, 0.0) / d:.3f}" for s in stages if s != "load"]
         row += [f"{r['stages']['load']:.1f}", f"{r['total'] / d:.3f}",
-                f"{r['total_no_load'] / d:.3f}", f"{r['peak_rss_mb']:.0f}",
+                f"{r['total_no_load'] / d:.3f}", f"{r['cpu_s'] / d:.3f}",
+                f"{r['peak_rss_mb']:.0f}",
                 "-" if r["wer"] is None else f"{r['wer']:.3f}",
                 f"{r['der']['0.0']:.3f}", f"{r['der']['0.25']:.3f}",
                 f"{r['speakers_ref']}/{r['speakers_found']}"]
@@ -292,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     builders = {"sample": sample_input, "demo": demo_input,
                 "long": lambda: long_input(args.work_dir, args.long_minutes)}
     results = []
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
     for name in args.inputs:
         inp = builders[name]()
         print(f"running {name} ({inp.audio.name}) ...", file=sys.stderr, flush=True)
@@ -302,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: {result['total']:.1f} s wall, stages {result['stages']}",
               file=sys.stderr, flush=True)
     print(f"model={args.model} device={args.device} threads={args.threads} "
-          f"cpus={os.cpu_count()}")
+          f"cpus={os.cpu_count()} loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(table(results, args.markdown))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
