@@ -119,7 +119,8 @@ def main() -> int:
         return f"{name:<34} {med:8.3f} {min(xs):8.3f} {max(xs):8.3f}   {ok}"
 
     print(
-        f"session: {n} utterances, {len(html) / 1e6:.2f} MB of HTML; {args.runs} runs; target < {TARGET_S} s"
+        f"session: {n} utterances, {len(html) / 1e6:.2f} MB of HTML; {args.runs} runs; target < "
+        f"{TARGET_S} s"
     )
     print(f"{'step':<34} {'median':>8} {'min':>8} {'max':>8}")
     print(row("server: store + render (time)", server))

@@ -181,7 +181,8 @@ LOGIN_PAGE = """<!doctype html>
 <form method="post" action="/login">
 <input type="hidden" name="next" value="{next}">
 <label>User name <input name="username" autocomplete="username" required autofocus></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<label>Password
+<input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button>
 </form>
 <p class="note">Recordings are of children and families. Everything stays on this machine;

@@ -249,7 +249,8 @@ def _code_chip(book: CodebookView, code: str | None, extra: str = "") -> str:
     if not code:
         return ""
     return (
-        f'<span class="msw-chip" style="--chip:{_attr(book.colour(code))}" data-code="{_attr(code)}">'
+        f'<span class="msw-chip" style="--chip:{_attr(book.colour(code))}" data-code="'
+        f'{_attr(code)}">'
         f"{escape(book.label(code))}{extra}</span>"
     )
 
@@ -269,7 +270,8 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
         f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-group="{group_of(r.role)}" '
         f'data-suggested="{_attr(r.suggested or "")}">'
         f'<div class="msw-time">{clock(r.start)}</div>'
-        f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">{escape(r.role)}</span>'
+        f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">'
+        f"{escape(r.role)}</span>"
         f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></div>'
         f'<div class="msw-text">{escape(r.text)}</div>'
         f'<div class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
@@ -314,7 +316,16 @@ def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) 
             f'<li><span class="msw-spk-id">{escape(s.id)}</span> {ctrl}'
             f'<span class="msw-muted">{mark} · {clock(s.talk_time)} talk</span></li>'
         )
-    return f'<section class="msw-panel"><h4>Speakers</h4><ul class="msw-speakers">{"".join(items)}</ul></section>'
+    return (
+        '<section class="msw-panel"><h4>Speakers</h4>'
+        f'<ul class="msw-speakers">{"".join(items)}</ul></section>'
+    )
+
+
+def _not_scored(title: str) -> str:
+    return (
+        f'<section class="msw-panel"><h4>{title}</h4><p class="msw-muted">Not scored.</p></section>'
+    )
 
 
 MITI_FIELDS = (
@@ -333,7 +344,7 @@ MITI_FIELDS = (
 
 def miti_html(miti: dict[str, Any] | None) -> str:
     if not miti:
-        return '<section class="msw-panel"><h4>MITI summary</h4><p class="msw-muted">Not scored.</p></section>'
+        return _not_scored("MITI summary")
     ratings = miti.get("ratings") or {}
     rows = []
     for key, label in MITI_FIELDS:
@@ -341,7 +352,8 @@ def miti_html(miti: dict[str, Any] | None) -> str:
             continue
         rate = ratings.get(key)
         badge = (
-            f' <span class="msw-rate msw-rate-{_attr(str(rate).replace(" ", "-"))}">{escape(str(rate))}</span>'
+            f' <span class="msw-rate msw-rate-{_attr(str(rate).replace(" ", "-"))}">'
+            f"{escape(str(rate))}</span>"
             if rate
             else ""
         )
@@ -349,13 +361,15 @@ def miti_html(miti: dict[str, Any] | None) -> str:
     return (
         '<section class="msw-panel"><h4>MITI summary</h4>'
         f'<table class="msw-kv">{"".join(rows)}</table>'
-        '<p class="msw-muted">Counts from confirmed codes where given, otherwise suggestions.</p></section>'
+        '<p class="msw-muted">Counts from confirmed codes where given, otherwise suggestions.</p>'
+        "</section>"
     )
 
 
 def _score_options(selected: float | None) -> str:
     return "".join(
-        f'<option value="{v:g}"{" selected" if selected is not None and abs(v - selected) < 1e-6 else ""}>{v:g}</option>'
+        f'<option value="{v:g}"'
+        f"{' selected' if selected is not None and abs(v - selected) < 1e-6 else ''}>{v:g}</option>"
         for v in SCORE_STEPS
     )
 
@@ -363,7 +377,7 @@ def _score_options(selected: float | None) -> str:
 def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
     principles = (scores or {}).get("principles") or {}
     if not principles:
-        return '<section class="msw-panel"><h4>Principle scores</h4><p class="msw-muted">Not scored.</p></section>'
+        return _not_scored("Principle scores")
     cards = []
     for name in PRINCIPLES:
         p = principles.get(name)
@@ -375,7 +389,8 @@ def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
         evidence = "".join(
             f'<li class="msw-evidence" data-start="{float(e.get("start", 0)):.3f}" '
             f'data-uid="{_attr(e.get("utterance_id", ""))}" title="{_attr(e.get("why", ""))}">'
-            f'<span class="msw-time">▶ {clock(e.get("start"))}</span> {escape(str(e.get("text", ""))[:140])}</li>'
+            f'<span class="msw-time">▶ {clock(e.get("start"))}</span> '
+            f"{escape(str(e.get('text', ''))[:140])}</li>"
             for e in (p.get("evidence") or [])[:5]
         )
         reasons = "".join(f"<li>{escape(str(x))}</li>" for x in (p.get("reasons") or [])[:4])
@@ -386,10 +401,13 @@ def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
         )
         if editable:
             control = (
-                f'<div class="msw-score-edit"><select class="msw-score-value" aria-label="{_attr(name)} score">'
+                '<div class="msw-score-edit"><select class="msw-score-value" aria-label="'
+                f'{_attr(name)} score">'
                 f"{_score_options(confirmed if confirmed is not None else suggested)}</select>"
-                f'<input class="msw-score-note" placeholder="Note (why)" value="{_attr(p.get("note") or "")}">'
-                f'<button class="msw-score-confirm" data-principle="{_attr(name)}">Confirm</button></div>'
+                '<input class="msw-score-note" placeholder="Note (why)" value="'
+                f'{_attr(p.get("note") or "")}">'
+                f'<button class="msw-score-confirm" data-principle="{_attr(name)}">'
+                "Confirm</button></div>"
             )
         else:
             note = p.get("note")
@@ -398,7 +416,8 @@ def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
             f'<div class="msw-principle" data-principle="{_attr(name)}">'
             f'<div class="msw-principle-head"><b>{escape(PRINCIPLE_LABELS.get(name, name))}</b>'
             f'<span class="msw-score">{_num(suggested)}</span>'
-            f'<span class="msw-muted">suggested · {"" if conf is None else f"{round(100 * conf)}% sure"}</span>'
+            '<span class="msw-muted">suggested · '
+            f"{'' if conf is None else f'{round(100 * conf)}% sure'}</span>"
             f'<span class="msw-score-state">{state}</span></div>'
             f'{control}<ul class="msw-evidence-list">{evidence}</ul>'
             f"{f'<details><summary>Why</summary><ul>{reasons}</ul></details>' if reasons else ''}"
@@ -425,7 +444,10 @@ def review_html(
     body = "".join(_row_html(book, r, speaker_names) for r in order_rows(rows, order))
     status = decisions.get("status", meta.get("status", ""))
     if can_listen:
-        player = f'<audio class="msw-audio" controls preload="metadata" src="/media/{_attr(session_id)}"></audio>'
+        player = (
+            '<audio class="msw-audio" controls preload="metadata" '
+            f'src="/media/{_attr(session_id)}"></audio>'
+        )
     else:
         player = '<div class="msw-noaudio">Audio is not available to your role.</div>'
     reviewed_btn = (
@@ -449,10 +471,13 @@ def review_html(
         f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
         f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}">'
         '<div class="msw-toolbar">'
-        f'<div class="msw-title"><b>{escape(meta.get("title") or session_id)}</b> <span class="msw-muted">{info}</span></div>'
+        f'<div class="msw-title"><b>{escape(meta.get("title") or session_id)}</b> <span class="'
+        f'msw-muted">{info}</span></div>'
         f"{player}"
-        f'<span class="msw-status msw-status-{_attr(status)}">{escape(status.replace("_", " "))}</span>'
-        f'<span class="msw-progress"><span class="msw-ndone">{n_done}</span>/{len(rows)} confirmed</span>'
+        f'<span class="msw-status msw-status-{_attr(status)}">'
+        f"{escape(status.replace('_', ' '))}</span>"
+        f'<span class="msw-progress"><span class="msw-ndone">{n_done}</span>/{len(rows)} '
+        "confirmed</span>"
         f"{reviewed_btn}"
         '<span class="msw-toast" role="status" aria-live="polite"></span>'
         "</div>"
@@ -478,7 +503,8 @@ def review_mount_html(session_id: str, order: str = "time") -> str:
     session under two seconds.
     """
     return (
-        f'<div class="msw-review-mount" data-session="{_attr(session_id)}" data-order="{_attr(order)}">'
+        f'<div class="msw-review-mount" data-session="{_attr(session_id)}" data-order="'
+        f'{_attr(order)}">'
         '<div class="msw-muted msw-empty">Loading transcript…</div></div>'
     )
 
@@ -497,28 +523,33 @@ def exemplars_html(items: list[dict[str, Any]], book: CodebookView, can_listen: 
             f'<li class="msw-ctx{" msw-ctx-main" if c.get("is_exemplar") else ""}" '
             f'data-start="{float(c["start"]):.3f}" data-end="{float(c["end"]):.3f}">'
             f'<span class="msw-time">{clock(c["start"])}</span> '
-            f'<span class="msw-role msw-role-{_attr(c.get("role", "other"))}">{escape(c.get("role", ""))}</span> '
+            f'<span class="msw-role msw-role-{_attr(c.get("role", "other"))}">'
+            f"{escape(c.get('role', ''))}</span> "
             f"{escape(c.get('text', ''))} {_code_chip(book, c.get('code'))}</li>"
             for c in ex.get("context", [])
         )
         media = f' data-media="/media/{_attr(ex["session_id"])}"' if can_listen else ""
         play = (
-            f'<button class="msw-play-clip" data-start="{float(ex["start"]):.3f}" data-end="{float(ex["end"]):.3f}">▶ Play clip</button>'
+            f'<button class="msw-play-clip" data-start="{float(ex["start"]):.3f}" data-end="'
+            f'{float(ex["end"]):.3f}">▶ Play clip</button>'
             if can_listen
             else ""
         )
         what = _code_chip(book, ex.get("code"))
         if ex.get("principle"):
             what += (
-                f' <span class="msw-chip msw-chip-principle">{escape(PRINCIPLE_LABELS.get(ex["principle"], ex["principle"]))}'
+                ' <span class="msw-chip msw-chip-principle">'
+                f"{escape(PRINCIPLE_LABELS.get(ex['principle'], ex['principle']))}"
                 f" {_num(ex.get('score'))}</span>"
             )
         who = " · ".join(
             escape(str(x)) for x in (ex.get("worker"), ex.get("team"), ex.get("date")) if x
         )
         cards.append(
-            f'<div class="msw-exemplar msw-scope"{media}><div class="msw-ex-head"><b>#{i + 1}</b> {what} '
-            f'<span class="msw-muted">{escape(ex.get("title") or "")} · {who} · {clock(ex.get("start"))}</span> {play}</div>'
+            f'<div class="msw-exemplar msw-scope"{media}><div class="msw-ex-head"><b>#{i + 1}</b>'
+            f" {what} "
+            f'<span class="msw-muted">{escape(ex.get("title") or "")} · {who} · '
+            f"{clock(ex.get('start'))}</span> {play}</div>"
             f'<ul class="msw-context">{ctx}</ul></div>'
         )
     player = (
@@ -535,9 +566,11 @@ def shortlist_markdown(items: list[dict[str, Any]], book: CodebookView) -> str:
     for i, ex in enumerate(items, 1):
         what = book.label(ex.get("code")) if ex.get("code") else ""
         if ex.get("principle"):
-            what = f"{what} {PRINCIPLE_LABELS.get(ex['principle'], ex['principle'])} {ex.get('score') or ''}".strip()
+            name = PRINCIPLE_LABELS.get(ex["principle"], ex["principle"])
+            what = f"{what} {name} {ex.get('score') or ''}".strip()
         lines.append(
-            f"## {i}. {what} — {ex.get('title', '')} ({ex.get('date') or 'no date'}, {clock(ex.get('start'))})"
+            f"## {i}. {what} — {ex.get('title', '')} ({ex.get('date') or 'no date'}, "
+            f"{clock(ex.get('start'))})"
         )
         lines.append("")
         for c in ex.get("context", []):

@@ -114,7 +114,8 @@ def reflection_prompts(df: pd.DataFrame, kind: str) -> str:
         wide = spread.iloc[-1]
         lines.append(
             f"- **{_label(wide['measure'])}** varies most between sessions "
-            f"({wide['min']:.1f}–{wide['max']:.1f}). What differs between the visits where it goes well?"
+            f"({wide['min']:.1f}–{wide['max']:.1f}). What differs between the visits where it "
+            "goes well?"
         )
     monthly = g[g["period"] != "all"]
     if monthly["period"].nunique() >= 2:

@@ -100,6 +100,10 @@ def render_session(
     )
 
 
+def _principle(name: str | None) -> str:
+    return PRINCIPLE_LABELS.get(name or "", "")
+
+
 def _error_html(exc: Exception) -> str:
     from html import escape
 
@@ -149,7 +153,9 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                         elem_id="msw-queue",
                         max_height=260,
                     )
-                review = gr.HTML(PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane")
+                review = gr.HTML(
+                    PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane"
+                )
                 with gr.Accordion(
                     "Add a processed session", open=False, visible=False
                 ) as ingest_box:
@@ -383,7 +389,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 return _error_html(exc), [], gr.update(choices=[], value=[])
             labels = [
                 (
-                    f"#{i + 1} {book.label(x.get('code')) or PRINCIPLE_LABELS.get(x.get('principle') or '', '')}"
+                    f"#{i + 1} {book.label(x.get('code')) or _principle(x.get('principle'))}"
                     f" · {x.get('title', '')} · {(x.get('text') or '')[:60]}",
                     i,
                 )
@@ -448,7 +454,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
             summary = (
                 f"**{codes.get('n', 0)} confirmed utterances** · top suggestion agrees with the "
-                f"evaluator {fmt(codes.get('accuracy'))} of the time · Cohen's κ {fmt(codes.get('kappa'))}"
+                f"evaluator {fmt(codes.get('accuracy'))} of the time · Cohen's κ "
+                f"{fmt(codes.get('kappa'))}"
             )
             per_code = pd.DataFrame(
                 [{"code": c, **v} for c, v in (codes.get("per_code") or {}).items()],
