@@ -306,47 +306,69 @@ def _comparable(session) -> list[tuple]:
     ]
 
 
-@pytest.mark.slow
-def test_demo_end_to_end_and_sigkill_resume_matches_uninterrupted_run(tmp_path: Path):
-    """Enqueue + worker + ingest on the demo; SIGKILL a worker mid-run, resume, compare."""
-    audio = DEMO if DEMO.exists() else JFK
-    # 1) uninterrupted run (worker subprocess, like `msw-audio worker --once`)
-    data_a = tmp_path / "a"
-    assert cli.main(["enqueue", str(audio), "--data", str(data_a)]) == 0
-    subprocess.run(_worker_cmd(data_a, "--once"), env=_env(), check=True, timeout=900)
-    with Store.open(data_a) as st:
-        admin = st.add_user("root", "admin", "admin-password")
-        (done,) = list_jobs(st, admin)
-        assert done.state == "done", done.error
-        reference = st.get_session(done.session_id, admin)
-    assert reference.utterances and reference.scores
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    """The demo and the JFK clip enqueued and run by one real worker (models loaded once)."""
+    data = tmp_path_factory.mktemp("processed") / "data"
+    st = Store.open(data)
+    admin = st.add_user("root", "admin", "admin-password")
+    ids = {
+        name: enqueue(st, path, admin, {"team": "North"})
+        for name, path in (("demo", DEMO), ("jfk", JFK))
+    }
+    log: list[str] = []
+    assert run_worker(st, once=True, log=log.append) == 2
+    yield st, admin, ids, log
+    st.close()
 
-    # 2) the same recording in a fresh store: kill the worker once transcription is cached
-    data_b = tmp_path / "b"
-    assert cli.main(["enqueue", str(audio), "--data", str(data_b)]) == 0
-    sha = sha256_file(audio)
-    worker = subprocess.Popen(_worker_cmd(data_b), env=_env(), stdout=subprocess.DEVNULL)
-    cache = data_b / "cache" / sha
+
+@pytest.mark.slow
+def test_demo_is_enqueued_processed_and_ingested_end_to_end(processed):
+    st, admin, ids, log = processed
+    info = jobs.get_job(st, ids["demo"], admin)
+    assert info.state == "done" and info.progress == 1.0, info.error
+    assert any(line.endswith(": transcribe") for line in log)
+    session = st.get_session(info.session_id, admin)
+    assert session.audio.path == "demo.ogg" and len(session.utterances) > 10
+    assert {s.role for s in session.speakers} & {"practitioner"}
+    assert session.utterances[0].codes and set(session.scores["principles"]) >= {"empathy"}
+    assert st.audio_file(info.session_id, admin).read_bytes() == DEMO.read_bytes()
+    assert st.list_sessions(admin)[0].team == "North"
+    assert list(st.paths.incoming.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(processed, tmp_path: Path):
+    st, admin, ids, _ = processed
+    reference = st.get_session(jobs.get_job(st, ids["jfk"], admin).session_id, admin)
+
+    data = tmp_path / "data"
+    assert cli.main(["enqueue", str(JFK), "--data", str(data)]) == 0
+    cache = data / "cache" / sha256_file(JFK)
+    worker = subprocess.Popen(_worker_cmd(data), env=_env(), stdout=subprocess.DEVNULL)
     deadline = time.time() + 600
     while not list(cache.glob("transcribe-*.json")) and time.time() < deadline:
         assert worker.poll() is None, "worker exited before it was killed"
-        time.sleep(0.2)
-    worker.send_signal(signal.SIGKILL)
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)  # mid-diarization: transcription is cached, no session
     worker.wait()
     cached = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.json")}
     assert any(n.startswith("transcribe-") for n in cached)
-    with Store.open(data_b) as st:
-        admin = st.add_user("root", "admin", "admin-password")
-        (killed,) = list_jobs(st, admin)
-        assert killed.state == "running" and st.list_sessions(admin) == []  # nothing half-saved
+    with Store.open(data) as killed_store:
+        user = killed_store.add_user("root", "admin", "admin-password")
+        (killed,) = list_jobs(killed_store, user)
+        assert killed.state == "running" and killed_store.list_sessions(user) == []
 
-    subprocess.run(_worker_cmd(data_b, "--once"), env=_env(), check=True, timeout=900)
-    with Store.open(data_b) as st:
-        (resumed,) = list_jobs(st, admin)
+    subprocess.run(
+        _worker_cmd(data, "--once"), env=_env(), check=True, timeout=900, stdout=subprocess.DEVNULL
+    )
+    with Store.open(data) as resumed_store:
+        (resumed,) = list_jobs(resumed_store, user)
         assert resumed.state == "done" and resumed.attempts == 2, resumed.error
-        again = st.get_session(resumed.session_id, admin)
-        assert len(st.list_sessions(admin)) == 1
-        assert [a["action"] for a in st.audit_log(admin)].count("job.recover") == 1
+        assert len(resumed_store.list_sessions(user)) == 1  # no duplicate session
+        again = resumed_store.get_session(resumed.session_id, user)
+        actions = [a["action"] for a in resumed_store.audit_log(user)]
+        assert actions.count("job.recover") == 1 and actions.count("session.ingest") == 1
     for name, mtime in cached.items():  # finished stages were reused, not recomputed
         assert (cache / name).stat().st_mtime_ns == mtime
     assert _comparable(again) == _comparable(reference)
