@@ -509,12 +509,10 @@ def run_job(
                 raise InputError(f"job {job_id} was erased while it ran")
             actor = system_user(f"worker:{user_name}")
             session_id = store.ingest(out_dir, actor=actor, meta=meta, audio_path=audio)
-    except MswError as exc:
-        return _finish(store, job_id, worker_id, "failed", error=str(exc), audio=None)
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed job with its reason
-        return _finish(
-            store, job_id, worker_id, "failed", error=f"{type(exc).__name__}: {exc}", audio=None
-        )
+        shutil.rmtree(job_dir, ignore_errors=True)  # partial outputs; the stage cache stays
+        error = str(exc) if isinstance(exc, MswError) else f"{type(exc).__name__}: {exc}"
+        return _finish(store, job_id, worker_id, "failed", error=error, audio=None)
     info = _finish(store, job_id, worker_id, "done", session_id=session_id, audio=audio)
     shutil.rmtree(job_dir, ignore_errors=True)  # the session is in the store now
     return info
