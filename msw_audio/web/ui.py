@@ -145,7 +145,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                         scale=2,
                         elem_id="msw-order",
                     )
-                    refresh = gr.Button("Refresh queue", scale=1)
+                    refresh = gr.Button("Refresh queue", scale=0, size="sm", min_width=140)
                 with gr.Accordion("Review queue (unreviewed first)", open=True):
                     queue = gr.Dataframe(
                         headers=QUEUE_COLUMNS,
@@ -221,11 +221,11 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                     t_btn = gr.Button("Show", variant="primary")
                 t_prompts = gr.Markdown()
                 with gr.Row():
-                    t_trend = gr.Plot(label="Trend by month")
-                    t_dist = gr.Plot(label="Spread across sessions")
+                    t_trend = gr.Plot(show_label=False, elem_id="msw-team-trend")
+                    t_dist = gr.Plot(show_label=False)
                 t_table = gr.Dataframe(interactive=False, label="Figures")
                 with gr.Accordion("Your own trend", open=False, visible=False) as own_box:
-                    own_plot = gr.Plot(label="Your confirmed scores by month")
+                    own_plot = gr.Plot(show_label=False)
                     own_note = gr.Markdown()
 
             # ---------------------------------------------------------- researcher
