@@ -17,7 +17,8 @@ simple enough to explain to that evaluator:
    practitioner's turn just before theirs ("your mum", "how's school", "what year are you in"),
    against parent cues ("my son/daughter/kids", "my partner", "at work", "the baby"). Ties go
    to parent (most visits are with a parent). A speaker with under 3% of the words and fewer
-   than three utterances is "other" (a passer-by, a TV) with confidence 0.3.
+   than three utterances is "other" (a passer-by, a TV) with confidence 0.3; a speaker with
+   no utterances at all is "other" with confidence 0.
 """
 
 from __future__ import annotations
@@ -43,15 +44,19 @@ _REFLECTION = re.compile(
 _YOU = re.compile(r"\b(you|your|you're|you've|yourself)\b", re.IGNORECASE)
 _I = re.compile(r"\b(i|i'm|i've|me|my|myself)\b", re.IGNORECASE)
 _CHILD_OWN = re.compile(
-    r"\b(my (mum|mummy|mom|mommy|dad|daddy|nan|nana|teacher|brother|sister|friends?|class)|"
-    r"at school|homework|playtime|my (xbox|playstation|ipad|tablet)|i'?m (\d|six|seven|eight|"
-    r"nine|ten|eleven|twelve)\b)", re.IGNORECASE)
+    r"\b(my (mum|mummy|mom|mommy|dad|daddy|nan|nana|teacher|brother|sister|friends?|mates|"
+    r"class|form|year)|homework|playtime|in my (form|class|year)|my (xbox|playstation|ipad)|"
+    r"i'?m (\d+|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen)\b|"
+    r"would i have to|do i have to|(not|isn'?t) that deep|whatever)\b", re.IGNORECASE)
 _CHILD_ADDRESSED = re.compile(
-    r"\b(your (mum|mummy|mom|dad|daddy|teacher|school|class|brother|sister)|how'?s school|"
-    r"what year are you|how old are you|at school|your friends)\b", re.IGNORECASE)
+    r"\b(your (mum|mummy|mom|dad|daddy|teacher|class|form|mates|friends)|how'?s school|"
+    r"what year are you|how old are you)\b", re.IGNORECASE)
 _PARENT_OWN = re.compile(
     r"\b(my (son|daughter|kids|children|child|boy|girl|baby|partner|husband|wife|ex|"
-    r"boyfriend|girlfriend)|at work|my job|the baby|the kids|bedtime|his school|her school|"
+    r"boyfriend|girlfriend|sister|brother|job|shifts?|break)|at work|work,|shifts?|the baby|"
+    r"the kids|bedtime|(she|he)('s| is) (\d+|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen)|(she|he) (should|won'?t|never|always)|(his|her) (school|room|"
+    r"phone|form|attendance)|(want|need) (her|him) (safe|back|home|in)|the money|rang me|"
     r"parenting)\b", re.IGNORECASE)
 
 MAX_PRACTITIONER_CONFIDENCE = 0.9
@@ -130,7 +135,13 @@ def suggest_roles(session: Session, tagger: Tagger | None = None) -> Session:
     def weight(st: SpeakerStats) -> float:  # little talk -> little evidence
         return min(1.0, st.n_utterances / 5) * min(1.0, 10 * st.words / total_words)
 
-    ranked = sorted(stats, key=lambda s: s.practitioner_score * weight(s), reverse=True)
+    for st in stats:  # no utterances, no evidence: "other" until an evaluator says otherwise
+        if st.n_utterances == 0:
+            by_id[st.speaker].role, by_id[st.speaker].role_confidence = "other", 0.0
+    talking = [st for st in stats if st.n_utterances > 0]
+    if not talking:
+        return session
+    ranked = sorted(talking, key=lambda s: s.practitioner_score * weight(s), reverse=True)
     top = ranked[0]
     if len(ranked) == 1:
         conf = 0.3

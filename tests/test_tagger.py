@@ -55,6 +55,8 @@ def test_shipped_model_is_versioned_small_and_offline():
 def test_tags_the_demo_session(tagger):
     session = suggest_roles(demo_session())
     assert session.role_of("SPEAKER_01") == "practitioner"
+    assert session.role_of("SPEAKER_00") == "parent"  # (cues were written against this demo)
+    assert session.role_of("SPEAKER_02") == "child"
     tagger.tag_session(session)
     book = load_codebook()
     prac = {c.id for c in book.for_role("practitioner")}
