@@ -238,6 +238,10 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     def root() -> Response:
         return RedirectResponse("/ui/", status_code=303)
 
+    @api.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @api.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC_FILES:

@@ -291,3 +291,24 @@ def test_coach_cannot_change_codes_in_the_browser(served, browser):
     )
     assert status == 403
     page.context.close()
+
+
+@pytest.mark.browser
+def test_evaluator_uploads_a_recording_for_processing(served, browser):
+    from tests.conftest import shared_dir
+
+    store, sid, base = served
+    jfk = shared_dir() / "data" / "audio" / "jfk.flac"
+    if not jfk.is_file():
+        pytest.skip(f"needs {jfk}")
+    page = _browser_login(browser, base, "eva", f"/ui/?session={sid}")
+    page.get_by_text("Upload a recording for processing").click()
+    page.locator("#msw-upload input[type=file]").set_input_files(str(jfk))
+    page.wait_for_selector("text=jfk.flac", timeout=60_000)  # upload finished
+    page.get_by_role("button", name="Upload and process").click()
+    page.wait_for_selector("text=Queued as job", timeout=60_000)
+    from msw_audio.jobs import list_jobs
+
+    jobs = list_jobs(store, store.get_user("eva"))
+    assert any(j.source_name == "jfk.flac" and j.state == "queued" for j in jobs)
+    page.context.close()

@@ -31,6 +31,8 @@ from msw_audio.web.render import (
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
 HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "other"]
+JOB_COLUMNS = ["Recording", "State", "Stage", "Progress", "Session", "Error", "Queued"]
 ORDERS = {"Time order": "time", "Least confident first": "confidence"}
 STATUS_LABEL = {
     "unreviewed": "● Unreviewed",
@@ -157,6 +159,35 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                     PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane"
                 )
                 with gr.Accordion(
+                    "Upload a recording for processing", open=False, visible=False
+                ) as upload_box:
+                    gr.Markdown(
+                        "The recording is checked, copied into the data folder and processed on "
+                        "this machine (speech to text, speakers, suggested codes and scores); "
+                        "it appears in the queue when done. Nothing is sent anywhere."
+                    )
+                    up_file = gr.File(
+                        label="Recording (wav, mp3, m4a, ogg, flac...)",
+                        file_count="single",
+                        type="filepath",
+                        elem_id="msw-upload",
+                    )
+                    with gr.Row():
+                        up_worker = gr.Textbox(label="Worker")
+                        up_team = gr.Textbox(label="Team")
+                        up_date = gr.Textbox(label="Date (YYYY-MM-DD)")
+                        up_family = gr.Textbox(label="Family pseudonym")
+                        up_type = gr.Dropdown(
+                            RECORDING_TYPES, label="Recording type", allow_custom_value=True
+                        )
+                    with gr.Row():
+                        up_btn = gr.Button("Upload and process", variant="primary")
+                        jobs_btn = gr.Button("Refresh processing status")
+                    up_result = gr.Markdown()
+                    jobs_table = gr.Dataframe(
+                        headers=JOB_COLUMNS, interactive=False, label="Processing jobs"
+                    )
+                with gr.Accordion(
                     "Add a processed session", open=False, visible=False
                 ) as ingest_box:
                     gr.Markdown(
@@ -174,7 +205,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                         in_date = gr.Textbox(label="Date (YYYY-MM-DD)")
                         in_family = gr.Textbox(label="Family pseudonym")
                         in_type = gr.Dropdown(
-                            ["home visit", "office meeting", "phone call", "role play", "other"],
+                            RECORDING_TYPES,
                             label="Recording type",
                             allow_custom_value=True,
                         )
@@ -271,6 +302,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 pane,
                 ids,
                 gr.update(visible=user.can("session.ingest")),
+                gr.update(visible=user.can("job.enqueue")),
                 gr.update(visible=user.can("exemplars.view")),
                 gr.update(visible=user.can("team.view")),
                 gr.update(visible=user.can("export") or user.can("agreement.view")),
@@ -290,6 +322,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 review,
                 sessions_state,
                 ingest_box,
+                upload_box,
                 coach_tab,
                 team_tab,
                 research_tab,
@@ -371,6 +404,58 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             [in_folder, in_audio, in_worker, in_team, in_date, in_family, in_type],
             [in_result, queue, session_dd, sessions_state, review],
         )
+
+        def jobs_frame(user: User) -> pd.DataFrame:
+            from msw_audio.jobs import list_jobs
+
+            rows = [
+                [
+                    j.source_name,
+                    j.state,
+                    j.stage,
+                    f"{round(100 * j.progress)}%",
+                    j.session_id or "",
+                    j.error or "",
+                    j.created_at,
+                ]
+                for j in list_jobs(store, user, limit=50)
+            ]
+            return pd.DataFrame(rows, columns=JOB_COLUMNS)
+
+        def on_upload(path, worker, team, date, family, rtype, request: gr.Request):
+            from msw_audio.jobs import enqueue
+
+            user = _user(store, request)
+            if not path:
+                return "Choose a recording first.", gr.update()
+            upload = Path(path)
+            meta = {
+                "worker": worker,
+                "team": team,
+                "date": date,
+                "family": family,
+                "recording_type": rtype,
+                "filename": upload.name,
+            }
+            try:
+                job = enqueue(store, upload, user, meta={k: v for k, v in meta.items() if v})
+            except MswError as exc:
+                return f"⚠ {exc}", jobs_frame(user)
+            finally:
+                # Gradio keeps uploads in its temp folder: a family's recording must not linger
+                upload.unlink(missing_ok=True)
+            return f"Queued as job `{job}`; refresh the status to follow it.", jobs_frame(user)
+
+        up_btn.click(
+            on_upload,
+            [up_file, up_worker, up_team, up_date, up_family, up_type],
+            [up_result, jobs_table],
+        )
+
+        def on_jobs(request: gr.Request):
+            return jobs_frame(_user(store, request))
+
+        jobs_btn.click(on_jobs, None, [jobs_table])
 
         # -------------------------------------------------------------- coach
         def on_find(code, principle, worker, team, d_from, d_to, request: gr.Request):
