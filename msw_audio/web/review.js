@@ -235,9 +235,12 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
     if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
+    const key = ev.key;
+    // Enter/space on a focused button, link or player already mean "press" / "play"
+    if ((key === "Enter" || key === " ") && t instanceof Element &&
+        t.closest("button, a, audio, summary, [role=button], [role=tab]")) return;
     const root = review();
     if (!root) return;
-    const key = ev.key;
     const row = selected(root);
     const audio = q("audio.msw-audio", root);
     let handled = true;
