@@ -312,3 +312,62 @@ def test_evaluator_uploads_a_recording_for_processing(served, browser):
     jobs = list_jobs(store, store.get_user("eva"))
     assert any(j.source_name == "jfk.flac" and j.state == "queued" for j in jobs)
     page.context.close()
+
+
+# ------------------------------------------------------------------------------ other views
+def test_cli_registers_serve_and_demo_on_loopback():
+    from msw_audio.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["serve", "--data", "/tmp/x", "--port", "8123"])
+    assert (args.port, args.host, str(args.data)) == (8123, "127.0.0.1", "/tmp/x")
+    args = parser.parse_args(["demo", "--port", "8124"])
+    assert args.func.__name__ == "cmd_demo" and args.host == "127.0.0.1"
+
+
+def test_team_view_and_exemplars_from_a_real_store(tmp_path):
+    import hashlib
+
+    from msw_audio.auth import system_user
+    from msw_audio.store import Store
+    from msw_audio.web.render import exemplars_html, shortlist_markdown
+    from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
+    from tests.conftest_app import PRINCIPLES, write_session_dir
+
+    store = Store.open(tmp_path / "data")
+    admin = system_user("test")
+    workers = ["Sam", "Alex", "Jo"]
+    for k in range(3):
+        s = demo_session()
+        s.audio.path = ""
+        s.audio.sha256 = hashlib.sha256(f"visit{k}".encode()).hexdigest()
+        sid = store.ingest(
+            write_session_dir(s, tmp_path / f"out{k}"),
+            actor=admin,
+            meta={"worker": workers[k], "team": "North", "date": f"2026-10-0{k + 1}"},
+        )
+        for i, p in enumerate(PRINCIPLES):
+            store.confirm_score(sid, p, 2.0 + (i % 3) + 0.5 * k, "", admin)
+        store.set_code(sid, s.utterances[2].id, "complex_reflection", admin)
+
+    df = store.team_summary(admin, team="North")
+    df = df[df["kind"] == "principle"]
+    text = reflection_prompts(df, "principle")
+    assert "Prompts for reflection" in text and "3 reviewed sessions" in text
+    assert not any(w in text for w in workers), "prompts never name or rank a worker"
+    assert trend_figure(df, "principle").axes[0].lines, "one line per principle"
+    assert distribution_figure(df, "principle").axes
+    lonely = store.team_summary(admin, worker="Sam")
+    assert lonely.empty, "a group with fewer than 3 sessions is not shown"
+    assert "Not enough" in reflection_prompts(lonely, "principle")
+
+    items = store.exemplars(admin, code="complex_reflection")
+    assert len(items) == 3
+    book = load_codebook_view()
+    html = exemplars_html(items, book, can_listen=True)
+    assert html.count('class="msw-exemplar ') == 3 and "msw-play-clip" in html
+    assert 'data-media="/media/' in html
+    assert "msw-play-clip" not in exemplars_html(items, book, can_listen=False)
+    md = shortlist_markdown(items[:1], book)
+    assert md.startswith("# Coaching shortlist") and "**" in md
+    store.close()
