@@ -209,6 +209,9 @@ def browser():
 def _browser_login(browser, base, name, target):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
+    hosts = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2] if "://" in r.url else r.url))
+    page.msw_hosts = hosts  # every host the page contacted (checked: loopback only)
     page.goto(base + target)
     assert "/login" in page.url, "every page asks for a login first"
     page.fill("input[name=username]", name)
@@ -259,6 +262,7 @@ def test_evaluator_seeks_codes_with_hotkey_and_it_persists(served, browser, tmp_
     page.locator(f'.msw-utt[data-uid="{nxt_uid}"] .msw-final .msw-chip').wait_for(timeout=10_000)
 
     page.screenshot(path=str(tmp_path / "evaluator.png"))
+    assert page.msw_hosts == {base.split("/")[2]}, f"nothing leaves the machine: {page.msw_hosts}"
     page.reload()
     page.wait_for_selector(".msw-utt", timeout=60_000)
     after = page.locator(f'.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')

@@ -7,6 +7,10 @@ static files (``review.js``, ``review.css``) are served by ``msw_audio.webapp`` 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Gradio sends usage analytics unless told not to; nothing may leave this machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 STATIC_DIR = Path(__file__).resolve().parent

@@ -131,7 +131,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
     ]
     principle_choices = [("Any principle", "")] + [(PRINCIPLE_LABELS[p], p) for p in PRINCIPLES]
 
-    with gr.Blocks(title="msw-audio review") as demo:
+    # analytics off: an offline-first tool for family recordings sends nothing anywhere
+    with gr.Blocks(title="msw-audio review", analytics_enabled=False) as demo:
         header = gr.HTML(js_on_load=None, apply_default_css=False)
         with gr.Tabs():
             # ---------------------------------------------------------- evaluator
