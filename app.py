@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--no-worker", action="store_true", help="do not process queued recordings")
+    ap.add_argument("--secure-cookie", action="store_true", help="login cookie over HTTPS only")
     args = ap.parse_args(argv)
     try:
         return cmd_serve(args)

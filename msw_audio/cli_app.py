@@ -38,6 +38,11 @@ def _data_arg(p: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only)",
     )
+    p.add_argument(
+        "--secure-cookie",
+        action="store_true",
+        help="send the login cookie over HTTPS only (use behind an HTTPS reverse proxy)",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runner = start_background_worker(store)
     print(f"data folder: {store.data_dir}")
     try:
-        serve(store, host=args.host, port=args.port)
+        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie)
     finally:
         if runner is not None:
             runner.stop()
@@ -125,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("(new password each run; the logins are the roles' names)")
     print()
     try:
-        serve(store, host=args.host, port=args.port)
+        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie)
     finally:
         store.close()
     return 0

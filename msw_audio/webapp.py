@@ -409,12 +409,22 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
 
 def serve(
-    store: Store, host: str = "127.0.0.1", port: int = 7860, log: Callable[[str], None] = print
+    store: Store,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    secure_cookie: bool = False,
+    log: Callable[[str], None] = print,
 ) -> None:
     """Run the server in this process until interrupted."""
     import uvicorn
 
-    app = create_app(store)
+    app = create_app(store, secure_cookie=secure_cookie)
+    if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookie:
+        log(
+            f"warning: listening on {host}, reachable from other machines; serve it behind "
+            "HTTPS and pass --secure-cookie so logins never travel in clear text"
+        )
     log(f"msw-audio review screen: http://{host}:{port}/  (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
