@@ -359,9 +359,12 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(processed, tmp
         (killed,) = list_jobs(killed_store, user)
         assert killed.state == "running" and killed_store.list_sessions(user) == []
 
-    subprocess.run(
-        _worker_cmd(data, "--once"), env=_env(), check=True, timeout=900, stdout=subprocess.DEVNULL
-    )
+    # two workers restart at once: exactly one takes the recovered job, the other finds none
+    restarted = [
+        subprocess.Popen(_worker_cmd(data, "--once"), env=_env(), stdout=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    assert [w.wait(timeout=900) for w in restarted] == [0, 0]
     with Store.open(data) as resumed_store:
         (resumed,) = list_jobs(resumed_store, user)
         assert resumed.state == "done" and resumed.attempts == 2, resumed.error
