@@ -4,11 +4,12 @@ Why a separate module: the rubric, the calibrated model and the docs must all ta
 the *same* numbers, so each feature is computed once here, named, and documented in
 ``docs/principles.md``. Two kinds of evidence feed them:
 
-* **code counts** — the tagger's suggested MITI codes. By default each utterance counts once,
-  under its top suggestion, as a MITI coder counts (``counting="top"``); the tagger's
-  certainty goes into each score's confidence instead. ``counting="soft"`` adds each
-  suggestion's probability (0.6 complex + 0.3 simple reflection), which shrinks every
-  session towards the tagger's average and so separates sessions less;
+* **code counts** — the tagger's suggested MITI codes, counted *softly* by default
+  (``counting="soft"``): an utterance suggested as ``complex_reflection`` at 0.6 and
+  ``simple_reflection`` at 0.3 adds 0.6 and 0.3 to those counts, so an uncertain tagger moves
+  the scores less than a sure one. ``counting="top"`` counts each utterance once under its
+  top code, as a MITI coder does; with out-of-fold tagger codes on AnnoMI it separated
+  high from low MI quality less well (benchmarks/RESULTS-scores.md), so soft stays;
 * **cues** — transparent regular expressions for what the MITI codes do not capture in
   child-protection work: references to the child, statements of concern, goal and purpose
   talk, autonomy and collaboration phrases, directive ("you need to") phrases.
@@ -237,13 +238,12 @@ def session_features(
     session: Session,
     practitioner_codes: tuple[str, ...] = PRACTITIONER_CODES,
     family_codes: tuple[str, ...] = FAMILY_CODES,
-    counting: str = "top",
+    counting: str = "soft",
 ) -> SessionFeatures:
     """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md).
 
-    ``counting="top"`` counts each utterance once, under its top suggested code, as a MITI
-    coder does (the tagger's certainty then shows in the confidence, not in the counts);
-    ``"soft"`` adds each suggestion's probability instead (kept for comparison).
+    ``counting="soft"`` (default) adds each suggestion's probability; ``"top"`` counts each
+    utterance once under its top suggested code, as a MITI coder does (kept for comparison).
     """
     if counting not in ("top", "soft"):
         raise ValueError(f"counting must be 'top' or 'soft', not {counting!r}")

@@ -321,13 +321,13 @@ def score_session(
     session: Session,
     codebook: Any = None,
     calibration: Calibration | Path | str | None = None,
-    counting: str = "top",
+    counting: str = "soft",
 ) -> dict[str, Any]:
     """Suggest the seven principle scores and the MITI summary; store them in session.scores.
 
     ``calibration``: a Calibration, or a directory written by ``msw-audio scores train``;
     when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
-    ``counting``: "top" (one code per utterance, as MITI counts) or "soft" (probabilities).
+    ``counting``: "soft" (probabilities, default) or "top" (one code per utterance).
     """
     prac, fam = _codes_for(codebook)
     feats = session_features(session, prac, fam, counting=counting)

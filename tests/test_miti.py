@@ -55,10 +55,10 @@ def test_manual_thresholds():
 def test_top_and_soft_counting():
     s = session_with([("P", "complex_reflection", 0.6), ("P", "open_question", 1.0)])
     s.utterances[0].codes.append(CodeSuggestion("simple_reflection", 0.3, "model"))
-    top = miti_summary(session_features(s))  # MITI: one code per utterance, the top one
+    top = miti_summary(session_features(s, counting="top"))  # one code per utterance
     assert top["counts"]["complex_reflection"] == 1 and top["counts"]["simple_reflection"] == 0
     assert top["reflection_to_question"] == 1.0
-    soft = miti_summary(session_features(s, counting="soft"))
+    soft = miti_summary(session_features(s))  # the default
     assert soft["counts"]["complex_reflection"] == pytest.approx(0.6)
     assert soft["reflections"] == pytest.approx(0.9)
     assert soft["pct_complex_reflection"] == pytest.approx(66.7, abs=0.1)
