@@ -137,7 +137,7 @@ def main() -> int:
         transcripts = out_of_fold_tagged(args.csv, args.model_dir)
         evaluate(transcripts, "out-of-fold tagger codes (5-fold, grouped by transcript)",
                  args.counting)
-        print(f"\n({time.perf_counter() - t0:.1f} s including 5 tagger fits)")
+        print(f"\n({time.perf_counter() - t0:.1f} s; 5 tagger fits or their cache)")
     if args.codes in ("tagger", "all"):
         import torch
 
