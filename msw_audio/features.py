@@ -120,15 +120,21 @@ _VOCATIVE = re.compile(r"^(?:hi|hello|hey|thanks|thank you|morning|okay|ok|well|
                        re.IGNORECASE)
 
 
-def _names_in(text: str) -> list[tuple[str, bool]]:
-    """Capitalised, non-sentence-initial words that look like names, with 'is vocative'."""
+def _names_in(text: str, lowercase_words: set[str] | None = None) -> list[tuple[str, bool]]:
+    """Capitalised, non-sentence-initial words that look like names, with 'is vocative'.
+
+    A word that the session also uses in lower case ("Like", "It") or that is all capitals
+    ("DUI") or hyphenated ("I-I", stammering in transcripts) is not taken for a name.
+    """
     out = []
     for match in _WORD.finditer(text):
         word = re.sub(r"'s$", "", match.group(0))
         before = text[: match.start()].rstrip()
-        if not word[0].isupper() or word.lower() in _NOT_NAMES:
+        if (not word[0].isupper() or len(word) < 2 or not word.isalpha() or word.isupper()
+                or word.lower() in _NOT_NAMES
+                or (lowercase_words is not None and word.lower() in lowercase_words)):
             continue
-        if not before or before[-1] in ".?!\"":
+        if not before or before[-1] in ".?!\"-:;":
             continue  # sentence start: capitalised anyway
         after = text[match.end():].lstrip()[:1]
         vocative = (after in ("", ",", ".", "?", "!")) and bool(
@@ -141,19 +147,21 @@ def _names_in(text: str) -> list[tuple[str, bool]]:
 def child_names(session: Session) -> set[str]:
     """Names used for a third person who is a child in this session.
 
-    A capitalised mid-sentence word counts as a child's name when it is used within two
-    turns of a child word ("your daughter Amy", "Amy ... — she loves school") and is not
-    mostly used to address the listener ("Thanks, Barbara."). Heuristic, transparent, tested.
+    A capitalised mid-sentence word counts as a child's name when it is mentioned (not
+    addressed) at least twice, at least once within two turns of a child word ("your
+    daughter Amy", "Amy ... — she loves school"), and is not mostly used to address the
+    listener ("Thanks, Barbara."). Heuristic, transparent, tested.
     """
     third_person: dict[str, int] = defaultdict(int)
     vocative: dict[str, int] = defaultdict(int)
     with_child: set[str] = set()
     utts = session.utterances
+    lowercase_words = {w for u in utts for w in _WORD.findall(u.text) if w.islower()}
     childish = [
         bool(CUES["child"].search(u.text) or CUES["child_world"].search(u.text)) for u in utts
     ]
     for i, u in enumerate(utts):
-        names = _names_in(u.text)
+        names = _names_in(u.text, lowercase_words)
         has_child = any(childish[max(0, i - 2): i + 3])
         for name, voc in names:
             if voc:
@@ -162,7 +170,7 @@ def child_names(session: Session) -> set[str]:
                 third_person[name] += 1
                 if has_child:
                     with_child.add(name)
-    return {n for n in with_child if third_person[n] >= vocative[n]}
+    return {n for n in with_child if third_person[n] >= max(2, vocative[n])}
 
 
 @dataclass

@@ -7,6 +7,7 @@ and by ``benchmarks/scores_annomi.py``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -198,8 +199,9 @@ def test_autonomy_cues_raise_autonomy():
 def test_child_names_heuristic():
     s = make_session([
         ("practitioner", "Thanks, Barbara. How is your daughter Amy getting on?", None),
-        ("parent", "Amy's fine at school, Barbara's my name by the way.", None),
-        ("practitioner", "Hello Barbara.", None),
+        ("parent", "She's fine, Amy loves school. We went to Blackpool with the kids.", None),
+        ("practitioner", "Hello Barbara, good to see you and Amy.", None),
+        ("parent", "It was the Like button. I like it.", None),
     ])
     assert child_names(s) == {"Amy"}
 
@@ -237,9 +239,14 @@ def test_rubric_is_documented():
 # ----------------------------------------------------------------------------- calibration
 
 
+@functools.cache
+def _annomi():
+    return annomi_transcripts(default_annomi_csv())
+
+
 def _confirmed_file(path: Path, n: int) -> Path:
     """Real AnnoMI sessions with a stand-in 'confirmed' evocation score from MI quality."""
-    transcripts = annomi_transcripts(default_annomi_csv())
+    transcripts = _annomi()
     lows = [t for t in transcripts if t.mi_quality == "low"]
     highs = [t for t in transcripts if t.mi_quality == "high"]
     chosen = (lows + highs)[: n // 2] + highs[-(n - n // 2):] if n > len(lows) else lows[:n]
@@ -344,6 +351,6 @@ def test_score_cli_bad_csv_is_one_line_error(tmp_path, capsys):
 
 
 def test_features_on_annomi_are_finite():
-    t = annomi_transcripts(default_annomi_csv())[0]
+    t = _annomi()[0]
     values = session_features(t.session).values
     assert all(v == v and abs(v) < 1e6 for v in values.values())
