@@ -55,12 +55,17 @@ def main() -> None:
         count += len(utts)
         if count >= args.utterances:
             break
-    speeds = []
+    speeds, cpu_speeds = [], []
+    load_before = os.getloadavg()[0]
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for session in sessions:
             tagger.tag_session(session)
         speeds.append(count / (time.perf_counter() - t0))
+        # CPU seconds this process used, spread over `threads` cores: what 2 cores that are
+        # not shared with other work would give (the wall number suffers on a busy machine).
+        cpu_speeds.append(count * args.threads / (time.process_time() - c0))
+    load_after = os.getloadavg()[0]
 
     size = sum(p.stat().st_size for p in Path(model_dir).rglob("*") if p.is_file())
     if not (Path(model_dir) / "encoder").exists():
@@ -79,6 +84,9 @@ def main() -> None:
     print(f"{'tagging speed':<26}{max(speeds):>10.0f} utterances/s (best of {args.repeats}; "
           f"all: {', '.join(f'{s:.0f}' for s in speeds)}; {count} utterances, "
           f"{len(sessions)} sessions)")
+    print(f"{'  CPU-time estimate':<26}{max(cpu_speeds):>10.0f} utterances/s on {args.threads} "
+          f"dedicated cores (= utterances x threads / process CPU s; load average "
+          f"{load_before:.1f} -> {load_after:.1f} during the wall-clock runs)")
     print(f"{'load time':<26}{load_s:>10.2f} s")
     print(f"{'model size':<26}{size / 1e6:>10.1f} MB (incl. int8 encoder)")
     _ = pd

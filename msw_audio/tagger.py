@@ -256,7 +256,8 @@ CUE_RULES: tuple[CueRule, ...] = (
          r"(shows|took) (a lot of )?(courage|strength|commitment)|you (really )?care about)\b",
          "praise or recognition of effort/strength"),
     _cue("emphasising_autonomy",
-         r"\b((it'?s|it is) (really )?(up to you|your (choice|decision|call))|"
+         r"\b((it'?s|it is) ((really|completely|entirely|totally|all) )?"
+         r"(up to you|your (choice|decision|call))|"
          r"you('re| are) the (one|expert|best judge)|you (can|get to) (decide|choose)|"
          r"whatever you (decide|choose)|your decision|no one can (make|force) you)\b",
          "hands the decision to the family member"),

@@ -141,7 +141,7 @@ def test_missing_model_names_what_to_do(tmp_path):
 
 
 def test_train_on_a_small_slice_and_refuse_to_overwrite(annomi_slice, tmp_path, capsys):
-    """CI-sized training: 8 transcripts, 2-fold grouped CV, plus confirmed labels (< 60 s)."""
+    """CI-sized training: 5 transcripts, 2-fold grouped CV, plus confirmed labels (< 60 s)."""
     extra = tmp_path / "confirmed.csv"
     extra.write_text(
         "session_id,utterance_id,role,text,prev_text,code,evaluator,confirmed_at,model_version\n"
@@ -154,7 +154,7 @@ def test_train_on_a_small_slice_and_refuse_to_overwrite(annomi_slice, tmp_path, 
     )
     out = tmp_path / "model"
     argv = ["tagger", "train", "--annomi", str(annomi_slice), "--extra", str(extra),
-            "--out", str(out), "--folds", "2", "--version", "test-1"]
+            "--out", str(out), "--folds", "2", "--version", "test-1", "--limit-transcripts", "5"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["version"] == "test-1" and "client_3way" in report
