@@ -73,7 +73,9 @@ CUES: dict[str, re.Pattern[str]] = {
         r"the reason (?:i'm|i am|we're|we are) here", r"(?:i|we) need to be (?:honest|clear)",
         r"to be (?:honest|clear) with you", r"what (?:needs|has) to change",
         r"child protection", r"children's services", r"social care", r"referral",
-        r"what (?:we|i) need to see",
+        r"what (?:we|i) need to see", r"why (?:i'm|i am|we're|we are) here",
+        r"(?:be|being) (?:straight|upfront|open) with you",
+        r"(?:that|it|this) (?:worries|concerns) me", r"i (?:would|do) worry",
     ),
     # Goals, plans and the purpose of the visit.
     "goal": _rx(
@@ -116,7 +118,7 @@ _NOT_NAMES = {
     "mm", "hmm", "yeah", "oh", "so", "and", "but", "well", "hi", "hello", "thanks",
 }
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_VOCATIVE = re.compile(r"^(?:hi|hello|hey|thanks|thank you|morning|okay|ok|well|so)?[ ,]*$",
+_VOCATIVE = re.compile(r"^(?:hi|hello|hey|thanks|thank you|morning|okay|ok|well|so|and)?[ ,]*$",
                        re.IGNORECASE)
 
 
@@ -134,9 +136,11 @@ def _names_in(text: str, lowercase_words: set[str] | None = None) -> list[tuple[
                 or word.lower() in _NOT_NAMES
                 or (lowercase_words is not None and word.lower() in lowercase_words)):
             continue
-        if not before or before[-1] in ".?!\"-:;":
-            continue  # sentence start: capitalised anyway
         after = text[match.end():].lstrip()[:1]
+        if not before or before[-1] in ".?!\"-:;":
+            if after == ",":  # "Jade, what's school like?": a sentence-initial address
+                out.append((word, True))
+            continue  # otherwise sentence start: capitalised anyway
         vocative = (after in ("", ",", ".", "?", "!")) and bool(
             _VOCATIVE.match(before.split(".")[-1].split("?")[-1]) or before.endswith(",")
         )
@@ -150,11 +154,13 @@ def child_names(session: Session) -> set[str]:
     A capitalised mid-sentence word counts as a child's name when it is mentioned (not
     addressed) at least twice, at least once within two turns of a child word ("your
     daughter Amy", "Amy ... — she loves school"), and is not mostly used to address the
-    listener ("Thanks, Barbara."). Heuristic, transparent, tested.
+    listener ("Thanks, Barbara."); or when it addresses someone and a child-role speaker
+    answers ("Jade, what's school like?"). Heuristic, transparent, tested.
     """
     third_person: dict[str, int] = defaultdict(int)
     vocative: dict[str, int] = defaultdict(int)
     with_child: set[str] = set()
+    addressed_child: set[str] = set()  # "Jade, what's school like?" answered by the child
     utts = session.utterances
     lowercase_words = {w for u in utts for w in _WORD.findall(u.text) if w.islower()}
     childish = [
@@ -163,14 +169,18 @@ def child_names(session: Session) -> set[str]:
     for i, u in enumerate(utts):
         names = _names_in(u.text, lowercase_words)
         has_child = any(childish[max(0, i - 2): i + 3])
+        answered_by_child = i + 1 < len(utts) and session.role_of(utts[i + 1].speaker) == "child"
         for name, voc in names:
+            if voc and answered_by_child and session.role_of(u.speaker) != "child":
+                addressed_child.add(name)
             if voc:
                 vocative[name] += 1
             else:
                 third_person[name] += 1
                 if has_child:
                     with_child.add(name)
-    return {n for n in with_child if third_person[n] >= max(2, vocative[n])}
+    mentioned = {n for n in with_child if third_person[n] >= max(2, vocative[n])}
+    return mentioned | addressed_child
 
 
 @dataclass

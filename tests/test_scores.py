@@ -204,6 +204,14 @@ def test_child_names_heuristic():
         ("parent", "It was the Like button. I like it.", None),
     ])
     assert child_names(s) == {"Amy"}
+    # A child in the room, addressed by name and answering, is a child reference too.
+    s = make_session([
+        ("practitioner", "Thanks, Mark.", None),
+        ("parent", "No problem.", None),
+        ("practitioner", "And Jade, what's school like for you at the moment?", None),
+        ("child", "Boring.", None),
+    ])
+    assert child_names(s) == {"Jade"}
 
 
 def test_uncertain_codes_move_scores_less_and_lower_confidence():
