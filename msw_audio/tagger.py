@@ -137,6 +137,16 @@ class Features:
         return hstack(blocks, format="csr")
 
 
+class UniformPrior:
+    """Stand-in classifier for a head with no labelled rows (tiny training slices only)."""
+
+    def __init__(self, classes):
+        self.classes_ = np.array(sorted(classes))
+
+    def predict_proba(self, x) -> np.ndarray:
+        return np.full((x.shape[0], len(self.classes_)), 1.0 / len(self.classes_))
+
+
 @dataclass
 class Head:
     """Features + a fitted classifier + per-class log offsets (calibrated decision point)."""
