@@ -231,6 +231,8 @@ def child(spec: dict) -> dict:
         "speakers_ref": len(ref.labels()),
         "speakers_found": len(hyp.labels()),
         "notes": notes,
+        "diarization": {k: v for k, v in session.models.get("diarization", {}).items()
+                        if k in ("segmentation_step", "threshold", "clustering")},
     }
 
 
@@ -301,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {name} ({inp.audio.name}) ...", file=sys.stderr, flush=True)
         result = run_child(inp, args, args.work_dir / "runs" / name)
         results.append(result)
+        print(f"  diarization settings: {result['diarization']}", file=sys.stderr)
         for note in result["notes"]:
             print(f"  note: {note}", file=sys.stderr)
         print(f"  {name}: {result['total']:.1f} s wall, stages {result['stages']}",
