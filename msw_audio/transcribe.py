@@ -17,6 +17,9 @@ import numpy as np
 from msw_audio.records import Word
 from msw_audio.weights import offline_environment, whisper_model_dir
 
+SAMPLE_RATE = 16000
+WINDOW_SECONDS = 600.0  # longest stretch handed to Whisper at once (bounds memory)
+
 
 @dataclass(frozen=True)
 class TranscribeOptions:
@@ -77,25 +80,51 @@ class Transcriber:
     def words(
         self, audio: np.ndarray, progress: Callable[[float], None] | None = None
     ) -> Iterator[Word]:
-        """Yield words lazily as Whisper decodes, reporting the fraction of audio done."""
-        duration = len(audio) / 16000
+        """Yield words lazily as Whisper decodes, reporting the fraction of audio done.
+
+        Long recordings are transcribed window by window (``windows``): faster-whisper
+        computes the spectrogram of its whole input at once, which for an hour of audio
+        is gigabytes; windows keep memory flat and cost linear in length.
+        """
+        duration = len(audio) / SAMPLE_RATE
         language = self.options.language if self.multilingual else None
-        segments, _info = self.model.transcribe(
-            audio,
-            language=language,
-            beam_size=self.options.beam_size,
-            word_timestamps=True,
-            vad_filter=self.options.vad,
-            vad_parameters={"min_silence_duration_ms": 500},
-            condition_on_previous_text=False,
-        )
-        for segment in segments:
-            for w in segment.words or []:
-                text = w.word.strip()
-                if text:
-                    yield Word(start=round(w.start, 3), end=round(w.end, 3), text=text,
-                               probability=round(float(w.probability), 4))
-            if progress and duration:
-                progress(min(1.0, segment.end / duration))
+        for start, stop in windows(audio):
+            offset = start / SAMPLE_RATE
+            segments, _info = self.model.transcribe(
+                audio[start:stop],
+                language=language,
+                beam_size=self.options.beam_size,
+                word_timestamps=True,
+                vad_filter=self.options.vad,
+                vad_parameters={"min_silence_duration_ms": 500},
+                condition_on_previous_text=False,
+            )
+            for segment in segments:
+                for w in segment.words or []:
+                    text = w.word.strip()
+                    if text:
+                        yield Word(start=round(offset + w.start, 3),
+                                   end=round(offset + w.end, 3), text=text,
+                                   probability=round(float(w.probability), 4))
+                if progress and duration:
+                    progress(min(1.0, (offset + segment.end) / duration))
         if progress:
             progress(1.0)
+
+
+def windows(audio: np.ndarray, max_seconds: float = WINDOW_SECONDS,
+            search_seconds: float = 30.0) -> Iterator[tuple[int, int]]:
+    """Split sample indices into windows of at most ``max_seconds``, each cut at the
+    quietest 0.2 s within the last ``search_seconds`` of the window, so no word is cut."""
+    n, size = len(audio), int(max_seconds * SAMPLE_RATE)
+    hop = int(0.2 * SAMPLE_RATE)
+    start = 0
+    while n - start > size:
+        lo = start + size - int(search_seconds * SAMPLE_RATE)
+        region = audio[lo : start + size]
+        frames = region[: len(region) // hop * hop].reshape(-1, hop)
+        quietest = int(np.argmin(np.sqrt((frames**2).mean(axis=1))))
+        cut = lo + quietest * hop + hop // 2
+        yield start, cut
+        start = cut
+    yield start, n

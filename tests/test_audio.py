@@ -146,3 +146,16 @@ def test_hostile_name_stays_inert_in_messages(tmp_path):
         load_audio(path)
     assert "\x1b" not in str(err.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_long_audio_is_windowed_at_quiet_points():
+    from msw_audio.transcribe import windows
+
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal(16000 * 100)).astype(np.float32)
+    audio[16000 * 45 : 16000 * 46] = 0.0  # the only quiet second in the first window
+    spans = list(windows(audio, max_seconds=50, search_seconds=20))
+    assert spans[0][0] == 0 and spans[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert 45 * 16000 <= spans[0][1] <= 46 * 16000
+    assert all(stop - start <= 50 * 16000 for start, stop in spans)
