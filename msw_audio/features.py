@@ -23,14 +23,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from msw_audio.codebook import load_codebook
 from msw_audio.records import FAMILY_ROLES, Session, Utterance
 
-PRACTITIONER_CODES = (
-    "open_question", "closed_question", "simple_reflection", "complex_reflection",
-    "giving_information", "persuade", "persuade_with_permission", "seeking_collaboration",
-    "affirm", "emphasising_autonomy", "confront", "other",
-)
-FAMILY_CODES = ("change_talk", "sustain_talk", "neutral")
+_CODEBOOK = load_codebook()  # the default codebook is the single source of code ids
+PRACTITIONER_CODES = tuple(c.id for c in _CODEBOOK.for_role("practitioner"))
+FAMILY_CODES = tuple(c.id for c in _CODEBOOK.for_role("parent"))
 
 #: MITI 4.2.1 behaviour groups.
 QUESTIONS = ("open_question", "closed_question")

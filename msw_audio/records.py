@@ -20,6 +20,13 @@ SCHEMA_VERSION = "1.0"
 ROLES = ("practitioner", "parent", "child", "other")
 FAMILY_ROLES = ("parent", "child", "other")
 
+#: The seven principles of Motivational Social Work an evaluator scores 1-5; the first
+#: four are MITI global ratings. Codes are not listed here: the codebook is their source.
+PRINCIPLES = (
+    "evocation", "empathy", "purposefulness", "autonomy", "collaboration", "child_focus",
+    "clarity_about_concerns",
+)
+
 
 @dataclass
 class Word:

@@ -35,13 +35,9 @@ from msw_audio.features import (
     session_features,
 )
 from msw_audio.miti import miti_summary
-from msw_audio.records import Session
+from msw_audio.records import PRINCIPLES, Session
 
 RUBRIC_VERSION = "msw-rubric-1.0"
-PRINCIPLES = (
-    "evocation", "empathy", "purposefulness", "autonomy", "collaboration", "child_focus",
-    "clarity_about_concerns",
-)
 #: The MITI-derived principles (checked against AnnoMI's high/low MI quality).
 MITI_PRINCIPLES = ("evocation", "empathy", "collaboration", "autonomy")
 #: Principles resting mostly on cue lexicons rather than trained codes: lower confidence.

@@ -62,6 +62,7 @@ from msw_audio.db import (
 )
 from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.records import (
+    PRINCIPLES,
     ROLES,
     AudioInfo,
     CodeSuggestion,
@@ -75,30 +76,6 @@ from msw_audio.records import (
 DB_NAME = "msw-audio.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-PRINCIPLES = (
-    "evocation",
-    "empathy",
-    "purposefulness",
-    "autonomy",
-    "collaboration",
-    "child_focus",
-    "clarity_about_concerns",
-)
-PRACTITIONER_CODES = (
-    "open_question",
-    "closed_question",
-    "simple_reflection",
-    "complex_reflection",
-    "giving_information",
-    "persuade",
-    "persuade_with_permission",
-    "seeking_collaboration",
-    "affirm",
-    "emphasising_autonomy",
-    "confront",
-    "other",
-)
-CLIENT_CODES = ("change_talk", "sustain_talk", "neutral")
 #: Practitioner codes that count as good practice for the exemplar library.
 GOOD_PRACTICE_CODES = (
     "complex_reflection",
@@ -867,12 +844,9 @@ class Store:
     # ------------------------------------------------------------------ decisions
     def _known_codes(self) -> set[str]:
         if self._codes is None:
-            try:
-                from msw_audio.codebook import load_codebook
+            from msw_audio.codebook import load_codebook
 
-                self._codes = {c.id for c in load_codebook().codes}
-            except ModuleNotFoundError:
-                self._codes = set(PRACTITIONER_CODES) | set(CLIENT_CODES)
+            self._codes = set(load_codebook().ids)
         return self._codes
 
     def _decide(

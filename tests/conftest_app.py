@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from msw_audio.audio import sha256_file
-from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
+from msw_audio.records import PRINCIPLES, AudioInfo, CodeSuggestion, Session, Speaker, Utterance
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_AUDIO = REPO / "msw_audio" / "demo" / "demo.ogg"
@@ -25,15 +25,6 @@ DEMO_STM = REPO / "msw_audio" / "demo" / "demo.stm"
 PASSWORD = "test-password-1"
 USERS = {"eva": "evaluator", "cora": "coach", "rita": "researcher", "ada": "admin"}
 SPEAKER_IDS = {"practitioner": "SPEAKER_00", "parent": "SPEAKER_01", "child": "SPEAKER_02"}
-PRINCIPLES = (
-    "evocation",
-    "empathy",
-    "purposefulness",
-    "autonomy",
-    "collaboration",
-    "child_focus",
-    "clarity_about_concerns",
-)
 
 
 def _codes(role: str, text: str, i: int) -> list[CodeSuggestion]:

@@ -16,7 +16,8 @@ from msw_audio import cli
 from msw_audio.audio import sha256_file
 from msw_audio.auth import PERMISSIONS, USER_ROLES, User
 from msw_audio.errors import InputError, PermissionDenied
-from msw_audio.store import PRINCIPLES, Store, safe_name
+from msw_audio.records import PRINCIPLES
+from msw_audio.store import Store, safe_name
 from tests.store_helpers import (
     JFK,
     build_session,

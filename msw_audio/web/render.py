@@ -14,17 +14,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from msw_audio.records import FAMILY_ROLES, ROLES, Session
+from msw_audio.records import FAMILY_ROLES, PRINCIPLES, ROLES, Session
 
-PRINCIPLES = (
-    "evocation",
-    "empathy",
-    "purposefulness",
-    "autonomy",
-    "collaboration",
-    "child_focus",
-    "clarity_about_concerns",
-)
 PRINCIPLE_LABELS = {
     "evocation": "Evocation",
     "empathy": "Empathy",

@@ -17,10 +17,10 @@ import pandas as pd
 
 from msw_audio.auth import User
 from msw_audio.errors import MswError
+from msw_audio.records import PRINCIPLES
 from msw_audio.store import SessionSummary, Store
 from msw_audio.web.render import (
     PRINCIPLE_LABELS,
-    PRINCIPLES,
     CodebookView,
     exemplars_html,
     load_codebook_view,
