@@ -34,7 +34,7 @@ class DiarizeOptions:
     min_cluster_size: int = 12
     min_duration_off: float = 0.0
     embedding_batch_size: int = 32
-    segmentation_batch_size: int = 32
+    segmentation_batch_size: int = 8  # SincNet output is ~50 MB per 10 s chunk: bounds memory
 
 
 class Diarizer:

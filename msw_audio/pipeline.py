@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,10 @@ STAGES = ("decode", "transcribe", "diarize", "align", "tag", "score", "write")
 
 
 def default_threads() -> int:
-    """One core left free for the OS, the UI and other jobs: oversubscribed torch threads
-    on a busy 2-core machine made one diarization run 24x slower here."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Threads per model stage. Transcription and diarization run at the same time, so
+    each gets half the cores: oversubscribed torch threads on a busy 2-core machine made
+    one diarization run 24x slower here."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass
@@ -121,8 +123,12 @@ class Pipeline:
         sha = sha256_file(audio_path)
         progress("decode", 1.0)
 
-        words = self.words(audio, sha, progress)
-        turns = self.turns(audio, sha, progress)
+        # The two model stages are independent: run them side by side, one core each
+        # (both engines release the GIL), so the wall time is the slower of the two.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
+            pending_turns = pool.submit(self.turns, audio, sha, progress)
+            words = self.words(audio, sha, progress)
+            turns = pending_turns.result()
 
         progress("align", 0.0)
         attributed = assign_speakers(words, turns, self.config.align)
