@@ -151,11 +151,11 @@ class Pipeline:
 
         from msw_audio.roles import suggest_roles
 
-        session = suggest_roles(session)
+        # Roles first: they decide which codes (practitioner or client) each speaker gets.
+        session = suggest_roles(session, tagger=self.tagger if self.config.tag else None)
         if self.config.tag:
             progress("tag", 0.0)
             session = self.tagger.tag_session(session)
-            session = suggest_roles(session)  # codes sharpen the practitioner guess
             progress("tag", 1.0)
         if self.config.tag and self.config.score:
             from msw_audio.scores import score_session
