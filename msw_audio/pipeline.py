@@ -92,6 +92,7 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
     def words(self, audio, sha: str, progress: Progress) -> list[Word]:
+        progress("transcribe", 0.0)
         settings = {"stage": "transcribe", **asdict(self.config.transcribe)}
         cached = self.cache.get(sha, "transcribe", settings)
         if cached is not None:
@@ -102,6 +103,7 @@ class Pipeline:
         return words
 
     def turns(self, audio, sha: str, progress: Progress) -> list[Turn]:
+        progress("diarize", 0.0)
         opts = asdict(self.config.diarize)
         for key in ("device", "threads", "embedding_batch_size", "segmentation_batch_size"):
             opts.pop(key)  # do not change the result
