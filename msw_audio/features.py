@@ -9,7 +9,7 @@ the *same* numbers, so each feature is computed once here, named, and documented
   ``simple_reflection`` at 0.3 adds 0.6 and 0.3 to those counts, so an uncertain tagger moves
   the scores less than a sure one. ``counting="top"`` counts each utterance once under its
   top code, as a MITI coder does; with out-of-fold tagger codes on AnnoMI it separated
-  high from low MI quality less well (benchmarks/RESULTS-scores.md), so soft stays;
+  high from low MI quality less well (benchmarks/RESULTS.md), so soft stays;
 * **cues** — transparent regular expressions for what the MITI codes do not capture in
   child-protection work: references to the child, statements of concern, goal and purpose
   talk, autonomy and collaboration phrases, directive ("you need to") phrases.
