@@ -906,33 +906,31 @@ class Store:
     ) -> None:
         with self.tx() as s:
             row = self._session_row(s, session_id, lock=True)
-            utt = s.scalar(
-                select(UtteranceRow).where(
-                    UtteranceRow.session_id == session_id,
-                    UtteranceRow.utterance_id == utterance_id,
-                )
-            )
-            if utt is None:
-                raise InputError(f"no utterance {utterance_id!r} in session {session_id!r}")
+            utt = self._utterance_row(s, session_id, utterance_id)
             old = utt.confirmed_code
             utt.confirmed_code = code
             utt.confirmed_by = user.name
             utt.confirmed_at = utcnow()
             self._decide(s, row, user, "code", utterance_id, old, code, note)
 
+    @staticmethod
+    def _utterance_row(s: OrmSession, session_id: str, utterance_id: str) -> UtteranceRow:
+        utt = s.scalar(
+            select(UtteranceRow).where(
+                UtteranceRow.session_id == session_id,
+                UtteranceRow.utterance_id == utterance_id,
+            )
+        )
+        if utt is None:
+            raise InputError(f"no utterance {utterance_id!r} in session {session_id!r}")
+        return utt
+
     def clear_code(self, session_id: str, utterance_id: str, user: User) -> None:
         """Undo a confirmation (the utterance is back to 'suggested only')."""
         user.require("session.edit")
         with self.tx() as s:
             row = self._session_row(s, session_id, lock=True)
-            utt = s.scalar(
-                select(UtteranceRow).where(
-                    UtteranceRow.session_id == session_id,
-                    UtteranceRow.utterance_id == utterance_id,
-                )
-            )
-            if utt is None:
-                raise InputError(f"no utterance {utterance_id!r} in session {session_id!r}")
+            utt = self._utterance_row(s, session_id, utterance_id)
             old = utt.confirmed_code
             utt.confirmed_code = utt.confirmed_by = utt.confirmed_at = None
             self._decide(s, row, user, "code", utterance_id, old, None, "cleared")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msw_audio.annomi import CLIENT_TALK_CODE, INPUT_SUBTYPE_CODE
 from msw_audio.errors import InputError
 from msw_audio.tagger import SIX_TO_FOUR
 
@@ -47,13 +48,10 @@ FOUR_WAY = ("question", "reflection", "input", "other")
 INPUT_CODES = ("giving_information", "persuade", "seeking_collaboration")
 CLIENT_CODES = ("change_talk", "neutral", "sustain_talk")
 
-INPUT_MAP = {
-    "information": "giving_information",
-    "advice": "persuade",
-    "negotiation": "seeking_collaboration",
-    "options": "seeking_collaboration",
-}
-CLIENT_MAP = {"change": "change_talk", "neutral": "neutral", "sustain": "sustain_talk"}
+#: The AnnoMI -> codebook mapping is the library's (msw_audio.annomi), so training and
+#: scoring can never disagree about what an AnnoMI label means.
+INPUT_MAP = INPUT_SUBTYPE_CODE
+CLIENT_MAP = CLIENT_TALK_CODE
 #: Codebook practitioner code -> 6-way task label (codes AnnoMI lacks count as "other").
 CODE_TO_SIX = {
     "open_question": "open_question",
