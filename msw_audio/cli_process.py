@@ -39,7 +39,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-speakers", type=int)
     p.add_argument("--max-speakers", type=int)
     p.add_argument("--threads", type=int, default=0,
-                   help="CPU threads per model (default: cores - 1)")
+                   help="CPU threads per model stage (default: half the cores)")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION / 60,
                    help="longest recording accepted, in minutes (default %(default)g)")
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
