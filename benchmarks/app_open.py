@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.conftest_app import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
     DEMO_AUDIO,
     PASSWORD,
     demo_session,
@@ -34,16 +36,6 @@ from tests.conftest_app import (  # noqa: E402
     write_session_dir,
 )
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGET_S = 2.0
 
 
@@ -85,7 +77,7 @@ def main() -> int:
             from playwright.sync_api import sync_playwright
 
             with running_server(store) as base, sync_playwright() as p:
-                b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = b.new_page(viewport={"width": 1400, "height": 900})
                 page.goto(base + "/login")
                 page.fill("input[name=username]", "bench")

@@ -44,3 +44,13 @@ def speech_pipeline(tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("stage-cache")
     return Pipeline(PipelineConfig(cache_dir=cache))
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    """An empty review store (SQLite, migrated) in a fresh data folder."""
+    from msw_audio.store import Store
+
+    st = Store.open(tmp_path / "data")
+    yield st
+    st.close()

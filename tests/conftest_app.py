@@ -22,6 +22,18 @@ from msw_audio.records import PRINCIPLES, AudioInfo, CodeSuggestion, Session, Sp
 REPO = Path(__file__).resolve().parents[1]
 DEMO_AUDIO = REPO / "msw_audio" / "demo" / "demo.ogg"
 DEMO_STM = REPO / "msw_audio" / "demo" / "demo.stm"
+#: Debian's Chromium, headless, with every background connection off (the machine is offline).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "test-password-1"
 USERS = {"eva": "evaluator", "cora": "coach", "rita": "researcher", "ada": "admin"}
 SPEAKER_IDS = {"practitioner": "SPEAKER_00", "parent": "SPEAKER_01", "child": "SPEAKER_02"}

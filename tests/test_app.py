@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +18,14 @@ from msw_audio.web.render import (
     review_html,
     transcript_rows,
 )
-from tests.conftest_app import PASSWORD, demo_session, make_store, running_server
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.conftest_app import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    demo_session,
+    make_store,
+    running_server,
+)
 
 
 # ------------------------------------------------------------------------------ rendering

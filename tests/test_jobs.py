@@ -39,13 +39,6 @@ from tests.store_helpers import (
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    st = Store.open(tmp_path / "data")
-    yield st
-    st.close()
-
-
-@pytest.fixture()
 def evaluator(store: Store):
     return store.add_user("eva", "evaluator", "eva-password")
 

@@ -29,13 +29,6 @@ from tests.store_helpers import (
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    st = Store.open(tmp_path / "data")
-    yield st
-    st.close()
-
-
-@pytest.fixture()
 def users(store: Store) -> dict[str, User]:
     return {role: store.add_user(f"{role}1", role, f"{role}-password") for role in USER_ROLES}
 
