@@ -62,26 +62,36 @@ CACHE = Path(__file__).resolve().parents[1] / ".cache" / "scores_annomi_oof.json
 
 
 def out_of_fold_tagged(csv: Path, model_dir: Path | None):
-    """AnnoMI sessions coded by taggers that never saw them (training/model.py, GroupKFold).
+    """AnnoMI sessions coded by taggers that never saw them.
 
-    The out-of-fold code distributions are cached in .cache/ (keyed by the CSV; delete the
-    file after changing the tagger), because the five fits take 5-20 minutes on two shared
-    cores. The
-    shipped tagger's cue rules are applied on top, exactly as ``Tagger.tag_session`` does.
+    For the shipped fine-tuned model these are its own grouped-CV predictions
+    (``models/tagger/cv_predictions.json.gz``: five encoders, each fine-tuned without the
+    transcripts it codes). For a hybrid model they come from refitting its heads five times
+    (training/model.py, GroupKFold); those are cached in .cache/ (keyed by the CSV; delete
+    the file after changing the tagger), because the five fits take 5-20 minutes on two
+    cores. The shipped tagger's cue rules are applied on top, exactly as
+    ``Tagger.tag_session`` does.
     """
+    import gzip
     import hashlib
     import json
 
     from msw_audio.codebook import load_codebook
-    from msw_audio.tagger import Tagger
+    from msw_audio.tagger import DEFAULT_MODEL_DIR, Tagger
 
-    key = hashlib.sha256(csv.read_bytes())  # delete the cache after retraining the tagger
-    cached = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
-    if cached.get("key") != key.hexdigest():
-        cached = {"key": key.hexdigest(), "proba": _fit_out_of_fold(csv, model_dir)}
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        CACHE.write_text(json.dumps(cached))
-    by_id = cached["proba"]
+    shipped = (model_dir or DEFAULT_MODEL_DIR) / "cv_predictions.json.gz"
+    if shipped.is_file() and csv.resolve() == default_annomi_csv().resolve():
+        # a fine-tuned model: its own grouped CV's out-of-fold codes (training/finetune.py)
+        with gzip.open(shipped, "rt") as fh:
+            by_id = json.load(fh)["proba"]
+    else:
+        key = hashlib.sha256(csv.read_bytes())  # delete the cache after retraining the tagger
+        cached = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+        if cached.get("key") != key.hexdigest():
+            cached = {"key": key.hexdigest(), "proba": _fit_out_of_fold(csv, model_dir)}
+            CACHE.parent.mkdir(parents=True, exist_ok=True)
+            CACHE.write_text(json.dumps(cached))
+        by_id = cached["proba"]
     suggester = Tagger.__new__(Tagger)  # only its suggestions() (codebook + cue rules)
     suggester.codebook = load_codebook()
     transcripts = annomi_transcripts(csv, with_codes=False)

