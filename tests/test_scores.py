@@ -327,7 +327,7 @@ def test_score_cli_annomi_human_codes(tmp_path, capsys):
         assert row["miti"]["thresholds"]["reflection_to_question"] == {"fair": 1.0, "good": 2.0}
 
 
-SHIPPED_TAGGER = REPO / "models" / "tagger" / "tagger.joblib"
+SHIPPED_TAGGER = REPO / "models" / "tagger" / "metadata.json"
 
 
 @pytest.mark.skipif(not SHIPPED_TAGGER.is_file(),

@@ -109,6 +109,12 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
                           "confusion": s.confusion} for t, s in cv["scores"].items()},
         }
     save_tagger(out, heads, meta)
+    # The heads read this encoder's embeddings: pin a copy, so that a later shipped encoder
+    # cannot silently change what they see.
+    if not (out / "encoder" / "model.bin").is_file():
+        import shutil
+
+        shutil.copytree(DEFAULT_MODEL_DIR / "encoder", out / "encoder", dirs_exist_ok=True)
     meta["train_seconds"] = round(time.time() - started, 1)
     (out / "report.json").write_text(json.dumps(meta.get("cv", {}), indent=2) + "\n")
     if cv is not None:
