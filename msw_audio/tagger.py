@@ -227,8 +227,8 @@ def _head_proba(heads, task: str, table, idx: np.ndarray, emb, prev_emb):
         return heads.classes[task], heads.proba(task, emb[idx], prev_emb[idx])
     if task not in heads:
         return None
-    texts = [table["text"].iloc[i] for i in idx]
-    prevs = [table["prev_text"].iloc[i] for i in idx]
+    texts = table["text"].to_numpy()[idx].tolist()
+    prevs = table["prev_text"].to_numpy()[idx].tolist()
     return heads[task].classes, heads[task].predict_proba(texts, prevs, emb[idx], prev_emb[idx])
 
 

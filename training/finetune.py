@@ -349,7 +349,7 @@ def collect(work: Path, runs: list[Path], out_json: Path | None = None) -> dict:
     report = {}
     for run_dir in runs:
         oof = {t: np.full((n, len(c)), np.nan, dtype=np.float32) for t, c in TASKS.items()}
-        parts = sorted(run_dir.glob("oof_*.npz"))
+        parts = sorted(run_dir.glob("oof_[0-9]*.npz"))
         if not parts:
             continue
         for part in parts:
@@ -384,24 +384,13 @@ def collect(work: Path, runs: list[Path], out_json: Path | None = None) -> dict:
 
 
 def crossfit_offsets(proba: np.ndarray, y: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
-    """Class indices after per-class log offsets tuned on the *other* folds' rows."""
-    import itertools
-
-    from sklearn.metrics import cohen_kappa_score, f1_score
+    """Class indices after the cross-fitted per-class log offsets (``cross_fitted_offsets``)."""
+    from training.model import cross_fitted_offsets
 
     logp = np.log(np.clip(proba, 1e-9, 1))
-    grid = np.round(np.arange(-1.0, 1.01, 0.1), 2)
     out = np.zeros(len(y), dtype=np.int64)
-    for k in np.unique(fold_of):
-        held = fold_of == k
-        best, best_off = -1.0, np.zeros(proba.shape[1])
-        for combo in itertools.product(grid, repeat=proba.shape[1] - 1):
-            off = np.array([0.0, *combo])
-            pred = np.argmax(logp[~held] + off, axis=1)
-            score = f1_score(y[~held], pred, average="macro") + cohen_kappa_score(y[~held], pred)
-            if score > best:
-                best, best_off = score, off
-        out[held] = np.argmax(logp[held] + best_off, axis=1)
+    for k, off in cross_fitted_offsets(proba, y, fold_of, list(range(proba.shape[1]))).items():
+        out[fold_of == k] = np.argmax(logp[fold_of == k] + off, axis=1)
     return out
 
 
@@ -461,7 +450,7 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
     from msw_audio.codebook import load_codebook
     from msw_audio.tagger import ContextHeads, predict_table, save_tagger
     from training.annomi import default_annomi_csv, read_annomi
-    from training.model import score_predictions, tune_offsets
+    from training.model import cross_fitted_offsets, score_predictions, tune_offsets
     from training.report import confusion_pngs
     from training.train import check_out_dir
 
@@ -495,12 +484,8 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
     client_rows = np.flatnonzero(table["client_code"].notna().to_numpy()
                                  & (table["role"] == "client").to_numpy())
     y_client = table["client_code"].to_numpy()[client_rows]
-    fold_offsets = {}
-    for k in np.unique(fold_of):
-        train_rows = client_rows[fold_of[client_rows] != k]
-        fold_offsets[int(k)] = tune_offsets(
-            oof["client"][train_rows], table["client_code"].to_numpy()[train_rows],
-            classes["client"])
+    fold_offsets = cross_fitted_offsets(oof["client"][client_rows], y_client,
+                                        fold_of[client_rows], classes["client"])
     final_offsets = tune_offsets(oof["client"][client_rows], y_client, classes["client"])
 
     class OutOfFold(ContextHeads):

@@ -87,6 +87,17 @@ def tune_offsets(proba: np.ndarray, y: np.ndarray, classes: list[str]) -> np.nda
     return best_off
 
 
+def cross_fitted_offsets(proba: np.ndarray, y: np.ndarray, fold_of: np.ndarray,
+                         classes: list) -> dict[int, np.ndarray]:
+    """Fold k -> offsets tuned (``tune_offsets``) on the out-of-fold rows of the *other* folds.
+
+    Why: applying fold k's offsets to fold k's predictions means no test label ever chooses
+    its own decision point, so the CV of a model with tuned offsets stays honest.
+    """
+    return {int(k): tune_offsets(proba[fold_of != k], y[fold_of != k], classes)
+            for k in np.unique(fold_of) if (fold_of != k).any()}
+
+
 @dataclass
 class TaskScores:
     macro_f1: float
@@ -185,11 +196,9 @@ def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
         folds_cli = fold_of[cli]
         logp = np.log(np.clip(proba, 1e-9, 1))
         labels = np.empty(len(y), dtype=object)
-        for k in range(n_splits):
+        for k, off in cross_fitted_offsets(proba, y, folds_cli, classes).items():
             held = folds_cli == k
-            if held.any() and (~held).any():
-                off = tune_offsets(proba[~held], y[~held], classes)
-                labels[held] = np.array(classes)[np.argmax(logp[held] + off, axis=1)]
+            labels[held] = np.array(classes)[np.argmax(logp[held] + off, axis=1)]
         pred.loc[table.index[cli], "client"] = labels
         final_offsets["client"] = tune_offsets(proba, y, classes)
     return {"pred": pred, "scores": score_predictions(table, pred), "offsets": final_offsets}
