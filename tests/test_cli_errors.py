@@ -42,3 +42,12 @@ def test_bad_recording_fails_cleanly(bad_inputs, tmp_path, case):
     assert "Traceback" not in run.stderr
     assert not out.exists() and not (tmp_path / "cache").exists()
     assert not (path.parent / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("option", [("--segmentation-step", "0"), ("--num-speakers", "0")])
+def test_bad_option_fails_before_any_model_loads(jfk_path, tmp_path, option):
+    out = tmp_path / "out"
+    run = run_cli("process", str(jfk_path), "--out", str(out), *option,
+                  "--cache-dir", str(tmp_path / "cache"))
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert option[0] in run.stderr and not out.exists()
