@@ -228,9 +228,14 @@ FEATURE_NAMES = (
 
 
 def _soft_codes(u: Utterance, allowed: tuple[str, ...]) -> dict[str, float]:
-    """Code -> probability for the codes valid for this speaker (renormalised if > 1)."""
+    """Code -> probability for the codes valid for this speaker (renormalised if > 1).
+
+    An evaluator's code, where there is one, is the whole answer: the model's other
+    suggestions that follow it (``Store.get_session``) must not water it down.
+    """
     out: dict[str, float] = defaultdict(float)
-    for c in u.codes:
+    confirmed = [c for c in u.codes if c.source == "evaluator"]
+    for c in confirmed or u.codes:
         if c.code in allowed:
             out[c.code] += max(0.0, float(c.probability))
     total = sum(out.values())

@@ -743,7 +743,7 @@ class Store:
         """Everything an evaluator decided in this session, with who and when.
 
         ``{"status", "reviewed_by", "reviewed_at",
-           "codes": {utterance_id: {"code", "suggested", "by", "at"}},
+           "codes": {utterance_id: {"code", "suggested", "suggested_probability", "by", "at"}},
            "roles": {speaker_id: {"role", "suggested", "by", "at"}},
            "scores": {principle: {"value", "note", "suggested", "by", "at"}}}``
         (only confirmed items appear).
@@ -752,7 +752,7 @@ class Store:
         with self.rtx() as s:
             row = self._session_row(s, session_id)
             top = {
-                g.utterance_id: g.code
+                g.utterance_id: g
                 for g in s.scalars(
                     select(Suggestion).where(
                         Suggestion.session_id == session_id, Suggestion.rank == 0
@@ -762,7 +762,10 @@ class Store:
             codes = {
                 u.utterance_id: {
                     "code": u.confirmed_code,
-                    "suggested": top.get(u.utterance_id),
+                    "suggested": top[u.utterance_id].code if u.utterance_id in top else None,
+                    "suggested_probability": (
+                        top[u.utterance_id].probability if u.utterance_id in top else None
+                    ),
                     "by": u.confirmed_by,
                     "at": _iso(u.confirmed_at),
                 }

@@ -57,6 +57,22 @@ def test_review_html_escapes_marks_low_confidence_and_sorts():
     assert "msw-score-confirm" not in ro and "msw-role-select" not in ro and "<audio" not in ro
 
 
+def test_an_accepted_code_still_shows_the_model_confidence():
+    from msw_audio.records import CodeSuggestion
+
+    session = demo_session()
+    u = session.utterances[2]
+    top = u.codes[0]
+    u.codes = [CodeSuggestion(top.code, 1.0, "evaluator"), *u.codes[1:]]  # as get_session
+    decisions = {"codes": {u.id: {"code": top.code, "suggested": top.code,
+                                  "suggested_probability": top.probability}}}
+    row = transcript_rows(session, decisions)[2]
+    assert row.confirmed == top.code and row.probability == top.probability
+    html = review_html("s1", session, decisions, {}, load_codebook_view(), editable=True,
+                       can_listen=True)
+    assert f"{round(100 * top.probability)}%" in html
+
+
 # ------------------------------------------------------------------------------ server
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):

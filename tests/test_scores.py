@@ -226,6 +226,18 @@ def test_uncertain_codes_move_scores_less_and_lower_confidence():
     assert b["empathy"]["confidence"] < a["empathy"]["confidence"]
 
 
+def test_an_evaluator_code_counts_in_full_whatever_the_model_suggested():
+    """Store.get_session puts a confirmed code first, then the model's other suggestions."""
+    confirmed = evocative_session()
+    plain = evocative_session()
+    for u in confirmed.utterances:
+        if u.codes:
+            top = u.codes[0].code
+            u.codes = [CodeSuggestion(top, 1.0, "evaluator"),
+                       CodeSuggestion("other" if u.speaker == "S0" else "neutral", 0.6, "model")]
+    assert session_features(confirmed).values == session_features(plain).values
+
+
 def test_empty_session_does_not_crash():
     scores = score_session(make_session([]))
     assert all(p["value"] >= 1.0 for p in scores["principles"].values())

@@ -183,6 +183,7 @@ def test_every_decision_is_saved_at_once_audited_and_survives_reopen(
         decisions = again.get_decisions(sid, ev)
         assert decisions["codes"]["u0000"]["code"] == "open_question"
         assert decisions["codes"]["u0000"]["suggested"] == "open_question"
+        assert 0.0 < decisions["codes"]["u0000"]["suggested_probability"] <= 1.0
         assert decisions["codes"]["u0000"]["by"] == ev.name
         assert decisions["roles"]["SPEAKER_01"] == {
             "role": "child",

@@ -201,8 +201,8 @@ def transcript_rows(session: Session, decisions: dict[str, Any]) -> list[Row]:
         code = dec["code"] if dec else None
         suggested = dec.get("suggested") if dec else (model[0].code if model else None)
         prob = next((c.probability for c in model if c.code == suggested), None)
-        if prob is None and suggested and code == suggested:
-            prob = None  # accepted: the store keeps no separate probability for it
+        if prob is None and dec:  # accepted: the model's probability is kept in the decision
+            prob = dec.get("suggested_probability")
         rows.append(
             Row(
                 index=i,
