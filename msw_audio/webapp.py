@@ -78,6 +78,49 @@ class Sessions:
             self._by_token.pop(token or "", None)
 
 
+class LoginThrottle:
+    """Slows password guessing: after ``limit`` failed logins for a user name within
+    ``window`` seconds, that name is refused (without checking the password) until the oldest
+    failure leaves the window. In memory, per server process; a success clears the name.
+
+    Why per name and short: the accounts are few and known, so guessing targets names; a
+    five-minute window keeps a locked-out evaluator's wait short.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self._clock = limit, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, name: str) -> list[float]:
+        now = self._clock()
+        kept = [t for t in self._failures.get(name, []) if now - t < self.window]
+        if kept:
+            self._failures[name] = kept
+        else:
+            self._failures.pop(name, None)
+        return kept
+
+    def wait_seconds(self, name: str) -> float:
+        """0 if ``name`` may try now, else how long until it may."""
+        key = name.lower()
+        with self._lock:
+            recent = self._recent(key)
+            if len(recent) < self.limit:
+                return 0.0
+            return max(0.0, recent[0] + self.window - self._clock())
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            key = name.lower()
+            self._failures[key] = [*self._recent(key), self._clock()]
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.lower(), None)
+
+
 def _cookie_from_scope(scope: Scope) -> str | None:
     for key, value in scope.get("headers", []):
         if key == b"cookie":
@@ -195,13 +238,16 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     from msw_audio.web.render import load_codebook_view
 
     sessions = Sessions()
+    throttle = LoginThrottle()
     book = load_codebook_view()
     api = FastAPI(title="msw-audio", docs_url=None, redoc_url=None, openapi_url=None)
 
     # ------------------------------------------------------------------ login
     @api.get("/login", response_class=HTMLResponse)
     def login_form(next: str = "/", error: str = "") -> HTMLResponse:  # noqa: A002
-        msg = '<p class="error" role="alert">Wrong user name or password.</p>' if error else ""
+        text = ("Too many failed attempts for this user name: wait a few minutes, then try "
+                "again." if error == "locked" else "Wrong user name or password.")
+        msg = f'<p class="error" role="alert">{text}</p>' if error else ""
         return HTMLResponse(LOGIN_PAGE.format(error=msg, next=escape(_safe_next(next), quote=True)))
 
     @api.post("/login")
@@ -210,11 +256,18 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         password: str = Form(...),
         next: str = Form("/"),  # noqa: A002
     ) -> Response:
-        user = store.authenticate(username.strip(), password)
+        name = username.strip()
+        if throttle.wait_seconds(name) > 0:
+            return RedirectResponse(
+                f"/login?error=locked&next={quote(_safe_next(next))}", status_code=303
+            )
+        user = store.authenticate(name, password)
         if user is None:
+            throttle.failed(name)
             return RedirectResponse(
                 f"/login?error=1&next={quote(_safe_next(next))}", status_code=303
             )
+        throttle.succeeded(name)
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(
             COOKIE,

@@ -385,3 +385,39 @@ def test_team_view_and_exemplars_from_a_real_store(tmp_path):
     md = shortlist_markdown(items[:1], book)
     assert md.startswith("# Coaching shortlist") and "**" in md
     store.close()
+
+
+def test_login_throttle_locks_a_name_after_repeated_failures_then_forgives():
+    from msw_audio.webapp import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(limit=3, window=60.0, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait_seconds("Eva") == 0
+        throttle.failed("eva")
+    assert throttle.wait_seconds("EVA") == pytest.approx(60.0)
+    assert throttle.wait_seconds("cora") == 0  # other names are not affected
+    now[0] += 61
+    assert throttle.wait_seconds("eva") == 0
+    throttle.failed("eva")
+    throttle.succeeded("eva")
+    assert throttle.wait_seconds("eva") == 0
+
+
+def test_repeated_wrong_passwords_lock_the_login_even_for_the_right_one(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from msw_audio.webapp import create_app
+
+    store, _sid = make_store(tmp_path / "data")
+    with TestClient(create_app(store, mount_ui=False), follow_redirects=False) as client:
+        for _ in range(5):
+            r = client.post("/login", data={"username": "eva", "password": "wrong"})
+            assert r.headers["location"].startswith("/login?error=1")
+        r = client.post("/login", data={"username": "eva", "password": PASSWORD})
+        assert r.headers["location"].startswith("/login?error=locked")
+        assert "msw_session" not in r.cookies
+        assert "Too many failed attempts" in client.get("/login?error=locked").text
+        r = client.post("/login", data={"username": "cora", "password": PASSWORD})
+        assert r.status_code == 303 and "msw_session" in r.cookies
+    store.close()
