@@ -328,6 +328,24 @@ def test_evaluator_uploads_a_recording_for_processing(served, browser):
     page.context.close()
 
 
+@pytest.mark.browser
+def test_queue_and_jobs_follow_the_store_without_a_refresh_click(served, browser):
+    from msw_audio.jobs import enqueue
+    from tests.conftest import REPO
+
+    store, sid, base = served
+    page = _browser_login(browser, base, "eva", f"/ui/?session={sid}")
+    page.get_by_text("Upload a recording for processing").click()
+    recording = REPO / "tests" / "data" / "three_speakers" / "three_speakers.ogg"
+    assert "three_speakers.ogg" not in page.content()  # the page was open before the job
+    enqueue(store, recording, store.get_user("eva"), meta={"title": "Live check"})
+    # no button is pressed: the next tick brings the job into the table
+    page.wait_for_function(
+        "document.body.innerHTML.includes('three_speakers.ogg')", timeout=30_000
+    )
+    page.context.close()
+
+
 # ------------------------------------------------------------------------------ other views
 def test_cli_registers_serve_and_demo_on_loopback():
     from msw_audio.cli import build_parser

@@ -34,6 +34,7 @@ HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/re
 RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "other"]
 JOB_COLUMNS = ["Recording", "State", "Stage", "Progress", "Session", "Error", "Queued"]
 ORDERS = {"Time order": "time", "Least confident first": "confidence"}
+LIVE_REFRESH_SECONDS = 10
 STATUS_LABEL = {
     "unreviewed": "● Unreviewed",
     "in_progress": "◐ In progress",
@@ -55,6 +56,11 @@ def _user(store: Store, request: gr.Request | None) -> User:
     if user is None:
         raise NotSignedIn("Your sign-in has expired: reload the page to sign in again.")
     return user
+
+
+def live_signature(*frames: pd.DataFrame) -> str:
+    """What a set of tables shows, as one comparable string (unchanged -> no update sent)."""
+    return "\n".join(f.to_json(orient="split") for f in frames)
 
 
 def queue_frame(items: list[SessionSummary]) -> pd.DataFrame:
@@ -285,6 +291,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 ad_audit = gr.Dataframe(interactive=False, label="Audit log (newest first)")
 
         sessions_state = gr.State([])
+        live_state = gr.State("")  # what the queue and jobs tables show now (see on_tick)
 
         # -------------------------------------------------------------- handlers
         def on_load(request: gr.Request):
@@ -296,9 +303,12 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             workers = sorted({s.worker for s in items if s.worker})
             wanted = wanted if wanted in ids else None
             pane = review_mount_html(wanted) if wanted else PLACEHOLDER
+            frame, jobs = queue_frame(items), jobs_frame(user)
             return (
                 _header(user),
-                queue_frame(items),
+                frame,
+                jobs,
+                live_signature(frame, jobs),
                 gr.update(choices=session_choices(items), value=wanted),
                 pane,
                 ids,
@@ -319,6 +329,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             outputs=[
                 header,
                 queue,
+                jobs_table,
+                live_state,
                 session_dd,
                 review,
                 sessions_state,
@@ -457,6 +469,31 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             return jobs_frame(_user(store, request))
 
         jobs_btn.click(on_jobs, None, [jobs_table])
+
+        # The queue and the processing jobs follow the store while the page is open. A tick
+        # that finds nothing new sends nothing, so an evaluator's screen only changes when
+        # the data does (a finished job, a colleague's review).
+        ticker = gr.Timer(LIVE_REFRESH_SECONDS)
+
+        def on_tick(current: str | None, last: str, request: gr.Request):
+            user = _user(store, request)
+            items = store.list_sessions(user) if user.can("session.view") else []
+            frame, jobs = queue_frame(items), jobs_frame(user)
+            signature = live_signature(frame, jobs)
+            if signature == last:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (
+                frame,
+                gr.update(choices=session_choices(items), value=current),
+                [s.id for s in items],
+                jobs,
+                signature,
+            )
+
+        ticker.tick(
+            on_tick, [session_dd, live_state],
+            [queue, session_dd, sessions_state, jobs_table, live_state],
+        )
 
         # -------------------------------------------------------------- coach
         def on_find(code, principle, worker, team, d_from, d_to, request: gr.Request):
