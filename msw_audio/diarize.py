@@ -33,7 +33,9 @@ class DiarizeOptions:
     clustering_threshold: float = 0.8  # cosine distance; swept 0.5-0.9 on AMI + sample + demo
     min_cluster_size: int = 12
     min_duration_off: float = 0.0
-    embedding_batch_size: int = 32
+    # CAM++ activations are ~20 MB per 3 s crop: batches of 32 cost ~700 MB more peak memory
+    # on a 30-min file than batches of 8, for no speed (benchmarks/RESULTS.md)
+    embedding_batch_size: int = 8
     segmentation_batch_size: int = 8  # SincNet output is ~50 MB per 10 s chunk: bounds memory
 
 
