@@ -18,6 +18,16 @@ def shared_dir() -> Path:
     return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
 
 
+def annomi_slice(path: Path, n_transcripts: int) -> Path:
+    """The first ``n_transcripts`` of the AnnoMI dev CSV, written to ``path`` (small, fast)."""
+    import pandas as pd
+
+    full = pd.read_csv(shared_dir() / "data" / "annomi" / "annomi-full-dev.csv")
+    ids = sorted(full["transcript_id"].unique())[:n_transcripts]
+    full[full["transcript_id"].isin(ids)].to_csv(path, index=False)
+    return path
+
+
 def pyannote_sample_dir() -> Path:
     spec = importlib.util.find_spec("pyannote.audio")
     assert spec and spec.submodule_search_locations

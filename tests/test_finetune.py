@@ -13,14 +13,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
 from msw_audio.tagger import ContextHeads, load_tagger
-
-REPO = Path(__file__).resolve().parents[1]
-ANNOMI = Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")) / "data" / "annomi"
+from tests.conftest import annomi_slice as write_annomi_slice
 
 
 def run_args(**kw) -> argparse.Namespace:
@@ -32,11 +29,7 @@ def run_args(**kw) -> argparse.Namespace:
 
 @pytest.fixture(scope="module")
 def tiny_slice(tmp_path_factory) -> Path:
-    full = pd.read_csv(ANNOMI / "annomi-full-dev.csv")
-    ids = sorted(full["transcript_id"].unique())[:3]
-    path = tmp_path_factory.mktemp("annomi") / "tiny.csv"
-    full[full["transcript_id"].isin(ids)].to_csv(path, index=False)
-    return path
+    return write_annomi_slice(tmp_path_factory.mktemp("annomi") / "tiny.csv", 3)
 
 
 def test_finetune_prepare_run_package_and_tag(tiny_slice, tmp_path):

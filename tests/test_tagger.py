@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from msw_audio.cli import main
@@ -14,9 +13,9 @@ from msw_audio.codebook import load_codebook
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
 from msw_audio.roles import suggest_roles
 from msw_audio.tagger import DEFAULT_MODEL_DIR, cue_codes, load_tagger
+from tests.conftest import annomi_slice as write_annomi_slice
 
 REPO = Path(__file__).resolve().parents[1]
-ANNOMI = Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")) / "data" / "annomi"
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +27,7 @@ def tagger():
 @pytest.fixture(scope="module")
 def annomi_slice(tmp_path_factory) -> Path:
     """The first 8 AnnoMI transcripts (incl. some 10-annotator utterances) as a small CSV."""
-    full = pd.read_csv(ANNOMI / "annomi-full-dev.csv")
-    ids = sorted(full["transcript_id"].unique())[:8]
-    path = tmp_path_factory.mktemp("annomi") / "slice.csv"
-    full[full["transcript_id"].isin(ids)].to_csv(path, index=False)
-    return path
+    return write_annomi_slice(tmp_path_factory.mktemp("annomi") / "slice.csv", 8)
 
 
 def demo_session() -> Session:
