@@ -347,14 +347,16 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             ],
         )
 
-        def on_refresh(current: str | None, request: gr.Request):
-            user = _user(store, request)
-            items = store.list_sessions(user)
+        def queue_outputs(items: list[SessionSummary], current: str | None):
+            """The queue table, the session picker (keeping ``current``) and the session ids."""
             return (
                 queue_frame(items),
                 gr.update(choices=session_choices(items), value=current),
                 [s.id for s in items],
             )
+
+        def on_refresh(current: str | None, request: gr.Request):
+            return queue_outputs(store.list_sessions(_user(store, request)), current)
 
         refresh.click(on_refresh, [session_dd], [queue, session_dd, sessions_state])
 
@@ -478,17 +480,11 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
         def on_tick(current: str | None, last: str, request: gr.Request):
             user = _user(store, request)
             items = store.list_sessions(user) if user.can("session.view") else []
-            frame, jobs = queue_frame(items), jobs_frame(user)
-            signature = live_signature(frame, jobs)
+            outputs, jobs = queue_outputs(items, current), jobs_frame(user)
+            signature = live_signature(outputs[0], jobs)
             if signature == last:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return (
-                frame,
-                gr.update(choices=session_choices(items), value=current),
-                [s.id for s in items],
-                jobs,
-                signature,
-            )
+            return (*outputs, jobs, signature)
 
         ticker.tick(
             on_tick, [session_dd, live_state],
