@@ -9,7 +9,9 @@ reused, so tagging costs one encoder pass per utterance on the CPU. Four heads:
   by a 4-way head (question/reflection/input/other),
 * practitioner input subtype (giving_information / persuade / seeking_collaboration), so that
   P(giving_information) = P(input) * P(information | input),
-* family member 3-way (change_talk / neutral / sustain_talk) with class weights and per-class
+* family member 3-way (change_talk / neutral / sustain_talk) with class weights, whose
+  probabilities the talk-context stage (``msw_audio.talk_context``) re-weighs with the
+  family member's neighbouring turns and the turn's place in the session, then per-class
   log-offsets tuned by grouped cross-validation (the calibrated decision point).
 
 ``msw-audio tagger train`` (CPU) fits *hybrid* heads instead (``Head``: TF-IDF word and
@@ -38,6 +40,7 @@ import numpy as np
 
 from msw_audio.errors import InputError, ModelNotFoundError
 from msw_audio.records import CodeSuggestion, Session
+from msw_audio.talk_context import CONTEXT_FILE, TalkContext
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tagger"
 ENCODER_MAX_TOKENS = 128
@@ -232,12 +235,14 @@ def _head_proba(heads, task: str, table, idx: np.ndarray, emb, prev_emb):
     return heads[task].classes, heads[task].predict_proba(texts, prevs, emb[idx], prev_emb[idx])
 
 
-def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray):
+def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray, context=None):
     """Predictions for rows with ``role`` practitioner/client: columns six, code, client + probs.
 
     ``heads`` is a ``ContextHeads`` (the shipped fine-tuned model) or a dict of hybrid ``Head``
     (``msw-audio tagger train``). ``code`` is the fine practitioner code (the input subtype
-    where the 6-way head says input).
+    where the 6-way head says input). ``context`` (a ``TalkContext``) re-weighs the
+    family-member head in its session; the table's ``transcript_id`` column, where there is
+    one, says which rows form a session (in spoken order), else the table is one session.
     """
     import pandas as pd
 
@@ -260,6 +265,11 @@ def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray):
     cli = np.flatnonzero(roles != "practitioner")
     if len(cli):
         classes, proba = _head_proba(heads, "client", table, cli, emb, prev_emb)
+        if context is not None:
+            groups = (table["transcript_id"].astype(str).to_numpy()
+                      if "transcript_id" in table.columns else np.zeros(len(table), int))
+            proba = context.apply(classes, proba, cli, groups,
+                                  table["text"].to_numpy()[cli].tolist())
         out.iloc[cli, 2] = np.array(classes)[proba.argmax(1)]
         out.iloc[cli, 3] = pd.Series(
             [dict(zip(classes, map(float, row), strict=True)) for row in proba], dtype=object
@@ -391,11 +401,12 @@ class Tagger:
 
     def __init__(self, model_dir: Path, heads: ContextHeads | dict[str, Head],
                  meta: dict[str, Any],
-                 encoder: Encoder, codebook=None):
+                 encoder: Encoder, codebook=None, context: TalkContext | None = None):
         from msw_audio.codebook import load_codebook
 
         self.model_dir = model_dir
         self.heads = heads
+        self.context = context
         self.meta = meta
         self.encoder = encoder
         self.codebook = codebook or load_codebook()
@@ -412,11 +423,14 @@ class Tagger:
         return self.encoder.encode(texts)
 
     def predict(self, roles: list[str], texts: list[str], prevs: list[str],
-                emb: np.ndarray | None = None, prev_emb: np.ndarray | None = None):
+                emb: np.ndarray | None = None, prev_emb: np.ndarray | None = None,
+                sessions: list | None = None):
         """Table predictions (see ``predict_table``) for utterances with their previous text.
 
         ``roles`` are "practitioner" or anything else (a family member). Embeddings are
         computed here when not given (the evaluation passes them to avoid a second pass).
+        The utterances are one session in spoken order unless ``sessions`` gives each one's
+        session (the evaluation of many transcripts).
         """
         import pandas as pd
 
@@ -426,7 +440,9 @@ class Tagger:
             prev_emb = self.embed(prevs)
         table = pd.DataFrame({"role": ["practitioner" if r == "practitioner" else "client"
                                        for r in roles], "text": texts, "prev_text": prevs})
-        return predict_table(self.heads, table, emb, prev_emb)
+        if sessions is not None:
+            table["transcript_id"] = [str(x) for x in sessions]
+        return predict_table(self.heads, table, emb, prev_emb, self.context)
 
     def tag_session(self, session: Session) -> Session:
         """Fill each utterance's ``codes`` with ranked suggestions; record the model version.
@@ -466,8 +482,10 @@ class Tagger:
         return [CodeSuggestion(c, round(p / total, 4), s) for c, p, s in items]
 
 
-def save_tagger(model_dir: Path, heads, meta: dict[str, Any]) -> Path:
-    """Write the heads (``heads.npz`` or ``tagger.joblib``) and ``metadata.json``."""
+def save_tagger(model_dir: Path, heads, meta: dict[str, Any],
+                context: TalkContext | None = None) -> Path:
+    """Write the heads (``heads.npz`` or ``tagger.joblib``), the talk-context stage
+    (``talk_context.npz``, where there is one) and ``metadata.json``."""
     import joblib
 
     model_dir = Path(model_dir)
@@ -476,6 +494,10 @@ def save_tagger(model_dir: Path, heads, meta: dict[str, Any]) -> Path:
         heads.save(model_dir / HEADS_FILE)
     else:
         joblib.dump(heads, model_dir / MODEL_FILE, compress=3)
+    if context is not None:
+        context.save(model_dir / CONTEXT_FILE)
+    else:
+        (model_dir / CONTEXT_FILE).unlink(missing_ok=True)
     (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return model_dir
 
@@ -513,4 +535,6 @@ def load_tagger(model_dir: Path | None = None, codebook=None, threads: int = 2) 
         encoder_dir = DEFAULT_MODEL_DIR / "encoder"
     encoder = Encoder(encoder_dir, threads=threads)
     heads = ContextHeads.load(heads_path) if heads_path.is_file() else joblib.load(model_path)
-    return Tagger(model_dir, heads, meta, encoder, codebook)
+    context_path = model_dir / CONTEXT_FILE
+    context = TalkContext.load(context_path) if context_path.is_file() else None
+    return Tagger(model_dir, heads, meta, encoder, codebook, context)

@@ -157,6 +157,8 @@ def test_train_on_a_small_slice_and_refuse_to_overwrite(annomi_slice, tmp_path, 
     assert (out / "confusion_client_3way.png").exists()
     retrained = load_tagger(out)
     assert retrained.version == "test-1"
+    assert retrained.context is not None  # the talk-context stage trained with the heads
+    assert "talk_context" in json.loads((out / "metadata.json").read_text())
     assert retrained.tag_session(demo_session()).utterances[0].codes
     # a non-empty --out is refused (the shipped model is never overwritten silently)
     assert main(argv) == 2

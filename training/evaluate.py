@@ -24,7 +24,8 @@ def evaluate_csv(path: Path, model_dir: Path | None = None) -> dict:
     tagger = load_tagger(model_dir)
     emb, prev = embed_table(table, tagger.encoder)
     pred = tagger.predict(table["role"].tolist(), table["text"].tolist(),
-                          table["prev_text"].tolist(), emb, prev)
+                          table["prev_text"].tolist(), emb, prev,
+                          sessions=table["transcript_id"].tolist())
     scores = score_predictions(table, pred)
     summary: dict = {
         task: ({"macro_f1": round(scores[task].macro_f1, 4), "kappa": round(scores[task].kappa, 4)}

@@ -438,8 +438,9 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
 
     The CV numbers are computed from the run's out-of-fold probabilities *through the same
     prediction code the tagger uses* (``predict_table``): the 4-way refinement, the input
-    subtype and the family-member offsets, which are cross-fitted (fold k's offsets are tuned
-    on the other folds only). The final offsets are tuned on all out-of-fold rows.
+    subtype and the family-member talk-context stage, whose own CV is nested (fold k's
+    regularisation and offsets are chosen on the other folds only, ``training/context.py``).
+    The final stage learns from all out-of-fold rows.
     """
     import datetime as dt
     import gzip
@@ -449,8 +450,10 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
 
     from msw_audio.codebook import load_codebook
     from msw_audio.tagger import ContextHeads, predict_table, save_tagger
+    from msw_audio.talk_context import FEATURES, TalkContext, context_features
     from training.annomi import default_annomi_csv, read_annomi
-    from training.model import cross_fitted_offsets, score_predictions, tune_offsets
+    from training.context import fit_talk_context
+    from training.model import score_predictions
     from training.report import confusion_pngs
     from training.train import check_out_dir
 
@@ -481,33 +484,39 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
         collect(work, [run_dir])  # join the per-fold predictions of ``run``
     oof = np.load(run_dir / "oof_proba.npz")
     fold_of = oof["fold_of"]
-    client_rows = np.flatnonzero(table["client_code"].notna().to_numpy()
-                                 & (table["role"] == "client").to_numpy())
-    y_client = table["client_code"].to_numpy()[client_rows]
-    fold_offsets = cross_fitted_offsets(oof["client"][client_rows], y_client,
-                                        fold_of[client_rows], classes["client"])
-    final_offsets = tune_offsets(oof["client"][client_rows], y_client, classes["client"])
+    # The talk-context stage learns from the family-member head's out-of-fold probabilities
+    # (no offsets: the stage has its own), with a nested CV of its own (training/context.py).
+    family = np.flatnonzero((table["role"] != "practitioner").to_numpy())
+    code_index = {c: i for i, c in enumerate(classes["client"])}
+    y_family = np.array([code_index.get(c, -1) if isinstance(c, str) else -1
+                         for c in table["client_code"].to_numpy()[family]])
+    x_family = context_features(oof["client"][family], family,
+                                table["transcript_id"].astype(str).to_numpy(),
+                                table["text"].to_numpy()[family].tolist())
+    context, context_oof, context_info = fit_talk_context(x_family, y_family, fold_of[family],
+                                                          classes["client"])
+    context_row = {int(r): i for i, r in enumerate(family)}
 
     class OutOfFold(ContextHeads):
         """Stored out-of-fold probabilities behind the tagger's prediction code ("emb" = row)."""
 
         def proba(self, task, emb, prev_emb):
-            idx = emb[:, 0].astype(int)
-            p = np.asarray(oof[task][idx], dtype=np.float64)
-            if task == "client":
-                off = np.stack([fold_offsets[int(fold_of[i])] for i in idx])
-                p = np.exp(np.log(np.clip(p, 1e-9, 1)) + off)
-                p /= p.sum(axis=1, keepdims=True)
-            return p
+            return np.asarray(oof[task][emb[:, 0].astype(int)], dtype=np.float64)
+
+    class OutOfFoldContext(TalkContext):
+        """The nested CV's out-of-fold talk-context probabilities of each family-member row."""
+
+        def apply(self, classes_, proba, rows, groups, texts):
+            return context_oof[[context_row[int(r)] for r in rows]]
 
     index_col = np.arange(len(table), dtype=np.float64)[:, None]
     cv_heads = OutOfFold(weights=weights, classes=classes, offsets={}, scale=scale)
-    pred = predict_table(cv_heads, table, index_col, index_col)
+    pred = predict_table(cv_heads, table, index_col, index_col,
+                         OutOfFoldContext(**vars(context)))
     scores = score_predictions(table, pred)
 
     merge(work, run_dir, out / "encoder")
     offsets = {t: np.zeros(len(c)) for t, c in classes.items()}
-    offsets["client"] = final_offsets
     heads = ContextHeads(weights=weights, classes=classes, offsets=offsets, scale=scale)
     book = load_codebook()
     meta = {
@@ -518,6 +527,8 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 fine-tuned on AnnoMI codes "
                    "(training/finetune.py; CTranslate2 int8)",
         "context": "previous utterance",
+        "talk_context": {**context_info, "features": list(FEATURES),
+                         "offsets": [round(float(o), 3) for o in context.offsets]},
         "heads": {t: {"classes": c, "offsets": [round(float(o), 3) for o in offsets[t]]}
                   for t, c in classes.items()},
         "finetune": {k: v for k, v in info.get("args", {}).items()
@@ -536,7 +547,7 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
     }
     for stale in ("tagger.joblib",):
         (out / stale).unlink(missing_ok=True)
-    save_tagger(out, heads, meta)
+    save_tagger(out, heads, meta, context)
     (out / "report.json").write_text(json.dumps(meta["cv"], indent=2) + "\n")
     confusion_pngs(scores, out)
     by_id = {f"{tid}-{uid}": dist for tid, uid, dist in

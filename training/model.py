@@ -26,7 +26,7 @@ class HeadConfig:
     C: float = 2.0
     emb_weight: float = 1.0
     class_weight: str | None = None
-    tune_offsets: bool = False
+    tune_offsets: bool = False  # client: fit the talk-context stage (it carries the offsets)
     use_prev: bool = True
 
 
@@ -167,9 +167,10 @@ def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
                    progress=None) -> dict[str, object]:
     """Grouped k-fold CV of the whole tagger: OOF predictions, per-task scores, offsets.
 
-    The client head's decision offsets are *cross-fitted*: fold k's predictions use offsets
-    tuned on the out-of-fold predictions of the other folds only, so no test label ever
-    chooses its own threshold. The offsets for the final model are tuned on all OOF rows.
+    The family-member head's out-of-fold probabilities then train the talk-context stage
+    (``msw_audio.talk_context``), whose own CV is nested: fold k's regularisation and decision
+    offsets are chosen on the other folds only, so no test label ever chooses its own
+    threshold. ``context`` is the final stage, fitted on all out-of-fold rows.
     """
     from msw_audio.tagger import predict_table
 
@@ -187,21 +188,36 @@ def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
         pred.loc[table.index[te], "proba"] = out["proba"].to_numpy()
         if progress:
             progress(k + 1, n_splits)
-    final_offsets: dict[str, np.ndarray] = {}
-    cli = ((table["role"] == "client") & table["client_code"].notna()).to_numpy()
-    if configs.get("client") and configs["client"].tune_offsets and cli.any():
-        classes = sorted(CLIENT_CODES)
-        proba = np.array([[d.get(c, 0.0) for c in classes] for d in pred["proba"][cli]])
-        y = table["client_code"].to_numpy()[cli]
-        folds_cli = fold_of[cli]
-        logp = np.log(np.clip(proba, 1e-9, 1))
-        labels = np.empty(len(y), dtype=object)
-        for k, off in cross_fitted_offsets(proba, y, folds_cli, classes).items():
-            held = folds_cli == k
-            labels[held] = np.array(classes)[np.argmax(logp[held] + off, axis=1)]
-        pred.loc[table.index[cli], "client"] = labels
-        final_offsets["client"] = tune_offsets(proba, y, classes)
-    return {"pred": pred, "scores": score_predictions(table, pred), "offsets": final_offsets}
+    context, context_info = None, None
+    family = np.flatnonzero((table["role"] != "practitioner").to_numpy())
+    if configs.get("client") and configs["client"].tune_offsets and len(family):
+        context, context_info = _talk_context(table, pred, family, fold_of)
+    return {"pred": pred, "scores": score_predictions(table, pred), "offsets": {},
+            "context": context, "context_info": context_info}
+
+
+def _talk_context(table: pd.DataFrame, pred: pd.DataFrame, family: np.ndarray,
+                  fold_of: np.ndarray):
+    """Fit the talk-context stage on the family-member head's out-of-fold probabilities and
+    put its nested-CV predictions into ``pred`` (``training/context.py``)."""
+    from msw_audio.talk_context import FEATURES, context_features
+    from training.context import fit_talk_context
+
+    classes = list(CLIENT_CODES)
+    proba = np.array([[d.get(c, 0.0) for c in classes] for d in pred["proba"].iloc[family]])
+    codes = table["client_code"].to_numpy()[family]
+    y = np.array([classes.index(c) if c in classes else -1 for c in codes])
+    x = context_features(proba, family, table["transcript_id"].astype(str).to_numpy(),
+                         table["text"].fillna("").to_numpy()[family].tolist())
+    context, oof, info = fit_talk_context(x, y, fold_of[family], classes)
+    pred.iloc[family, 2] = np.array(classes)[oof.argmax(1)]
+    pred.iloc[family, 3] = pd.Series(
+        [dict(zip(classes, map(float, row), strict=True)) for row in oof], dtype=object
+    ).to_numpy()
+    info = {**info, "features": list(FEATURES),
+            "offsets": [round(float(o), 3) for o in context.offsets]}
+    return context, info
+
 
 
 def score_predictions(table: pd.DataFrame, pred: pd.DataFrame) -> dict[str, TaskScores]:

@@ -83,7 +83,7 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
         cv = cross_validate(table, emb, prev, n_splits=folds,
                             progress=lambda k, n: say(f"  fold {k}/{n} done"))
     say("fitting the final model on all data ...")
-    heads = fit_all(table, emb, prev, offsets=cv["offsets"] if cv else None)
+    heads = fit_all(table, emb, prev)  # no client offsets: the talk-context stage has them
     book = load_codebook()
     meta = {
         "name": MODEL_NAME,
@@ -102,13 +102,15 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
         "python": platform.python_version(),
         "cue_codes": ["affirm", "emphasising_autonomy", "confront", "persuade_with_permission"],
     }
+    if cv is not None and cv["context"] is not None:
+        meta["talk_context"] = cv["context_info"]
     if cv is not None:
         meta["cv"] = {
             "folds": folds, "grouped_by": "transcript_id", "note": CV_NOTE,
             "tasks": {t: {**s.short(), "per_class": s.per_class, "labels": s.labels,
                           "confusion": s.confusion} for t, s in cv["scores"].items()},
         }
-    save_tagger(out, heads, meta)
+    save_tagger(out, heads, meta, cv["context"] if cv else None)
     # The heads read this encoder's embeddings: pin a copy, so that a later shipped encoder
     # cannot silently change what they see.
     if not (out / "encoder" / "model.bin").is_file():
