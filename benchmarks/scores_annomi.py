@@ -86,6 +86,7 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None):
             by_id = json.load(fh)["proba"]
     else:
         key = hashlib.sha256(csv.read_bytes())  # delete the cache after retraining the tagger
+        key.update(b"talk-context-1")  # the out-of-fold recipe: bump when it changes
         cached = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
         if cached.get("key") != key.hexdigest():
             cached = {"key": key.hexdigest(), "proba": _fit_out_of_fold(csv, model_dir)}
@@ -103,25 +104,20 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None):
 
 
 def _fit_out_of_fold(csv: Path, model_dir: Path | None) -> dict[str, dict[str, float]]:
+    """A hybrid model's grouped 5-fold CV (``training.model.cross_validate``: the heads, then
+    the talk-context stage with its nested CV), as code distributions by utterance."""
     import torch
-    from sklearn.model_selection import GroupKFold
 
-    from msw_audio.tagger import DEFAULT_MODEL_DIR, Encoder, predict_table
+    from msw_audio.tagger import DEFAULT_MODEL_DIR, Encoder
     from training.annomi import read_annomi
-    from training.model import fit_all
+    from training.model import cross_validate
 
     torch.set_num_threads(1)
     table = read_annomi(csv)
     encoder = Encoder((model_dir or DEFAULT_MODEL_DIR) / "encoder", threads=1)
     emb = encoder.encode(table["text"].tolist())
     prev_emb = encoder.encode(table["prev_text"].tolist())
-    groups = table["transcript_id"].astype(str).to_numpy()
-    proba: list = [None] * len(table)
-    for tr, te in GroupKFold(n_splits=5).split(table, groups=groups):
-        heads = fit_all(table.iloc[tr], emb[tr], prev_emb[tr])
-        out = predict_table(heads, table.iloc[te], emb[te], prev_emb[te])
-        for i, dist in zip(te, out["proba"], strict=True):
-            proba[i] = dist
+    proba = cross_validate(table, emb, prev_emb, n_splits=5)["pred"]["proba"].tolist()
     return {
         f"{tid}-{uid}": dist
         for tid, uid, dist in zip(table["transcript_id"].astype(str), table["utterance_id"],
