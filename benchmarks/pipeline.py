@@ -21,7 +21,9 @@ timed as ``load``; each later stage's time is its own span, from its first to it
 progress report (transcription and diarization overlap: they run side by side).
 WER: jiwer on lower-cased text without punctuation. DER:
 pyannote.metrics on the diarization turns (session.turns), collar 0 and 0.25 s, overlap
-scored.
+scored. Word spk err (sample and demo, which have speaker-labelled STM):
+``msw_audio.evaluation.word_speaker_error``, the share of correctly heard words given to the
+wrong speaker.
 
     .venv/bin/python benchmarks/pipeline.py                       # all inputs
     .venv/bin/python benchmarks/pipeline.py --inputs sample demo --threads 2
@@ -78,6 +80,7 @@ class Input:
     rttm: Path
     uri: str
     parts: list[Part] = field(default_factory=list)  # empty: no WER
+    stm: Path | None = None  # speaker-labelled reference words: word speaker error
 
 
 def stm_text(path: Path) -> str:
@@ -90,13 +93,13 @@ def stm_text(path: Path) -> str:
 def sample_input() -> Input:
     d = pyannote_sample_dir()
     return Input("sample", d / "sample.wav", d / "sample.rttm", "sample",
-                 [Part(0.0, 30.0, stm_text(d / "sample.stm"))])
+                 [Part(0.0, 30.0, stm_text(d / "sample.stm"))], d / "sample.stm")
 
 
 def demo_input() -> Input:
     d = REPO / "msw_audio" / "demo"
     return Input("demo", d / "demo.ogg", d / "demo.rttm", "demo",
-                 [Part(0.0, float("inf"), stm_text(d / "demo.stm"))])
+                 [Part(0.0, float("inf"), stm_text(d / "demo.stm"))], d / "demo.stm")
 
 
 def samples_of(path: Path) -> int:
@@ -220,6 +223,11 @@ def child(spec: dict) -> dict:
             hyps.append(normalise(" ".join(
                 w.text for w in words if part["start"] <= (w.start + w.end) / 2 < part["end"])))
         wer = jiwer.wer(" ".join(refs), " ".join(hyps))
+    word_spk = None
+    if spec["stm"]:
+        from msw_audio.evaluation import read_stm_words, word_speaker_error
+
+        word_spk = word_speaker_error(read_stm_words(Path(spec["stm"])), words)
     ref = load_rttm(spec["rttm"])[spec["uri"]]
     hyp = turns_to_annotation(session.turns, uri=spec["uri"])
     der = {str(c): DiarizationErrorRate(collar=c, skip_overlap=False)(ref, hyp)
@@ -233,6 +241,7 @@ def child(spec: dict) -> dict:
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "wer": wer,
+        "word_spk": word_spk,
         "der": der,
         "speakers_ref": len(ref.labels()),
         "speakers_found": len(hyp.labels()),
@@ -245,6 +254,7 @@ def child(spec: dict) -> dict:
 def run_child(inp: Input, args: argparse.Namespace, out_dir: Path) -> dict:
     spec = {"name": inp.name, "audio": str(inp.audio), "rttm": str(inp.rttm), "uri": inp.uri,
             "parts": [asdict(p) for p in inp.parts], "out_dir": str(out_dir),
+            "stm": str(inp.stm) if inp.stm else None,
             "model": args.model, "device": args.device, "threads": args.threads}
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
                           capture_output=True, text=True)
@@ -260,7 +270,7 @@ def table(results: list[dict], markdown: bool) -> str:
     stages = [s for s in STAGE_ORDER if any(s in r["stages"] for r in results)]
     head = ["input", "audio s"] + [f"{s} RTF" for s in stages if s != "load"] + [
         "load s", "total RTF", "RTF excl. load", "CPU s/audio s", "peak RSS MB", "WER",
-        "DER c0", "DER c.25", "spk ref/found"]
+        "word spk err", "DER c0", "DER c.25", "spk ref/found"]
     rows = []
     for r in results:
         d = r["duration"]
@@ -270,6 +280,7 @@ def table(results: list[dict], markdown: bool) -> str:
                 f"{r['total_no_load'] / d:.3f}", f"{r['cpu_s'] / d:.3f}",
                 f"{r['peak_rss_mb']:.0f}",
                 "-" if r["wer"] is None else f"{r['wer']:.3f}",
+                "-" if r.get("word_spk") is None else f"{r['word_spk']:.3f}",
                 f"{r['der']['0.0']:.3f}", f"{r['der']['0.25']:.3f}",
                 f"{r['speakers_ref']}/{r['speakers_found']}"]
         rows.append(row)

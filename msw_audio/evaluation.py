@@ -1,4 +1,5 @@
-"""Accuracy measures shared by tests and benchmarks: WER (jiwer) and DER (pyannote.metrics).
+"""Accuracy measures shared by tests and benchmarks: WER (jiwer), DER (pyannote.metrics) and
+the word speaker error (which speaker each correctly heard word went to).
 
 Both normalise the same way everywhere, so a number in a test, a benchmark table and
 RESULTS.md means the same thing.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from msw_audio.records import Turn
+from msw_audio.records import Turn, Word
 
 _PUNCT = re.compile(r"[^\w\s']")
 
@@ -33,6 +34,47 @@ def read_stm_text(path: Path) -> str:
         if len(parts) == 6 and not line.startswith(";;"):
             rows.append((float(parts[3]), parts[5]))
     return " ".join(text for _, text in sorted(rows))
+
+
+def read_stm_words(path: Path) -> list[tuple[str, str]]:
+    """``(normalised word, speaker)`` of every reference word of an STM file, in time order."""
+    rows = []
+    for line in Path(path).read_text("utf-8").splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and not line.startswith(";;"):
+            rows.append((float(parts[3]), parts[2], parts[5]))
+    return [(w, speaker) for _, speaker, text in sorted(rows, key=lambda r: r[0])
+            for w in normalise_text(text).split()]
+
+
+def word_speaker_error(reference: list[tuple[str, str]], words: list[Word]) -> float:
+    """Share of correctly recognised words given to the wrong speaker.
+
+    Why: DER scores time, WER scores words, but coding needs each word on the right side of
+    a speaker change. Hypothesis words are aligned to the reference words (jiwer); among the
+    words both agree on, each hypothesis speaker is mapped one-to-one to the reference
+    speaker it shares most words with (Hungarian), and the rest count as errors.
+    """
+    import jiwer
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    hyp = [(t, w.speaker or "") for w in words for t in normalise_text(w.text).split()]
+    if not reference or not hyp:
+        return float("nan")
+    out = jiwer.process_words(" ".join(t for t, _ in reference), " ".join(t for t, _ in hyp))
+    pairs = [(reference[c.ref_start_idx + i][1], hyp[c.hyp_start_idx + i][1])
+             for c in out.alignments[0] if c.type == "equal"
+             for i in range(c.ref_end_idx - c.ref_start_idx)]
+    if not pairs:
+        return float("nan")
+    ref_ids = sorted({r for r, _ in pairs})
+    hyp_ids = sorted({h for _, h in pairs})
+    shared = np.zeros((len(ref_ids), len(hyp_ids)))
+    for r, h in pairs:
+        shared[ref_ids.index(r), hyp_ids.index(h)] += 1
+    rows, cols = linear_sum_assignment(-shared)
+    return float(1.0 - shared[rows, cols].sum() / len(pairs))
 
 
 def read_rttm(path: Path, uri: str | None = None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from msw_audio.align import assign_speakers, build_utterances, speakers_from
 from msw_audio.records import Turn, Word
 
@@ -51,3 +53,14 @@ def test_speakers_get_talk_time():
     turns = [Turn(0, 2, "A"), Turn(2, 3, "B"), Turn(3, 5, "A")]
     spk = speakers_from(turns, [])
     assert [(s.id, s.talk_time) for s in spk] == [("A", 4.0), ("B", 1.0)]
+
+
+def test_word_speaker_error_maps_labels_and_counts_only_heard_words():
+    from msw_audio.evaluation import word_speaker_error
+
+    reference = [("hi", "pat"), ("there", "pat"), ("yes", "sam"), ("thanks", "sam")]
+    hyp = [Word(0, 1, "Hi", 1.0, "S0"), Word(1, 2, "there,", 1.0, "S0"),
+           Word(2, 3, "yes", 1.0, "S0"),  # the boundary word on the wrong side
+           Word(3, 4, "thank", 1.0, "S1")]  # misheard: not counted
+    assert word_speaker_error(reference, hyp) == pytest.approx(1 / 3)
+    assert word_speaker_error(reference, hyp[:2]) == 0.0
