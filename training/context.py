@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score
 
-from msw_audio.talk_context import TalkContext
+from msw_audio.talk_context import FEATURES, TalkContext, context_features
 from training.model import tune_offsets
 
 C_GRID = (0.01, 0.05, 0.2, 1.0, 5.0)
@@ -21,12 +21,12 @@ BALANCE = 0.5  # class weight = (inverse frequency) ** BALANCE, as the fine-tune
 
 
 def _fit(x: np.ndarray, y: np.ndarray, n_classes: int, c: float) -> TalkContext:
-    counts = np.bincount(y, minlength=n_classes).astype(float)
-    weight = (counts.sum() / np.maximum(counts, 1) / n_classes) ** BALANCE
     if len(y) == 0:  # no labelled rows at all: every class equally likely
         return TalkContext(classes=[], mean=np.zeros(x.shape[1]), scale=np.ones(x.shape[1]),
                            coef=np.zeros((n_classes, x.shape[1])),
                            intercept=np.zeros(n_classes), offsets=np.zeros(n_classes))
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    weight = (counts.sum() / np.maximum(counts, 1) / n_classes) ** BALANCE
     mean, scale = x.mean(0), x.std(0)
     scale[scale < 1e-9] = 1.0
     coef = np.zeros((n_classes, x.shape[1]))
@@ -99,3 +99,22 @@ def fit_talk_context(x: np.ndarray, y: np.ndarray, fold_of: np.ndarray,
     info = {"C": c, "inner_kappa_all_folds": _round(inner), "outer": chosen,
             "C_grid": list(C_GRID), "balance": BALANCE}
     return final, oof, info
+
+
+def fit_on_table(table, proba: np.ndarray, family: np.ndarray, fold_of: np.ndarray,
+                 classes: list[str]) -> tuple[TalkContext, np.ndarray, dict]:
+    """``fit_talk_context`` for the family-member rows ``family`` of a training table.
+
+    ``proba`` holds the head's out-of-fold probabilities of those rows (columns in ``classes``
+    order), ``fold_of`` the fold of every table row. The info dict also names the features and
+    the final offsets, as the model's metadata records them.
+    """
+    codes = table["client_code"].to_numpy()[family]
+    y = np.array([classes.index(c) if isinstance(c, str) and c in classes else -1
+                  for c in codes])
+    x = context_features(proba, family, table["transcript_id"].astype(str).to_numpy(),
+                         table["text"].fillna("").astype(str).to_numpy()[family].tolist())
+    context, oof, info = fit_talk_context(x, y, fold_of[family], classes)
+    info = {**info, "features": list(FEATURES),
+            "offsets": [round(float(o), 3) for o in context.offsets]}
+    return context, oof, info

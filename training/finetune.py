@@ -450,9 +450,9 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
 
     from msw_audio.codebook import load_codebook
     from msw_audio.tagger import ContextHeads, predict_table, save_tagger
-    from msw_audio.talk_context import FEATURES, TalkContext, context_features
+    from msw_audio.talk_context import TalkContext
     from training.annomi import default_annomi_csv, read_annomi
-    from training.context import fit_talk_context
+    from training.context import fit_on_table
     from training.model import score_predictions
     from training.report import confusion_pngs
     from training.train import check_out_dir
@@ -487,14 +487,8 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
     # The talk-context stage learns from the family-member head's out-of-fold probabilities
     # (no offsets: the stage has its own), with a nested CV of its own (training/context.py).
     family = np.flatnonzero((table["role"] != "practitioner").to_numpy())
-    code_index = {c: i for i, c in enumerate(classes["client"])}
-    y_family = np.array([code_index.get(c, -1) if isinstance(c, str) else -1
-                         for c in table["client_code"].to_numpy()[family]])
-    x_family = context_features(oof["client"][family], family,
-                                table["transcript_id"].astype(str).to_numpy(),
-                                table["text"].to_numpy()[family].tolist())
-    context, context_oof, context_info = fit_talk_context(x_family, y_family, fold_of[family],
-                                                          classes["client"])
+    context, context_oof, context_info = fit_on_table(table, oof["client"][family], family,
+                                                      fold_of, classes["client"])
     context_row = {int(r): i for i, r in enumerate(family)}
 
     class OutOfFold(ContextHeads):
@@ -527,8 +521,7 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 fine-tuned on AnnoMI codes "
                    "(training/finetune.py; CTranslate2 int8)",
         "context": "previous utterance",
-        "talk_context": {**context_info, "features": list(FEATURES),
-                         "offsets": [round(float(o), 3) for o in context.offsets]},
+        "talk_context": context_info,
         "heads": {t: {"classes": c, "offsets": [round(float(o), 3) for o in offsets[t]]}
                   for t, c in classes.items()},
         "finetune": {k: v for k, v in info.get("args", {}).items()

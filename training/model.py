@@ -200,24 +200,16 @@ def _talk_context(table: pd.DataFrame, pred: pd.DataFrame, family: np.ndarray,
                   fold_of: np.ndarray):
     """Fit the talk-context stage on the family-member head's out-of-fold probabilities and
     put its nested-CV predictions into ``pred`` (``training/context.py``)."""
-    from msw_audio.talk_context import FEATURES, context_features
-    from training.context import fit_talk_context
+    from training.context import fit_on_table
 
     classes = list(CLIENT_CODES)
     proba = np.array([[d.get(c, 0.0) for c in classes] for d in pred["proba"].iloc[family]])
-    codes = table["client_code"].to_numpy()[family]
-    y = np.array([classes.index(c) if c in classes else -1 for c in codes])
-    x = context_features(proba, family, table["transcript_id"].astype(str).to_numpy(),
-                         table["text"].fillna("").to_numpy()[family].tolist())
-    context, oof, info = fit_talk_context(x, y, fold_of[family], classes)
+    context, oof, info = fit_on_table(table, proba, family, fold_of, classes)
     pred.iloc[family, 2] = np.array(classes)[oof.argmax(1)]
     pred.iloc[family, 3] = pd.Series(
         [dict(zip(classes, map(float, row), strict=True)) for row in oof], dtype=object
     ).to_numpy()
-    info = {**info, "features": list(FEATURES),
-            "offsets": [round(float(o), 3) for o in context.offsets]}
     return context, info
-
 
 
 def score_predictions(table: pd.DataFrame, pred: pd.DataFrame) -> dict[str, TaskScores]:
