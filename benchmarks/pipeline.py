@@ -47,6 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from msw_audio.evaluation import read_stm_text  # noqa: E402
+
 STAGE_ORDER = ("load", "decode", "transcribe", "diarize", "align", "tag", "score", "write")
 
 
@@ -83,23 +85,16 @@ class Input:
     stm: Path | None = None  # speaker-labelled reference words: word speaker error
 
 
-def stm_text(path: Path) -> str:
-    """The words of an STM file (``uri channel speaker start end text``), in time order."""
-    rows = [line.split(maxsplit=5) for line in path.read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if len(r) == 6]
-    return " ".join(r[5] for r in sorted(rows, key=lambda r: float(r[3])))
-
-
 def sample_input() -> Input:
     d = pyannote_sample_dir()
     return Input("sample", d / "sample.wav", d / "sample.rttm", "sample",
-                 [Part(0.0, 30.0, stm_text(d / "sample.stm"))], d / "sample.stm")
+                 [Part(0.0, 30.0, read_stm_text(d / "sample.stm"))], d / "sample.stm")
 
 
 def demo_input() -> Input:
     d = REPO / "msw_audio" / "demo"
     return Input("demo", d / "demo.ogg", d / "demo.rttm", "demo",
-                 [Part(0.0, float("inf"), stm_text(d / "demo.stm"))], d / "demo.stm")
+                 [Part(0.0, float("inf"), read_stm_text(d / "demo.stm"))], d / "demo.stm")
 
 
 def samples_of(path: Path) -> int:
