@@ -46,9 +46,9 @@ def fit_head(
     labels: list[str],
     classes: tuple[str, ...],
     cfg: HeadConfig,
-    offsets: np.ndarray | None = None,
 ) -> Head:
-    """One head: features + logistic regression (+ given per-class log-probability offsets)."""
+    """One head: features + logistic regression (the family-member decision offsets live in
+    the talk-context stage, so a head's own offsets stay zero)."""
     feats = Features(emb_weight=cfg.emb_weight, use_prev=cfg.use_prev)
     x = feats.fit_transform(texts, prevs, emb, prev_emb)
     y = np.array(labels)
@@ -65,8 +65,7 @@ def fit_head(
         clf = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=1000,
                                  tol=1e-3)
     clf.fit(x, y)
-    offsets = np.zeros(len(clf.classes_)) if offsets is None else np.asarray(offsets, float)
-    return Head(features=feats, clf=clf, offsets=offsets)
+    return Head(features=feats, clf=clf, offsets=np.zeros(len(clf.classes_)))
 
 
 def tune_offsets(proba: np.ndarray, y: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -136,11 +135,9 @@ def score_task(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) ->
 
 
 def fit_all(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
-            configs: dict[str, HeadConfig] | None = None,
-            offsets: dict[str, np.ndarray] | None = None) -> dict[str, Head]:
+            configs: dict[str, HeadConfig] | None = None) -> dict[str, Head]:
     """The heads from a table in ``read_annomi`` shape (+ aligned embeddings)."""
     configs = configs or CONFIGS
-    offsets = offsets or {}
     heads: dict[str, Head] = {}
     specs = (
         ("six", (table["role"] == "practitioner") & table["six"].notna(), "six", SIX_WAY),
@@ -157,7 +154,7 @@ def fit_all(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
         sub = table.iloc[idx]
         heads[name] = fit_head(
             sub["text"].tolist(), sub["prev_text"].tolist(), emb[idx], prev_emb[idx],
-            sub[column].tolist(), classes, configs[name], offsets=offsets.get(name),
+            sub[column].tolist(), classes, configs[name],
         )
     return heads
 
@@ -165,7 +162,7 @@ def fit_all(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
 def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
                    n_splits: int = 5, configs: dict[str, HeadConfig] | None = None,
                    progress=None) -> dict[str, object]:
-    """Grouped k-fold CV of the whole tagger: OOF predictions, per-task scores, offsets.
+    """Grouped k-fold CV of the whole tagger: OOF predictions, per-task scores, talk-context stage.
 
     The family-member head's out-of-fold probabilities then train the talk-context stage
     (``msw_audio.talk_context``), whose own CV is nested: fold k's regularisation and decision
@@ -192,8 +189,8 @@ def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
     family = np.flatnonzero((table["role"] != "practitioner").to_numpy())
     if configs.get("client") and configs["client"].tune_offsets and len(family):
         context, context_info = _talk_context(table, pred, family, fold_of)
-    return {"pred": pred, "scores": score_predictions(table, pred), "offsets": {},
-            "context": context, "context_info": context_info}
+    return {"pred": pred, "scores": score_predictions(table, pred), "context": context,
+            "context_info": context_info}
 
 
 def _talk_context(table: pd.DataFrame, pred: pd.DataFrame, family: np.ndarray,
