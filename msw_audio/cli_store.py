@@ -147,12 +147,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from msw_audio.jobs import JobConfig, LocalRunner
 
-    if args.threads:
-        import torch
+    config = JobConfig()
+    if args.threads:  # a setting of both model stages, recorded with each session
+        from dataclasses import replace
 
-        torch.set_num_threads(args.threads)
+        from msw_audio.pipeline import PipelineConfig
+
+        base = PipelineConfig()
+        config.pipeline_config = replace(
+            base, transcribe=replace(base.transcribe, threads=args.threads),
+            diarize=replace(base.diarize, threads=args.threads))
     with _open(args) as store:
-        runner = LocalRunner(store, config=JobConfig(), log=lambda m: print(m, flush=True))
+        runner = LocalRunner(store, config=config, log=lambda m: print(m, flush=True))
         try:
             n = runner.run(once=args.once)
         except KeyboardInterrupt:
@@ -235,7 +241,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = _common(sub.add_parser("worker", help="process queued recordings"))
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per model stage (default: half the cores)")
     p.set_defaults(func=cmd_worker)
 
     p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))

@@ -99,6 +99,7 @@ class Diarizer:
             "threshold": self.options.clustering_threshold,
             "segmentation_step": self.options.segmentation_step,
             "device": str(self.device),
+            "threads": self.options.threads,
         }
 
     def __call__(

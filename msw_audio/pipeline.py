@@ -11,9 +11,10 @@ recording fails fast and writes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from msw_audio import __version__
@@ -27,6 +28,14 @@ from msw_audio.writers import write_outputs
 
 Progress = Callable[[str, float], None]
 STAGES = ("decode", "transcribe", "diarize", "align", "tag", "score", "write")
+
+
+# numpy's BLAS (OpenBLAS) serves the small matrix products of Whisper's log-mel features and
+# the talk-context stage. Its thread count comes from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS
+# at import, and a different count changes the features in the last bit, which was enough to
+# change a transcript ("...for your country." vs "...for your country"). One thread, always,
+# whatever the environment says: these products take milliseconds.
+BLAS_THREADS = 1
 
 
 def default_threads() -> int:
@@ -48,11 +57,37 @@ class PipelineConfig:
     score: bool = True
 
 
+def resolve_threads(config: PipelineConfig) -> PipelineConfig:
+    """The config with every stage's thread count made explicit (0 means "half the cores").
+
+    Thread counts are settings like any other: explicit, recorded in session.json and part
+    of the transcription cache key, so a run never depends on what the environment
+    (OMP_NUM_THREADS, torch's defaults) happens to say.
+    """
+    threads = default_threads()
+    if not config.transcribe.threads:
+        config = replace(config, transcribe=replace(config.transcribe, threads=threads))
+    if not config.diarize.threads:
+        config = replace(config, diarize=replace(config.diarize, threads=threads))
+    return config
+
+
+@contextmanager
+def pinned_blas() -> Iterator[None]:
+    """numpy's BLAS held at ``BLAS_THREADS`` for the duration (process-wide: both model
+    stages run inside it, so neither sees the count change under it)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        yield
+
+
+
 class Pipeline:
     """Loaded models plus the stage logic. Models load lazily, on first use."""
 
     def __init__(self, config: PipelineConfig | None = None):
-        self.config = config or PipelineConfig()
+        self.config = resolve_threads(config or PipelineConfig())
         self.cache = StageCache(self.config.cache_dir)
         self._transcriber = None
         self._diarizer = None
@@ -64,11 +99,9 @@ class Pipeline:
         if self._transcriber is None:
             from msw_audio.transcribe import Transcriber
 
-            opts = self.config.transcribe
-            if not opts.threads:
-                opts = TranscribeOptions(**{**asdict(opts), "threads": default_threads()})
             cache_root = self.config.cache_dir or default_cache_dir()
-            self._transcriber = Transcriber(opts, cache_dir=cache_root / "models")
+            self._transcriber = Transcriber(self.config.transcribe,
+                                            cache_dir=cache_root / "models")
         return self._transcriber
 
     @property
@@ -76,10 +109,7 @@ class Pipeline:
         if self._diarizer is None:
             from msw_audio.diarize import Diarizer
 
-            opts = self.config.diarize
-            if not opts.threads:
-                opts = DiarizeOptions(**{**asdict(opts), "threads": default_threads()})
-            self._diarizer = Diarizer(opts)
+            self._diarizer = Diarizer(self.config.diarize)
         return self._diarizer
 
     @property
@@ -93,7 +123,8 @@ class Pipeline:
     # -- stages -------------------------------------------------------------------------
     def words(self, audio, sha: str, progress: Progress) -> list[Word]:
         progress("transcribe", 0.0)
-        settings = {"stage": "transcribe", **asdict(self.config.transcribe)}
+        settings = {"stage": "transcribe", **asdict(self.config.transcribe),
+                    "blas_threads": BLAS_THREADS}
         cached = self.cache.get(sha, "transcribe", settings)
         if cached is not None:
             progress("transcribe", 1.0)
@@ -118,8 +149,12 @@ class Pipeline:
     def process(self, audio_path: str | Path, out_dir: str | Path | None = None,
                 progress: Progress | None = None) -> Session:
         """Run every stage on one recording; write the outputs to ``out_dir`` if given."""
+        with pinned_blas():
+            return self._process(Path(audio_path), out_dir, progress)
+
+    def _process(self, audio_path: Path, out_dir: str | Path | None,
+                 progress: Progress | None) -> Session:
         progress = progress or (lambda stage, fraction: None)
-        audio_path = Path(audio_path)
         progress("decode", 0.0)
         audio = load_audio(audio_path, max_duration=self.config.max_duration)
         sha = sha256_file(audio_path)
@@ -144,7 +179,8 @@ class Pipeline:
             models={
                 "msw_audio": __version__,
                 "asr": self.transcriber.info if self._transcriber else
-                {"name": self.config.transcribe.model, "cached": True},
+                {"name": self.config.transcribe.model, "cached": True,
+                 "threads": self.config.transcribe.threads},
                 "diarization": self.diarizer.info if self._diarizer else
                 {"cached": True, **asdict(self.config.diarize)},
             },

@@ -28,7 +28,7 @@ class TranscribeOptions:
     compute_type: str = "default"  # int8 on CPU, float16 on CUDA unless set
     language: str | None = "en"
     beam_size: int = 5
-    threads: int = 0  # 0: CTranslate2's default (all cores)
+    threads: int = 0  # CTranslate2 threads; 0: its default (the pipeline always sets it)
     vad: bool = True
 
 
@@ -75,6 +75,7 @@ class Transcriber:
             "compute_type": self.compute_type,
             "beam_size": self.options.beam_size,
             "vad": self.options.vad,
+            "threads": self.options.threads,
         }
 
     def words(

@@ -367,5 +367,8 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(processed, tmp
         assert actions.count("job.recover") == 1 and actions.count("session.ingest") == 1
     for name, mtime in cached.items():  # finished stages were reused, not recomputed
         assert (cache / name).stat().st_mtime_ns == mtime
+    # like with like: both runs used the same recorded thread settings (not the env's)
+    for stage in ("asr", "diarization"):
+        assert again.models[stage]["threads"] == reference.models[stage]["threads"]
     assert _comparable(again) == _comparable(reference)
     assert again.scores == reference.scores

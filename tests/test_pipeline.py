@@ -90,3 +90,38 @@ def test_finished_stages_are_reused(tmp_path, jfk_path):
     second = again.process(jfk_path)
     assert again._transcriber is None and again._diarizer is None  # no model was loaded
     assert [u.text for u in second.utterances] == [u.text for u in first.utterances]
+
+
+def test_same_transcript_and_codes_in_process_and_in_a_subprocess_whatever_the_env(
+        speech_pipeline, jfk_path, tmp_path):
+    """Thread counts are settings, not the environment's: a worker started with
+    OMP_NUM_THREADS=1 (as CI's and the resume test's are) gives the in-process result."""
+    here = speech_pipeline.process(jfk_path)
+    out = tmp_path / "out"
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "msw_audio.cli", "process", str(jfk_path), "--out", str(out),
+         "--cache-dir", str(tmp_path / "cache"), "--quiet"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "0", **env})
+    assert run.returncode == 0, run.stderr
+    there = Session.from_dict(json.loads((out / "session.json").read_text()))
+
+    def comparable(session: Session) -> list[tuple]:
+        return [(u.speaker, u.start, u.end, u.text, [(c.code, c.probability) for c in u.codes])
+                for u in session.utterances]
+
+    assert comparable(there) == comparable(here)
+    assert there.models["asr"]["threads"] == here.models["asr"]["threads"] >= 1
+
+
+def test_numpy_blas_is_pinned_while_a_recording_is_processed():
+    """The mechanism behind the test above: whatever OPENBLAS/OMP_NUM_THREADS said at import,
+    numpy's BLAS runs with the pipeline's fixed count inside ``pinned_blas``."""
+    from threadpoolctl import threadpool_info
+
+    from msw_audio.pipeline import BLAS_THREADS, pinned_blas
+
+    with pinned_blas():
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == BLAS_THREADS for p in blas)
