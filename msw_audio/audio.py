@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import av
@@ -55,6 +57,42 @@ def check_file(path: str | Path) -> Path:
         raise AudioError(f"recording {display_name(p)} is not a regular file")
     if p.stat().st_size == 0:
         raise AudioError(f"recording {display_name(p)} is empty (0 bytes)")
+    return p
+
+
+def check_recording_file(path: str | Path, max_bytes: int | None = None) -> Path:
+    """A file that may be copied into the store as a recording, or ``AudioError``.
+
+    Ingest reads paths that arrive from outside (a session.json's ``audio.path``, a form
+    field), so the path itself is distrusted: a symbolic link, a device (``/dev/zero``
+    would hang the hashing), a non-audio extension (an .html or .svg "recording" would be
+    served back from the app's own origin) or a file no decoder accepts as audio is refused
+    before a byte is copied.
+    """
+    p = Path(path)
+    name = display_name(p)
+    try:
+        info = os.lstat(p)
+    except OSError:
+        raise AudioError(f"recording {name} not found") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise AudioError(f"recording {name} is a symbolic link; give the file itself")
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioError(f"recording {name} is not a regular file")
+    if p.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise AudioError(
+            f"{name} is not a recording type msw-audio accepts ({', '.join(AUDIO_EXTENSIONS)})"
+        )
+    if info.st_size == 0:
+        raise AudioError(f"recording {name} is empty (0 bytes)")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise AudioError(f"recording {name} is larger than {max_bytes / 2**30:.1f} GiB")
+    try:
+        with av.open(str(p), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{name} has no audio track")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise AudioError(f"{name} is not a readable audio or video file ({_reason(exc)})") from None
     return p
 
 

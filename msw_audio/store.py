@@ -90,6 +90,8 @@ STATUSES = ("unreviewed", "in_progress", "reviewed")
 MIN_GROUP = 3  # team summaries hide groups with fewer sessions (no league tables of one)
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,6}$")
+#: Largest recording ingest copies (the upload limit's default, 2 GiB).
+MAX_RECORDING_BYTES = 2 * 2**30
 _NAME_RE = re.compile(r"^[\w.@+-]{1,64}$")
 
 
@@ -147,6 +149,28 @@ class DataPaths:
     def jobs(self) -> Path:
         return self.root / "jobs"
 
+    @property
+    def uploads(self) -> Path:
+        """Where the web server's file uploads wait until they are queued."""
+        return self.root / "uploads"
+
+    @property
+    def imports(self) -> Path:
+        """The one server folder the web form may add processed sessions from."""
+        return self.root / "import"
+
+    def inside_imports(self, path: str | os.PathLike[str]) -> Path:
+        """``path`` resolved, if it lies inside ``imports`` (links resolved first), else
+        ``InputError``: a form field must never name an arbitrary server file."""
+        resolved = Path(path).expanduser().resolve()
+        base = self.imports.resolve()
+        if resolved != base and base not in resolved.parents:
+            raise InputError(
+                f"the web form adds sessions only from {self.imports} on the server; "
+                "copy the output folder (and its recording) there, or use `msw-audio ingest`"
+            )
+        return resolved
+
     def audio_file(self, sha256: str, ext: str) -> Path:
         return self.audio / f"{_check_sha(sha256)}{ext}"
 
@@ -159,7 +183,8 @@ class DataPaths:
         return self.jobs / job_id
 
     def create(self) -> None:
-        for folder in (self.root, self.audio, self.incoming, self.cache, self.jobs):
+        for folder in (self.root, self.audio, self.incoming, self.cache, self.jobs,
+                       self.imports):
             folder.mkdir(parents=True, exist_ok=True)
             try:
                 folder.chmod(0o700)  # family recordings: owner only
@@ -437,23 +462,33 @@ class Store:
         actor: User | None = None,
         meta: dict[str, Any] | None = None,
         audio_path: Path | None = None,
+        *,
+        audio_from_session: bool = True,
     ) -> str:
         """Add a ``msw-audio process`` output folder; returns the session id.
 
         The same audio (sha256) always maps to the same session: a second ingest returns
         the existing id and changes nothing, so a re-run job or a double click is harmless.
+
+        ``audio_from_session``: take the recording from session.json's ``audio.path`` when
+        no ``audio_path`` is given. The CLI (an operator on this machine) does; the web form
+        does not, since a session.json is a file anyone can write. Either way the recording
+        must pass ``check_recording_file`` (a regular audio file, no link, no device).
         """
+        from msw_audio.audio import check_recording_file, sha256_file
+
         actor = actor or system_user("ingest")
         actor.require("session.ingest")
         session = _read_session(Path(out_dir))
         meta = dict(meta or {})
         source = Path(audio_path) if audio_path else None
-        if source is None and session.audio.path and Path(session.audio.path).is_file():
-            source = Path(session.audio.path)
+        if source is None and audio_from_session and session.audio.path:
+            candidate = Path(session.audio.path)
+            if os.path.lexists(candidate):
+                source = candidate
         sha = (session.audio.sha256 or "").lower()
         if source is not None:
-            from msw_audio.audio import sha256_file
-
+            source = check_recording_file(source, max_bytes=MAX_RECORDING_BYTES)
             actual = sha256_file(source)
             if sha and sha != actual:
                 raise InputError(

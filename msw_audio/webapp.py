@@ -13,7 +13,7 @@ Sessions are random tokens held in server memory (restart = log in again), sent 
 
 from __future__ import annotations
 
-import mimetypes
+import os
 import secrets
 import threading
 import time
@@ -30,8 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from msw_audio.auth import User
 from msw_audio.errors import InputError, MswError, PermissionDenied
+from msw_audio.jobs import JobConfig
 from msw_audio.store import Store
 from msw_audio.web import STATIC_DIR
+from msw_audio.web.security import SecurityHeaders, audio_media_type
 
 COOKIE = "msw_session"
 CSRF_HEADER = "x-msw"
@@ -310,12 +312,12 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         """The recording, with Range support (Starlette) so the browser can seek."""
         user = current_user(request)
         path: Path = _call(store.audio_file, session_id, user)
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if path.suffix == ".ogg":
-            media_type = "audio/ogg"
-        return FileResponse(
-            path, media_type=media_type, headers={"Cache-Control": "private, no-store"}
-        )
+        media_type = audio_media_type(path)
+        headers = {"Cache-Control": "private, no-store"}
+        if media_type is None:  # never rendered by the browser: not a type we store as audio
+            media_type = "application/octet-stream"
+            headers["Content-Disposition"] = "attachment"
+        return FileResponse(path, media_type=media_type, headers=headers)
 
     # ------------------------------------------------------------------ session data
     @api.get("/api/me")
@@ -441,6 +443,11 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         from msw_audio.web.ui import HEAD, build_blocks
 
         blocks = build_blocks(store, book)
+        # Uploads land in the data folder (owner-only, erased with it), not world-readable
+        # /tmp; Gradio reads this variable at each upload.
+        uploads = store.paths.uploads
+        uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ["GRADIO_TEMP_DIR"] = str(uploads)
 
         def gradio_user(request: Request) -> str | None:
             user = getattr(request.state, "msw_user", None)
@@ -457,8 +464,10 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             show_error=True,
             allowed_paths=[],
             blocked_paths=[str(store.data_dir)],
+            # refused while streaming (413), before a too-large file has landed on disk
+            max_file_size=JobConfig().max_upload_bytes,
         )
-    return LoginGate(api, sessions, store)
+    return SecurityHeaders(LoginGate(api, sessions, store))
 
 
 def serve(

@@ -199,12 +199,13 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 ) as ingest_box:
                     gr.Markdown(
                         "Add the output folder of `msw-audio process` (it holds `session.json`) "
-                        "from this machine. The recording is copied into the managed data folder."
+                        "and its recording from the data folder's `import/` folder on the "
+                        "server. The recording is copied into the managed data folder."
                     )
                     with gr.Row():
-                        in_folder = gr.Textbox(label="Output folder on this machine", scale=3)
+                        in_folder = gr.Textbox(label="Output folder (in import/)", scale=3)
                         in_audio = gr.Textbox(
-                            label="Recording (if not next to session.json)", scale=2
+                            label="Recording (in import/)", scale=2
                         )
                     with gr.Row():
                         in_worker = gr.Textbox(label="Worker")
@@ -397,11 +398,13 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 "recording_type": rtype,
             }
             try:
+                paths = store.paths
                 sid = store.ingest(
-                    Path(folder).expanduser(),
+                    paths.inside_imports(folder),
                     actor=user,
                     meta={k: v for k, v in meta.items() if v},
-                    audio_path=Path(audio).expanduser() if audio else None,
+                    audio_path=paths.inside_imports(audio) if audio else None,
+                    audio_from_session=False,
                 )
             except MswError as exc:
                 return f"⚠ {exc}", *[gr.update()] * 4
