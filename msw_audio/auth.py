@@ -46,7 +46,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 #: Actions an admin may grant to one user beyond their role (e.g. audio for a researcher).
 GRANTABLE = frozenset({"audio.listen", "exemplars.view", "export", "job.enqueue"})
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+#: OWASP's Password Storage Cheat Sheet minimum for scrypt: N=2^17 (128 MiB), r=8, p=1.
+#: Older hashes (N=2^14) still verify and are rehashed at the next successful login.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**17, 8, 1
+_SCRYPT_MAXMEM = 256 * 2**20  # hashlib's default (32 MiB) is below what N=2^17 needs
 _MIN_PASSWORD = 8
 
 
@@ -58,6 +61,8 @@ class User:
     role: str
     grants: frozenset[str] = field(default_factory=frozenset)
     id: int | None = None
+    #: ``credential_stamp`` of the password hash this user record was read with
+    credential: str = field(default="", compare=False, repr=False)
 
     def can(self, action: str) -> bool:
         if action not in PERMISSIONS:
@@ -108,10 +113,26 @@ def hash_password(password: str) -> str:
     """``scrypt$n$r$p$salt$hash`` (base64): parameters travel with the hash so they can grow."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32,
+        maxmem=_SCRYPT_MAXMEM,
     )
     b64 = base64.b64encode
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a hash made with weaker parameters than today's (rehash it at login)."""
+    try:
+        scheme, n, r, p, _salt, _digest = stored.split("$")
+        return scheme != "scrypt" or (int(n), int(r), int(p)) < (_SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+    except ValueError:
+        return True
+
+
+def credential_stamp(stored: str) -> str:
+    """A short fingerprint of a stored hash: a login made before the password changed
+    carries the old stamp, so the server can end it (``msw_audio.webapp.Sessions``)."""
+    return hashlib.sha256(stored.encode()).hexdigest()[:16]
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -128,6 +149,7 @@ def verify_password(password: str, stored: str) -> bool:
             r=int(r),
             p=int(p),
             dklen=len(expected),
+            maxmem=_SCRYPT_MAXMEM,
         )
     except (ValueError, TypeError):
         return False

@@ -1,9 +1,10 @@
 """``msw-audio`` commands for the store and the job queue.
 
-user add, ingest, enqueue, jobs, worker, erase, export, retention. Each takes ``--data DIR``
-(default ``$MSW_AUDIO_DATA`` or ``~/.local/share/msw-audio``) and ``--db-url`` for
-PostgreSQL. The shell user who can read the data folder can read everything in it, so CLI
-commands act as a local admin (audited as ``cli:<login>``); the app is where roles matter.
+user add/list/passwd/disable/enable/grant/revoke, ingest, enqueue, jobs, worker, erase,
+export, retention. Each takes ``--data DIR`` (default ``$MSW_AUDIO_DATA`` or
+``~/.local/share/msw-audio``) and ``--db-url`` for PostgreSQL. The shell user who can read
+the data folder can read everything in it, so CLI commands act as a local admin (audited as
+``cli:<login>``); the app is where roles matter.
 """
 
 from __future__ import annotations
@@ -89,6 +90,34 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         for u in store.list_users(_local_user()):
             extra = f" +{','.join(sorted(u.grants))}" if u.grants else ""
             print(f"{u.name}\t{u.role}{extra}")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    """Set a new password; every login made with the old one ends at its next request."""
+    password = _read_password(args)
+    with _open(args) as store:
+        store.set_password(args.name, password, actor=_local_user())
+    print(f"password of {args.name!r} changed; their open logins are ended")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace) -> int:
+    active = args.user_command == "enable"
+    with _open(args) as store:
+        store.set_active(args.name, active, _local_user())
+    print(f"user {args.name!r} {'enabled' if active else 'disabled (logged out at once)'}")
+    return 0
+
+
+def cmd_user_grant(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        if args.user_command == "grant":
+            store.grant(args.name, args.permission, _local_user())
+        else:
+            store.revoke(args.name, args.permission, _local_user())
+    verb = "granted to" if args.user_command == "grant" else "revoked from"
+    print(f"{args.permission} {verb} {args.name!r}")
     return 0
 
 
@@ -217,6 +246,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_user_add)
     p = _common(user_sub.add_parser("list", help="list logins"))
     p.set_defaults(func=cmd_user_list)
+    p = _common(user_sub.add_parser("passwd", help="reset a password (ends their logins)"))
+    p.add_argument("name")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (one line)"
+    )
+    p.set_defaults(func=cmd_user_passwd)
+    for action, text in (("disable", "disable a login (ends it at once)"),
+                         ("enable", "enable a disabled login")):
+        p = _common(user_sub.add_parser(action, help=text))
+        p.add_argument("name")
+        p.set_defaults(func=cmd_user_active)
+    for action, text in (("grant", "give an extra permission"),
+                         ("revoke", "take an extra permission back")):
+        p = _common(user_sub.add_parser(action, help=text))
+        p.add_argument("name")
+        p.add_argument("permission", choices=sorted(GRANTABLE))
+        p.set_defaults(func=cmd_user_grant)
 
     p = _common(sub.add_parser("ingest", help="add a `msw-audio process` output folder"))
     p.add_argument("dir", type=Path)

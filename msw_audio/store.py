@@ -43,7 +43,9 @@ from msw_audio.auth import (
     User,
     check_password,
     check_role,
+    credential_stamp,
     hash_password,
+    needs_rehash,
     system_user,
     verify_password,
 )
@@ -409,13 +411,33 @@ class Store:
             return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """The user if ``password`` is right, else None (same work either way)."""
-        with self.tx() as s:
+        """The user if ``password`` is right, else None (same work either way).
+
+        The slow hash runs outside any write transaction, so a flood of guesses cannot
+        stall evaluators' saves. Attempts for names that do not exist write no audit row
+        each (an unauthenticated flood must not grow the append-only log for good): the
+        server counts them and calls ``record_unknown_logins`` now and then.
+        """
+        with self.rtx() as s:
             row = s.scalar(select(UserRow).where(UserRow.name == name, UserRow.active))
             stored = row.password_hash if row else _DUMMY_HASH
-            ok = verify_password(password, stored) and row is not None
-            self._audit(s, name if row else "unknown", "login" if ok else "login.failed")
+        ok = verify_password(password, stored) and row is not None
+        if row is None:
+            return None
+        with self.tx() as s:
+            if ok and needs_rehash(stored):
+                fresh = s.get(UserRow, row.id)
+                if fresh is not None and fresh.password_hash == stored:
+                    fresh.password_hash = hash_password(password)
+                    row = fresh
+            self._audit(s, name, "login" if ok else "login.failed")
             return _user(row) if ok else None
+
+    def record_unknown_logins(self, count: int, since: str) -> None:
+        """One audit row for ``count`` failed logins with names that do not exist."""
+        if count > 0:
+            with self.tx() as s:
+                self._audit(s, "unknown", "login.failed.unknown", count=count, since=since)
 
     def set_password(self, name: str, password: str, actor: User | None = None) -> None:
         if actor is not None and actor.name != name:
@@ -435,6 +457,17 @@ class Store:
             row = self._user_row(s, name)
             row.grants = sorted(set(row.grants) | {action})
             self._audit(s, actor, "user.grant", "user", name, granted=action)
+            return _user(row)
+
+    def revoke(self, name: str, action: str, actor: User) -> User:
+        """Take back a permission given with ``grant``."""
+        actor.require("user.manage")
+        with self.tx() as s:
+            row = self._user_row(s, name)
+            if action not in (row.grants or ()):
+                raise InputError(f"user {name!r} holds no grant {action!r}")
+            row.grants = sorted(set(row.grants) - {action})
+            self._audit(s, actor, "user.revoke", "user", name, revoked=action)
             return _user(row)
 
     def set_active(self, name: str, active: bool, actor: User) -> None:
@@ -1490,7 +1523,8 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
 def _user(row: UserRow) -> User:
-    return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id)
+    return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
+                credential=credential_stamp(row.password_hash or ""))
 
 
 def _read_session(out_dir: Path) -> Session:

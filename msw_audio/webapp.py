@@ -43,37 +43,56 @@ PUBLIC_PATHS = frozenset({"/login", "/static/login.css", "/favicon.ico"})
 STATIC_FILES = frozenset({"review.js", "review.css", "login.css"})
 
 
+#: A login left untouched this long ends (a shared office computer left open).
+IDLE_MINUTES = 30
+
+
 @dataclass
 class _Login:
     name: str
     expires: float
+    credential: str  # ``User.credential`` at login: a changed password ends the login
+    last_seen: float
 
 
 class Sessions:
-    """Logged-in browsers: token -> user name, in memory, with an absolute expiry."""
+    """Logged-in browsers: token -> user name, in memory, with an absolute expiry and an
+    idle timeout. A login whose user's password has changed since is refused (``name_for``
+    with the user's current credential stamp)."""
 
-    def __init__(self, hours: float = SESSION_HOURS) -> None:
+    def __init__(self, hours: float = SESSION_HOURS, idle_minutes: float = IDLE_MINUTES,
+                 clock: Callable[[], float] = time.time) -> None:
         self._by_token: dict[str, _Login] = {}
         self._lock = threading.Lock()
         self._ttl = hours * 3600
+        self._idle = idle_minutes * 60
+        self._clock = clock
 
-    def create(self, name: str) -> str:
+    def create(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
+        now = self._clock()
         with self._lock:
-            self._by_token[token] = _Login(name, time.time() + self._ttl)
+            self._by_token[token] = _Login(user.name, now + self._ttl, user.credential, now)
         return token
 
-    def name_for(self, token: str | None) -> str | None:
+    def login_for(self, token: str | None) -> _Login | None:
+        """The live login behind ``token`` (touching it), or None if unknown/expired/idle."""
         if not token:
             return None
+        now = self._clock()
         with self._lock:
             login = self._by_token.get(token)
             if login is None:
                 return None
-            if login.expires < time.time():
+            if login.expires < now or now - login.last_seen > self._idle:
                 del self._by_token[token]
                 return None
-            return login.name
+            login.last_seen = now
+            return login
+
+    def name_for(self, token: str | None) -> str | None:
+        login = self.login_for(token)
+        return login.name if login else None
 
     def drop(self, token: str | None) -> None:
         with self._lock:
@@ -83,44 +102,97 @@ class Sessions:
 class LoginThrottle:
     """Slows password guessing: after ``limit`` failed logins for a user name within
     ``window`` seconds, that name is refused (without checking the password) until the oldest
-    failure leaves the window. In memory, per server process; a success clears the name.
+    failure leaves the window; ``address_limit`` does the same per client address. In
+    memory, per server process; a success clears the name.
+
+    ``begin`` checks and counts an attempt in one step, so N parallel guesses cannot all
+    pass the check before any failure is recorded: each attempt holds a failure slot until
+    ``succeeded`` gives it back. At most ``max_keys`` names/addresses are remembered (the
+    oldest forgotten first), so a flood of made-up names cannot grow memory without bound.
 
     Why per name and short: the accounts are few and known, so guessing targets names; a
     five-minute window keeps a locked-out evaluator's wait short.
     """
 
     def __init__(self, limit: int = 5, window: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, address_limit: int = 30,
+                 max_keys: int = 4096) -> None:
         self.limit, self.window, self._clock = limit, window, clock
+        self.address_limit, self.max_keys = address_limit, max_keys
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, name: str) -> list[float]:
+    def _recent(self, key: str) -> list[float]:
         now = self._clock()
-        kept = [t for t in self._failures.get(name, []) if now - t < self.window]
+        kept = [t for t in self._failures.get(key, []) if now - t < self.window]
         if kept:
-            self._failures[name] = kept
+            self._failures[key] = kept
         else:
-            self._failures.pop(name, None)
+            self._failures.pop(key, None)
         return kept
 
-    def wait_seconds(self, name: str) -> float:
-        """0 if ``name`` may try now, else how long until it may."""
-        key = name.lower()
+    def _wait(self, key: str, limit: int) -> float:
+        recent = self._recent(key)
+        if len(recent) < limit:
+            return 0.0
+        return max(0.0, recent[0] + self.window - self._clock())
+
+    def _add(self, key: str) -> None:
+        self._failures[key] = [*self._recent(key), self._clock()]
+        while len(self._failures) > self.max_keys:
+            self._failures.pop(next(iter(self._failures)))
+
+    def wait_seconds(self, name: str, address: str | None = None) -> float:
+        """0 if ``name`` (from ``address``) may try now, else how long until it may."""
         with self._lock:
-            recent = self._recent(key)
-            if len(recent) < self.limit:
-                return 0.0
-            return max(0.0, recent[0] + self.window - self._clock())
+            wait = self._wait(name.lower(), self.limit)
+            if address:
+                wait = max(wait, self._wait("@" + address, self.address_limit))
+            return wait
+
+    def begin(self, name: str, address: str | None = None) -> float:
+        """Reserve an attempt: 0 (and counted as a failure until ``succeeded``), or the
+        seconds to wait (nothing counted)."""
+        with self._lock:
+            key = name.lower()
+            wait = self._wait(key, self.limit)
+            if address:
+                wait = max(wait, self._wait("@" + address, self.address_limit))
+            if wait > 0:
+                return wait
+            self._add(key)
+            if address:
+                self._add("@" + address)
+            return 0.0
 
     def failed(self, name: str) -> None:
         with self._lock:
-            key = name.lower()
-            self._failures[key] = [*self._recent(key), self._clock()]
+            self._add(name.lower())
 
     def succeeded(self, name: str) -> None:
         with self._lock:
             self._failures.pop(name.lower(), None)
+
+
+class UnknownLogins:
+    """Counts failed logins for names that do not exist and writes them to the audit log as
+    one row per ``every`` seconds, not one row each."""
+
+    def __init__(self, store: Store, every: float = 60.0) -> None:
+        self.store, self.every = store, every
+        self._count, self._since = 0, time.time()
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+            now = time.time()
+            if now - self._since < self.every:
+                return
+            count, since = self._count, self._since
+            self._count, self._since = 0, now
+        self.store.record_unknown_logins(
+            count, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)))
 
 
 def _cookie_from_scope(scope: Scope) -> str | None:
@@ -162,8 +234,12 @@ class LoginGate:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        name = self.sessions.name_for(_cookie_from_scope(scope))
-        user = self._user(name)
+        token = _cookie_from_scope(scope)
+        login = self.sessions.login_for(token)
+        user = self._user(login.name) if login else None
+        if user is not None and user.credential != login.credential:
+            self.sessions.drop(token)  # the password changed since this login: end it
+            user = None
         if user is not None or path in PUBLIC_PATHS:
             scope.setdefault("state", {})["msw_user"] = user
             await self.app(scope, receive, send)
@@ -241,6 +317,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
     sessions = Sessions()
     throttle = LoginThrottle()
+    unknown = UnknownLogins(store)
     book = load_codebook_view()
     api = FastAPI(title="msw-audio", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -254,18 +331,21 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
     @api.post("/login")
     def login(
+        request: Request,
         username: str = Form(...),
         password: str = Form(...),
         next: str = Form("/"),  # noqa: A002
     ) -> Response:
-        name = username.strip()
-        if throttle.wait_seconds(name) > 0:
+        name = username.strip()[:64]
+        address = request.client.host if request.client else None
+        if throttle.begin(name, address) > 0:
             return RedirectResponse(
                 f"/login?error=locked&next={quote(_safe_next(next))}", status_code=303
             )
         user = store.authenticate(name, password)
         if user is None:
-            throttle.failed(name)
+            if store.get_user(name) is None:
+                unknown.add()
             return RedirectResponse(
                 f"/login?error=1&next={quote(_safe_next(next))}", status_code=303
             )
@@ -273,7 +353,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(
             COOKIE,
-            sessions.create(user.name),
+            sessions.create(user),
             max_age=SESSION_HOURS * 3600,
             httponly=True,
             samesite="strict",
