@@ -3,7 +3,7 @@
 
 Same as ``msw-audio serve``. The Gradio Blocks app is built from library calls by
 ``msw_audio.web.ui.build_blocks`` (it lives in the package so an installed ``msw-audio``
-can serve it) and mounted by ``msw_audio.webapp.create_app`` behind the login gate,
+can serve it) and mounted by ``msw_audio.web.server.create_app`` behind the login gate,
 which also serves the audio (HTTP Range) and the coding routes. Data flows one way: this
 UI calls the store and the renderers; the library never imports the UI.
 
@@ -20,14 +20,14 @@ from pathlib import Path
 
 def build(data_dir: Path | None = None):  # noqa: ANN201
     """The Gradio Blocks review app over the store in ``data_dir`` (no login of its own)."""
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
     from msw_audio.web.ui import build_blocks
 
     return build_blocks(Store.open(data_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from msw_audio.cli_app import cmd_serve
+    from msw_audio.cli.app import cmd_serve
     from msw_audio.errors import MswError
 
     ap = argparse.ArgumentParser(description="Start the msw-audio review screen (login required).")

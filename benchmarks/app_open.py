@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
 
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
     from msw_audio.web.render import load_codebook_view
     from msw_audio.web.ui import render_session
 

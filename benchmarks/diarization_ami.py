@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Diarization error rate per recording: the AMI clips, plus our generated sessions.
 
-Why: the diarizer's parameters (``msw_audio.diarize.DiarizeOptions``) were tuned on these
+Why: the diarizer's parameters (``msw_audio.speech.diarize.DiarizeOptions``) were tuned on these
 files, and a change to the models or the options must show its effect on real meeting audio
 (AMI: overlapping, far-field, 3-4 speakers) as well as on the synthetic demo sessions.
 
@@ -102,14 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
-    from msw_audio.weights import offline_environment
+    from msw_audio.speech.weights import offline_environment
 
     offline_environment()
     import torch
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from msw_audio.audio import load_audio
-    from msw_audio.diarize import DiarizeOptions, Diarizer, turns_to_annotation
+    from msw_audio.speech.audio import load_audio
+    from msw_audio.speech.diarize import DiarizeOptions, Diarizer, turns_to_annotation
 
     torch.set_num_threads(args.threads)
     items = [] if args.only_sessions else ami_items()

@@ -22,7 +22,7 @@ progress report (transcription and diarization overlap: they run side by side).
 WER: jiwer on lower-cased text without punctuation. DER:
 pyannote.metrics on the diarization turns (session.turns), collar 0 and 0.25 s, overlap
 scored. Word spk err (sample and demo, which have speaker-labelled STM):
-``msw_audio.evaluation.word_speaker_error``, the share of correctly heard words given to the
+``msw_audio.speech.evaluation.word_speaker_error``, the share of correctly heard words given to the
 wrong speaker.
 
     .venv/bin/python benchmarks/pipeline.py                       # all inputs
@@ -47,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msw_audio.evaluation import read_stm_text  # noqa: E402
+from msw_audio.speech.evaluation import read_stm_text  # noqa: E402
 
 STAGE_ORDER = ("load", "decode", "transcribe", "diarize", "align", "tag", "score", "write")
 
@@ -110,7 +110,7 @@ def long_input(work: Path, minutes: float) -> Input:
         return Input("long", out, rttm, out.stem, [Part(**p) for p in json.loads(meta.read_text())])
     from pyannote.database.util import load_rttm
 
-    from msw_audio.audio import load_audio
+    from msw_audio.speech.audio import load_audio
 
     work.mkdir(parents=True, exist_ok=True)
     demo, sample = demo_input(), sample_input()
@@ -161,7 +161,7 @@ def normalise(text: str) -> str:
 
 def child(spec: dict) -> dict:
     """Process one input with the real pipeline; returns timings, memory, WER and DER."""
-    from msw_audio.weights import offline_environment
+    from msw_audio.speech.weights import offline_environment
 
     offline_environment()
     import jiwer
@@ -169,10 +169,10 @@ def child(spec: dict) -> dict:
     from pyannote.database.util import load_rttm
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from msw_audio.diarize import DiarizeOptions, turns_to_annotation
     from msw_audio.errors import MswError
     from msw_audio.pipeline import Pipeline, PipelineConfig
-    from msw_audio.transcribe import TranscribeOptions
+    from msw_audio.speech.diarize import DiarizeOptions, turns_to_annotation
+    from msw_audio.speech.transcribe import TranscribeOptions
 
     threads = spec["threads"]
     torch.set_num_threads(threads)
@@ -220,7 +220,7 @@ def child(spec: dict) -> dict:
         wer = jiwer.wer(" ".join(refs), " ".join(hyps))
     word_spk = None
     if spec["stm"]:
-        from msw_audio.evaluation import read_stm_words, word_speaker_error
+        from msw_audio.speech.evaluation import read_stm_words, word_speaker_error
 
         word_spk = word_speaker_error(read_stm_words(Path(spec["stm"])), words)
     ref = load_rttm(spec["rttm"])[spec["uri"]]

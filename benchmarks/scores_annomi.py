@@ -26,8 +26,8 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from msw_audio.annomi import annomi_transcripts, default_annomi_csv  # noqa: E402
-from msw_audio.scores import MITI_PRINCIPLES, PRINCIPLES, score_session  # noqa: E402
+from msw_audio.coding.annomi import annomi_transcripts, default_annomi_csv  # noqa: E402
+from msw_audio.scoring.rubric import MITI_PRINCIPLES, PRINCIPLES, score_session  # noqa: E402
 
 
 def evaluate(transcripts, label: str, counting: str = "soft") -> dict[str, float]:
@@ -76,8 +76,8 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None):
     import hashlib
     import json
 
-    from msw_audio.codebook import load_codebook
-    from msw_audio.tagger import DEFAULT_MODEL_DIR, Tagger
+    from msw_audio.coding.codebook import load_codebook
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, Tagger
 
     shipped = (model_dir or DEFAULT_MODEL_DIR) / "cv_predictions.json.gz"
     if shipped.is_file() and csv.resolve() == default_annomi_csv().resolve():
@@ -108,7 +108,7 @@ def _fit_out_of_fold(csv: Path, model_dir: Path | None) -> dict[str, dict[str, f
     the talk-context stage with its nested CV), as code distributions by utterance."""
     import torch
 
-    from msw_audio.tagger import DEFAULT_MODEL_DIR, Encoder
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, Encoder
     from training.annomi import read_annomi
     from training.model import cross_validate
 
@@ -147,7 +147,7 @@ def main() -> int:
     if args.codes in ("tagger", "all"):
         import torch
 
-        from msw_audio.tagger import load_tagger
+        from msw_audio.coding.tagger import load_tagger
 
         torch.set_num_threads(1)
         t0 = time.perf_counter()

@@ -33,8 +33,8 @@ def main() -> None:
 
     import pandas as pd
 
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, load_tagger
     from msw_audio.records import AudioInfo, Session, Speaker, Utterance
-    from msw_audio.tagger import DEFAULT_MODEL_DIR, load_tagger
     from training.annomi import default_annomi_csv, read_annomi
 
     model_dir = args.model or DEFAULT_MODEL_DIR

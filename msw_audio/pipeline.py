@@ -3,7 +3,7 @@
 
 ``Pipeline`` holds the loaded models (load once, process many recordings: the worker does
 this); ``process_recording`` is the one-shot convenience. Transcription and diarization are
-cached per recording (``msw_audio.cache``), so rerunning after a crash or a kill repeats no
+cached per recording (``msw_audio.speech.cache``), so rerunning after a crash or a kill repeats no
 finished model stage. Audio is validated before anything is created in ``out_dir``: a bad
 recording fails fast and writes nothing.
 """
@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from msw_audio import __version__
-from msw_audio.align import AlignOptions, assign_speakers, build_utterances, speakers_from
-from msw_audio.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
-from msw_audio.cache import StageCache, default_cache_dir
-from msw_audio.diarize import DiarizeOptions
 from msw_audio.records import AudioInfo, Session, Turn, Word
-from msw_audio.transcribe import TranscribeOptions
-from msw_audio.writers import write_outputs
+from msw_audio.speech.align import AlignOptions, assign_speakers, build_utterances, speakers_from
+from msw_audio.speech.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
+from msw_audio.speech.cache import StageCache, default_cache_dir
+from msw_audio.speech.diarize import DiarizeOptions
+from msw_audio.speech.transcribe import TranscribeOptions
+from msw_audio.speech.writers import write_outputs
 
 Progress = Callable[[str, float], None]
 STAGES = ("decode", "transcribe", "diarize", "align", "tag", "score", "write")
@@ -97,7 +97,7 @@ class Pipeline:
     @property
     def transcriber(self):
         if self._transcriber is None:
-            from msw_audio.transcribe import Transcriber
+            from msw_audio.speech.transcribe import Transcriber
 
             cache_root = self.config.cache_dir or default_cache_dir()
             self._transcriber = Transcriber(self.config.transcribe,
@@ -107,7 +107,7 @@ class Pipeline:
     @property
     def diarizer(self):
         if self._diarizer is None:
-            from msw_audio.diarize import Diarizer
+            from msw_audio.speech.diarize import Diarizer
 
             self._diarizer = Diarizer(self.config.diarize)
         return self._diarizer
@@ -115,7 +115,7 @@ class Pipeline:
     @property
     def tagger(self):
         if self._tagger is None:
-            from msw_audio.tagger import load_tagger
+            from msw_audio.coding.tagger import load_tagger
 
             self._tagger = load_tagger(self.config.tagger_dir)
         return self._tagger
@@ -187,7 +187,7 @@ class Pipeline:
         )
         progress("align", 1.0)
 
-        from msw_audio.roles import suggest_roles
+        from msw_audio.coding.roles import suggest_roles
 
         # Roles first: they decide which codes (practitioner or client) each speaker gets.
         session = suggest_roles(session, tagger=self.tagger if self.config.tag else None)
@@ -196,7 +196,7 @@ class Pipeline:
             session = self.tagger.tag_session(session)
             progress("tag", 1.0)
         if self.config.tag and self.config.score:
-            from msw_audio.scores import score_session
+            from msw_audio.scoring.rubric import score_session
 
             progress("score", 0.0)
             session.scores = score_session(session)

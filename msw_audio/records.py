@@ -99,7 +99,7 @@ class Session:
     turns: list[Turn] = field(default_factory=list)
     #: What produced this session: {"asr": {...}, "diarization": {...}, "tagger": {...}}
     models: dict[str, Any] = field(default_factory=dict)
-    #: Suggested principle and MITI scores (see msw_audio.scores); None until scored.
+    #: Suggested principle and MITI scores (see msw_audio.scoring.rubric); None until scored.
     scores: dict[str, Any] | None = None
     language: str = "en"
     schema_version: str = SCHEMA_VERSION

@@ -59,7 +59,7 @@ def speech_pipeline(tmp_path_factory):
 @pytest.fixture()
 def store(tmp_path: Path):
     """An empty review store (SQLite, migrated) in a fresh data folder."""
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
 
     st = Store.open(tmp_path / "data")
     yield st

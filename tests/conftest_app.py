@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from msw_audio.audio import sha256_file
 from msw_audio.records import PRINCIPLES, AudioInfo, CodeSuggestion, Session, Speaker, Utterance
+from msw_audio.speech.audio import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_AUDIO = REPO / "msw_audio" / "demo" / "demo.ogg"
@@ -142,7 +142,7 @@ def write_session_dir(session: Session, out_dir: Path) -> Path:
 
 def make_store(data_dir: Path):  # noqa: ANN201
     """A store with one user per role (password ``PASSWORD``) and the demo session."""
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
 
     store = Store.open(data_dir)
     for name, role in USERS.items():
@@ -174,7 +174,7 @@ def running_server(store) -> Iterator[str]:  # noqa: ANN001
     """Serve ``create_app(store)`` with uvicorn in a thread on a free loopback port."""
     import uvicorn
 
-    from msw_audio.webapp import create_app
+    from msw_audio.web.server import create_app
 
     port = free_port()
     server = uvicorn.Server(

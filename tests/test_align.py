@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from msw_audio.align import assign_speakers, build_utterances, speakers_from
 from msw_audio.records import Turn, Word
+from msw_audio.speech.align import assign_speakers, build_utterances, speakers_from
 
 
 def words(*spec):
@@ -56,7 +56,7 @@ def test_speakers_get_talk_time():
 
 
 def test_word_speaker_error_maps_labels_and_counts_only_heard_words():
-    from msw_audio.evaluation import word_speaker_error
+    from msw_audio.speech.evaluation import word_speaker_error
 
     reference = [("hi", "pat"), ("there", "pat"), ("yes", "sam"), ("thanks", "sam")]
     hyp = [Word(0, 1, "Hi", 1.0, "S0"), Word(1, 2, "there,", 1.0, "S0"),

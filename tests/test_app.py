@@ -321,7 +321,7 @@ def test_evaluator_uploads_a_recording_for_processing(served, browser):
     page.wait_for_selector("text=jfk.flac", timeout=60_000)  # upload finished
     page.get_by_role("button", name="Upload and process").click()
     page.wait_for_selector("text=Queued as job", timeout=60_000)
-    from msw_audio.jobs import list_jobs
+    from msw_audio.jobs.queue import list_jobs
 
     jobs = list_jobs(store, store.get_user("eva"))
     assert any(j.source_name == "jfk.flac" and j.state == "queued" for j in jobs)
@@ -330,7 +330,7 @@ def test_evaluator_uploads_a_recording_for_processing(served, browser):
 
 @pytest.mark.browser
 def test_queue_and_jobs_follow_the_store_without_a_refresh_click(served, browser):
-    from msw_audio.jobs import enqueue
+    from msw_audio.jobs.queue import enqueue
     from tests.conftest import REPO
 
     store, sid, base = served
@@ -348,7 +348,7 @@ def test_queue_and_jobs_follow_the_store_without_a_refresh_click(served, browser
 
 # ------------------------------------------------------------------------------ other views
 def test_cli_registers_serve_and_demo_on_loopback():
-    from msw_audio.cli import build_parser
+    from msw_audio.cli.main import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["serve", "--data", "/tmp/x", "--port", "8123"])
@@ -360,8 +360,8 @@ def test_cli_registers_serve_and_demo_on_loopback():
 def test_team_view_and_exemplars_from_a_real_store(tmp_path):
     import hashlib
 
-    from msw_audio.auth import system_user
-    from msw_audio.store import Store
+    from msw_audio.review.auth import system_user
+    from msw_audio.review.store import Store
     from msw_audio.web.render import exemplars_html, shortlist_markdown
     from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
     from tests.conftest_app import PRINCIPLES, write_session_dir
@@ -406,7 +406,7 @@ def test_team_view_and_exemplars_from_a_real_store(tmp_path):
 
 
 def test_login_throttle_locks_a_name_after_repeated_failures_then_forgives():
-    from msw_audio.webapp import LoginThrottle
+    from msw_audio.web.server import LoginThrottle
 
     now = [1000.0]
     throttle = LoginThrottle(limit=3, window=60.0, clock=lambda: now[0])
@@ -425,7 +425,7 @@ def test_login_throttle_locks_a_name_after_repeated_failures_then_forgives():
 def test_repeated_wrong_passwords_lock_the_login_even_for_the_right_one(tmp_path):
     from fastapi.testclient import TestClient
 
-    from msw_audio.webapp import create_app
+    from msw_audio.web.server import create_app
 
     store, _sid = make_store(tmp_path / "data")
     with TestClient(create_app(store, mount_ui=False), follow_redirects=False) as client:

@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from msw_audio.audio import load_audio, sha256_file
 from msw_audio.errors import AudioError
+from msw_audio.speech.audio import load_audio, sha256_file
 
 
 def encode(samples: np.ndarray, path: Path, codec: str, rate: int = 16000,
@@ -149,7 +149,7 @@ def test_hostile_name_stays_inert_in_messages(tmp_path):
 
 
 def test_long_audio_is_windowed_at_quiet_points():
-    from msw_audio.transcribe import windows
+    from msw_audio.speech.transcribe import windows
 
     rng = np.random.default_rng(1)
     audio = (0.3 * rng.standard_normal(16000 * 100)).astype(np.float32)

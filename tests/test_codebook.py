@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from msw_audio.codebook import load_codebook
+from msw_audio.coding.codebook import load_codebook
 from msw_audio.errors import InputError
 
 PRACTITIONER = [
@@ -28,7 +28,8 @@ def test_default_codebook_has_the_agreed_ids():
 
 
 def test_second_codebook_loads_without_code_changes():
-    path = Path(__file__).resolve().parents[1] / "msw_audio" / "codebook_supervision.yaml"
+    path = (Path(__file__).resolve().parents[1] / "msw_audio" / "coding" / "codebooks"
+            / "codebook_supervision.yaml")
     book = load_codebook(path)
     assert book.name == "msw-supervision"
     assert "directive" in [c.id for c in book.for_role("practitioner")]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from msw_audio.coding.tagger import ContextHeads, load_tagger
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
-from msw_audio.tagger import ContextHeads, load_tagger
 from tests.conftest import annomi_slice as write_annomi_slice
 
 
@@ -68,8 +68,8 @@ def test_finetune_prepare_run_package_and_tag(tiny_slice, tmp_path):
 
 
 def test_fine_tuned_heads_need_their_own_encoder(tmp_path):
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR
     from msw_audio.errors import ModelNotFoundError
-    from msw_audio.tagger import DEFAULT_MODEL_DIR
 
     for name in ("heads.npz", "metadata.json"):
         (tmp_path / name).write_bytes((DEFAULT_MODEL_DIR / name).read_bytes())

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msw_audio import cli, jobs
-from msw_audio.audio import sha256_file
-from msw_audio.db import Job, utcnow
+from msw_audio.cli import main as cli
 from msw_audio.errors import AudioError, MswError, PermissionDenied
-from msw_audio.jobs import JobConfig, claim, enqueue, list_jobs, recover_stale, run_worker
-from msw_audio.store import Store
+from msw_audio.jobs import queue as jobs
+from msw_audio.jobs.queue import JobConfig, claim, enqueue, list_jobs, recover_stale, run_worker
+from msw_audio.review.db import Job, utcnow
+from msw_audio.review.store import Store
+from msw_audio.speech.audio import sha256_file
 from tests.store_helpers import (
     DEMO,
     JFK,

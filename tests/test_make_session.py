@@ -60,7 +60,7 @@ def read_rttm(path: Path) -> list[tuple[str, float, float]]:
 
 
 def audio_seconds(path: Path) -> float:
-    from msw_audio.audio import load_audio
+    from msw_audio.speech.audio import load_audio
 
     return len(load_audio(path)) / 16000
 

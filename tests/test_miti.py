@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from msw_audio.annomi import annomi_transcripts, default_annomi_csv, load_annomi
+from msw_audio.coding.annomi import annomi_transcripts, default_annomi_csv, load_annomi
 from msw_audio.errors import InputError
-from msw_audio.features import session_features
-from msw_audio.miti import THRESHOLDS, miti_summary, rating
 from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
+from msw_audio.scoring.features import session_features
+from msw_audio.scoring.miti import THRESHOLDS, miti_summary, rating
 
 
 def session_with(codes: list[tuple[str, str, float]]) -> Session:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from msw_audio.evaluation import (
+from msw_audio.pipeline import Pipeline, PipelineConfig
+from msw_audio.records import Session
+from msw_audio.speech.evaluation import (
     der,
     read_rttm,
     read_stm_text,
@@ -18,8 +20,6 @@ from msw_audio.evaluation import (
     wer,
     word_speaker_error,
 )
-from msw_audio.pipeline import Pipeline, PipelineConfig
-from msw_audio.records import Session
 
 REPO = Path(__file__).resolve().parents[1]
 THREE = REPO / "tests" / "data" / "three_speakers"

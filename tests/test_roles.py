@@ -1,7 +1,7 @@
 """Role suggestion from text: practitioner found, child vs parent a low-confidence guess."""
 
+from msw_audio.coding.roles import MAX_CHILD_CONFIDENCE, speaker_stats, suggest_roles
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
-from msw_audio.roles import MAX_CHILD_CONFIDENCE, speaker_stats, suggest_roles
 
 TURNS = [
     ("A", "Hi, thanks for letting me come round today. How have things been since last week?"),
@@ -54,7 +54,7 @@ def test_single_speaker_and_empty_sessions():
 
 
 def test_practitioner_is_found_with_the_tagger_too():
-    from msw_audio.tagger import load_tagger
+    from msw_audio.coding.tagger import load_tagger
 
     tagger = load_tagger()
     session = suggest_roles(_session(), tagger=tagger)

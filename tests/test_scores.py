@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from msw_audio import cli
-from msw_audio.annomi import annomi_transcripts, default_annomi_csv
+from msw_audio.cli import main as cli
+from msw_audio.coding.annomi import annomi_transcripts, default_annomi_csv
 from msw_audio.errors import InputError, ModelNotFoundError
-from msw_audio.features import child_names, session_features
 from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
-from msw_audio.scores import (
+from msw_audio.scoring.features import child_names, session_features
+from msw_audio.scoring.rubric import (
     MIN_CONFIRMED,
     PRINCIPLES,
     RUBRIC,

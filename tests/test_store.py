@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from msw_audio import cli
-from msw_audio.audio import sha256_file
-from msw_audio.auth import PERMISSIONS, USER_ROLES, User
+from msw_audio.cli import main as cli
 from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.records import PRINCIPLES
-from msw_audio.store import Store, safe_name
+from msw_audio.review.auth import PERMISSIONS, USER_ROLES, User
+from msw_audio.review.store import Store, safe_name
+from msw_audio.speech.audio import sha256_file
 from tests.store_helpers import (
     JFK,
     build_session,

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from msw_audio.db import Job
 from msw_audio.errors import PermissionDenied
-from msw_audio.jobs import claim
-from msw_audio.store import Store
+from msw_audio.jobs.queue import claim
+from msw_audio.review.db import Job
+from msw_audio.review.store import Store
 from tests.store_helpers import JFK, build_session, scan_for, write_session_dir
 
 
@@ -81,7 +81,7 @@ def pg_url():
 
 
 def test_store_on_postgresql(pg_url: str, tmp_path: Path):
-    from msw_audio.audio import sha256_file
+    from msw_audio.speech.audio import sha256_file
 
     with Store.open(tmp_path / "data", url=pg_url) as st:
         with st.engine.connect() as conn:

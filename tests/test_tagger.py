@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from msw_audio.cli import main
-from msw_audio.codebook import load_codebook
+from msw_audio.cli.main import main
+from msw_audio.coding.codebook import load_codebook
+from msw_audio.coding.roles import suggest_roles
+from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, cue_codes, load_tagger
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
-from msw_audio.roles import suggest_roles
-from msw_audio.tagger import DEFAULT_MODEL_DIR, cue_codes, load_tagger
 from tests.conftest import annomi_slice as write_annomi_slice
 
 REPO = Path(__file__).resolve().parents[1]

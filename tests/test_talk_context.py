@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from msw_audio.tagger import DEFAULT_MODEL_DIR, load_tagger
-from msw_audio.talk_context import CONTEXT_FILE, TalkContext, context_features
+from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, load_tagger
+from msw_audio.coding.talk_context import CONTEXT_FILE, TalkContext, context_features
 from training.context import fit_talk_context
 
 CLASSES = ["change_talk", "neutral", "sustain_talk"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from msw_audio.errors import ModelNotFoundError
-from msw_audio.weights import (
+from msw_audio.speech.weights import (
     WHISPER_BASE_SHA256,
     campplus_checkpoint,
     package_dir,
@@ -33,9 +33,9 @@ def test_unknown_model_name_and_empty_folder_are_refused(tmp_path):
 
 @pytest.mark.slow
 def test_whisper_base_is_joined_once_and_verified(tmp_path, jfk_path):
-    from msw_audio.audio import load_audio
-    from msw_audio.evaluation import wer
-    from msw_audio.transcribe import TranscribeOptions, Transcriber
+    from msw_audio.speech.audio import load_audio
+    from msw_audio.speech.evaluation import wer
+    from msw_audio.speech.transcribe import TranscribeOptions, Transcriber
 
     folder = whisper_model_dir("base", tmp_path)
     assert (folder / "model.bin.sha256").read_text() == WHISPER_BASE_SHA256

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msw_audio.annomi import CLIENT_TALK_CODE, INPUT_SUBTYPE_CODE
+from msw_audio.coding.annomi import CLIENT_TALK_CODE, INPUT_SUBTYPE_CODE
+from msw_audio.coding.tagger import SIX_TO_FOUR
 from msw_audio.errors import InputError
-from msw_audio.tagger import SIX_TO_FOUR
 
 REQUIRED_COLUMNS = (
     "transcript_id",
@@ -48,7 +48,7 @@ FOUR_WAY = ("question", "reflection", "input", "other")
 INPUT_CODES = ("giving_information", "persuade", "seeking_collaboration")
 CLIENT_CODES = ("change_talk", "neutral", "sustain_talk")
 
-#: The AnnoMI -> codebook mapping is the library's (msw_audio.annomi), so training and
+#: The AnnoMI -> codebook mapping is the library's (msw_audio.coding.annomi), so training and
 #: scoring can never disagree about what an AnnoMI label means.
 INPUT_MAP = INPUT_SUBTYPE_CODE
 CLIENT_MAP = CLIENT_TALK_CODE

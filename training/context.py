@@ -1,4 +1,4 @@
-"""Fit the family-member talk-context stage (``msw_audio.talk_context``) with nested CV.
+"""Fit the family-member talk-context stage (``msw_audio.coding.talk_context``) with nested CV.
 
 The stage learns from *out-of-fold* head probabilities, so it sees the head as it behaves on
 transcripts it never trained on. Its own CV is nested: for each outer fold, the strength of
@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score
 
-from msw_audio.talk_context import FEATURES, TalkContext, context_features
+from msw_audio.coding.talk_context import FEATURES, TalkContext, context_features
 from training.model import tune_offsets
 
 C_GRID = (0.01, 0.05, 0.2, 1.0, 5.0)

@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from msw_audio.weights import offline_environment, package_dir
+from msw_audio.speech.weights import offline_environment, package_dir
 
 
 def minilm_dir() -> Path:

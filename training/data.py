@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msw_audio.tagger import Encoder
+from msw_audio.coding.tagger import Encoder
 
 
 def embed_table(table: pd.DataFrame, encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from msw_audio.tagger import load_tagger
+from msw_audio.coding.tagger import load_tagger
 from training.annomi import read_annomi
 from training.data import embed_table
 from training.model import score_predictions

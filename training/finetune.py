@@ -6,7 +6,7 @@ with the previous turn as context, moves both; the tagger still runs **one encod
 utterance** on the CPU (the previous turn's embedding is reused).
 
 The model trained here is a siamese context classifier: the encoder embeds the utterance and
-the previous utterance separately (mean pooling, L2 norm, exactly what ``msw_audio.tagger``'s
+the previous utterance separately (mean pooling, L2 norm, exactly what ``msw_audio.coding.tagger``'s
 CTranslate2 encoder computes), and linear heads read ``[utterance, previous]``: practitioner
 6-way, 4-way and input subtype, and family-member change/neutral/sustain talk.
 The word-embedding matrix stays frozen (it is half the model and AnnoMI covers a fraction of
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msw_audio.tagger import ENCODER_MAX_TOKENS, SIX_TO_FOUR
+from msw_audio.coding.tagger import ENCODER_MAX_TOKENS, SIX_TO_FOUR
 from training.annomi import CLIENT_CODES, FOUR_WAY, INPUT_CODES, SIX_WAY
 
 MAX_TOKENS = ENCODER_MAX_TOKENS  # train on what the tagger's encoder will see
@@ -448,9 +448,9 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
 
     import pandas as pd
 
-    from msw_audio.codebook import load_codebook
-    from msw_audio.tagger import ContextHeads, predict_table, save_tagger
-    from msw_audio.talk_context import TalkContext
+    from msw_audio.coding.codebook import load_codebook
+    from msw_audio.coding.tagger import ContextHeads, predict_table, save_tagger
+    from msw_audio.coding.talk_context import TalkContext
     from training.annomi import default_annomi_csv, read_annomi
     from training.context import fit_on_table
     from training.model import score_predictions

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 from sklearn.model_selection import GroupKFold
 
-from msw_audio.tagger import Features, Head
+from msw_audio.coding.tagger import Features, Head
 from training.annomi import CLIENT_CODES, FOUR_WAY, INPUT_CODES, SIX_TO_FOUR, SIX_WAY
 
 
@@ -53,7 +53,7 @@ def fit_head(
     x = feats.fit_transform(texts, prevs, emb, prev_emb)
     y = np.array(labels)
     if not labels:  # no labelled rows at all (a tiny slice): every class equally likely
-        from msw_audio.tagger import UniformPrior
+        from msw_audio.coding.tagger import UniformPrior
 
         return Head(features=feats, clf=UniformPrior(classes),
                     offsets=np.zeros(len(classes)))
@@ -165,11 +165,11 @@ def cross_validate(table: pd.DataFrame, emb: np.ndarray, prev_emb: np.ndarray,
     """Grouped k-fold CV of the whole tagger: OOF predictions, per-task scores, talk-context stage.
 
     The family-member head's out-of-fold probabilities then train the talk-context stage
-    (``msw_audio.talk_context``), whose own CV is nested: fold k's regularisation and decision
-    offsets are chosen on the other folds only, so no test label ever chooses its own
+    (``msw_audio.coding.talk_context``), whose own CV is nested: fold k's regularisation and
+    decision offsets are chosen on the other folds only, so no test label ever chooses its own
     threshold. ``context`` is the final stage, fitted on all out-of-fold rows.
     """
-    from msw_audio.tagger import predict_table
+    from msw_audio.coding.tagger import predict_table
 
     configs = configs or CONFIGS
     groups = table["transcript_id"].astype(str).to_numpy()

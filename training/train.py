@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from msw_audio.codebook import load_codebook
+from msw_audio.coding.codebook import load_codebook
+from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, Encoder, save_tagger
 from msw_audio.errors import InputError
-from msw_audio.tagger import DEFAULT_MODEL_DIR, Encoder, save_tagger
 from training.annomi import default_annomi_csv, read_annomi, read_confirmed
 from training.data import embed_table
 from training.model import CONFIGS, cross_validate, fit_all

@@ -2,7 +2,7 @@
 
 Why a sub-package: ``msw-audio serve`` must work from an installed package, so the Blocks
 app lives here (``msw_audio.web.ui``) and the repo-root ``app.py`` only starts it. The
-static files (``review.js``, ``review.css``) are served by ``msw_audio.webapp`` after login.
+static files (``review.js``, ``review.css``) are served by ``msw_audio.web.server`` after login.
 """
 
 from __future__ import annotations

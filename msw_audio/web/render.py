@@ -3,7 +3,7 @@
 Why server-rendered HTML: a 1,000-utterance transcript must open in well under two seconds,
 and one escaped string per view is both fast and easy to test without a browser. The
 browser side (``review.js``) only adds behaviour — click-to-seek, hotkeys, saving through
-the JSON routes of ``msw_audio.webapp`` — reading everything it needs from ``data-``
+the JSON routes of ``msw_audio.web.server`` — reading everything it needs from ``data-``
 attributes, so a re-render never leaves stale JavaScript state behind.
 """
 
@@ -34,7 +34,7 @@ RESERVED_KEYS = frozenset(
 SCORE_STEPS = tuple(x / 2 for x in range(2, 11))  # 1.0 .. 5.0 in halves
 
 _FALLBACK = {
-    # Used only until msw_audio.codebook lands in this checkout (same ids, plain labels).
+    # Used only until msw_audio.coding.codebook lands in this checkout (same ids, plain labels).
     "practitioner": (
         ("open_question", "q", "#2563eb"),
         ("closed_question", "w", "#64748b"),
@@ -110,9 +110,9 @@ def group_of(role: str) -> str:
 def load_codebook_view() -> CodebookView:
     """The shipped codebook as the screen shows it."""
     try:
-        from msw_audio.codebook import load_codebook
+        from msw_audio.coding.codebook import load_codebook
     except ModuleNotFoundError as exc:  # codebook module not in this checkout yet
-        if exc.name != "msw_audio.codebook":
+        if exc.name != "msw_audio.coding.codebook":
             raise
         return CodebookView(
             groups={

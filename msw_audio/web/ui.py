@@ -1,7 +1,7 @@
 """The Gradio Blocks review app: evaluator queue and transcript, coach exemplar library,
 team reflection, researcher exports and agreement, admin audit log.
 
-Every handler resolves the signed-in user from the request (set by ``msw_audio.webapp``'s
+Every handler resolves the signed-in user from the request (set by ``msw_audio.web.server``'s
 login gate) and calls the ``Store`` with that user, so permissions are the store's, not the
 browser's. Tabs a role cannot use are hidden as a courtesy; hiding is not the protection.
 """
@@ -15,10 +15,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from msw_audio.auth import User
 from msw_audio.errors import MswError
 from msw_audio.records import PRINCIPLES
-from msw_audio.store import SessionSummary, Store
+from msw_audio.review.auth import User
+from msw_audio.review.store import SessionSummary, Store
 from msw_audio.web.render import (
     PRINCIPLE_LABELS,
     CodebookView,
@@ -130,7 +130,7 @@ def _header(user: User) -> str:
 
 
 def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
-    """All views in one Blocks app; ``msw_audio.webapp.create_app`` mounts it behind login."""
+    """All views in one Blocks app; ``msw_audio.web.server.create_app`` mounts it behind login."""
     book = book or load_codebook_view()
     code_choices = [("Any good-practice code", "")] + [
         (c.label, c.id) for c in book.groups.get("practitioner", [])
@@ -424,7 +424,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
         )
 
         def jobs_frame(user: User) -> pd.DataFrame:
-            from msw_audio.jobs import list_jobs
+            from msw_audio.jobs.queue import list_jobs
 
             rows = [
                 [
@@ -441,7 +441,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
         def on_upload(path, worker, team, date, family, rtype, request: gr.Request):
-            from msw_audio.jobs import enqueue
+            from msw_audio.jobs.queue import enqueue
 
             user = _user(store, request)
             if not path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from msw_audio.auth import system_user
+from msw_audio.review.auth import system_user
 from tests.conftest_app import PASSWORD, make_store, running_server
 from tests.test_app import _login, _request
 
@@ -47,7 +47,7 @@ def test_thirty_parallel_wrong_passwords_count_at_most_the_limit(served):
 
 
 def test_made_up_names_write_no_audit_row_each_and_memory_stays_bounded(served):
-    from msw_audio.webapp import LoginThrottle
+    from msw_audio.web.server import LoginThrottle
 
     store, _sid, base = served
     for i in range(12):
@@ -80,8 +80,8 @@ def test_the_old_cookie_is_refused_after_logout_password_reset_and_disable(serve
 
 
 def test_cookie_flags_and_idle_timeout():
-    from msw_audio.auth import User
-    from msw_audio.webapp import Sessions
+    from msw_audio.review.auth import User
+    from msw_audio.web.server import Sessions
 
     now = [0.0]
     sessions = Sessions(hours=12, idle_minutes=30, clock=lambda: now[0])

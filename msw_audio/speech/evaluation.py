@@ -93,7 +93,7 @@ def der(reference, turns: list[Turn], collar: float = 0.0) -> float:
     """Diarization error rate of ``turns`` against a reference ``Annotation``."""
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from msw_audio.diarize import turns_to_annotation
+    from msw_audio.speech.diarize import turns_to_annotation
 
     hypothesis = turns_to_annotation(turns, uri=reference.uri)
     return float(DiarizationErrorRate(collar=collar)(reference, hypothesis))

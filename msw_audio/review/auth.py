@@ -131,7 +131,7 @@ def needs_rehash(stored: str) -> bool:
 
 def credential_stamp(stored: str) -> str:
     """A short fingerprint of a stored hash: a login made before the password changed
-    carries the old stamp, so the server can end it (``msw_audio.webapp.Sessions``)."""
+    carries the old stamp, so the server can end it (``msw_audio.web.server.Sessions``)."""
     return hashlib.sha256(stored.encode()).hexdigest()[:16]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from msw_audio.errors import InputError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _training(module: str):

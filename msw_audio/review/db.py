@@ -9,7 +9,7 @@ transactional write and nothing is lost on a crash:
   ``suggestions`` (ranked model codes with model version), ``principle_scores``
   (suggested, confirmed, note), ``decisions`` (who, when, old -> new);
 * ``users`` and ``audit_log`` (append-only: triggers refuse UPDATE and DELETE);
-* ``jobs``: the processing queue (see ``msw_audio.jobs``).
+* ``jobs``: the processing queue (see ``msw_audio.jobs.queue``).
 
 Session-owned rows cascade on delete so erasure is one statement that cannot leave orphans.
 Times are naive UTC (SQLite has no time zones; PostgreSQL stores the same values).
@@ -230,7 +230,7 @@ class AuditEntry(Base):
 
 
 class Job(Base):
-    """A recording waiting for, in, or done with processing (see ``msw_audio.jobs``)."""
+    """A recording waiting for, in, or done with processing (see ``msw_audio.jobs.queue``)."""
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)

@@ -12,9 +12,9 @@ import secrets
 from datetime import date
 from pathlib import Path
 
-from msw_audio.auth import system_user
+from msw_audio.review.auth import system_user
 
-DEMO_AUDIO = Path(__file__).resolve().parent / "demo" / "demo.ogg"
+DEMO_AUDIO = Path(__file__).resolve().parents[1] / "demo" / "demo.ogg"
 DEMO_USERS = ("evaluator", "coach", "researcher", "admin")
 DEMO_META = {
     "title": "Demo home visit (fictional)",
@@ -63,18 +63,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(data: Path | None):
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
 
     return Store.open(data)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from msw_audio.webapp import serve
+    from msw_audio.web.server import serve
 
     store = _open(args.data)
     runner = None
     if not getattr(args, "no_worker", False):
-        from msw_audio.jobs import start_background_worker
+        from msw_audio.jobs.queue import start_background_worker
 
         runner = start_background_worker(store)
     print(f"data folder: {store.data_dir}")
@@ -93,8 +93,8 @@ def prepare_demo(store, log=print) -> tuple[str, str]:  # noqa: ANN001
     Returns ``(session_id, password)``. Processing is cached by the pipeline, so a second
     ``msw-audio demo`` starts in seconds.
     """
-    from msw_audio.audio import sha256_file
     from msw_audio.pipeline import process_recording
+    from msw_audio.speech.audio import sha256_file
 
     admin = system_user("demo")
     session_id = store.session_for_hash(sha256_file(DEMO_AUDIO))
@@ -118,7 +118,7 @@ def prepare_demo(store, log=print) -> tuple[str, str]:  # noqa: ANN001
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from msw_audio.webapp import serve
+    from msw_audio.web.server import serve
 
     store = _open(args.data)
     session_id, password = prepare_demo(store)

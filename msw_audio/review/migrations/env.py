@@ -1,6 +1,6 @@
 """Alembic environment: run programmatically by ``Store.open`` on its own connection.
 
-``msw_audio.store.migrate`` passes the live connection in ``config.attributes`` so the
+``msw_audio.review.store.migrate`` passes the live connection in ``config.attributes`` so the
 migration runs in the same (SQLite: ``BEGIN IMMEDIATE``) transaction discipline as the app,
 and two processes opening one store at once cannot both apply it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from msw_audio.db import Base
+from msw_audio.review.db import Base
 
 config = context.config
 target_metadata = Base.metadata

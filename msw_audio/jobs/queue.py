@@ -38,11 +38,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 
-from msw_audio.audio import AUDIO_EXTENSIONS, check_file, display_name
-from msw_audio.auth import User, system_user
-from msw_audio.db import Job, utcnow
 from msw_audio.errors import AudioError, InputError, MswError
-from msw_audio.store import Store, safe_ext, safe_name
+from msw_audio.review.auth import User, system_user
+from msw_audio.review.db import Job, utcnow
+from msw_audio.review.store import Store, safe_ext, safe_name
+from msw_audio.speech.audio import AUDIO_EXTENSIONS, check_file, display_name
 
 ProgressFn = Callable[[str, float], None]
 #: (audio_path, out_dir, cache_dir, progress) -> None; writes out_dir/session.json
@@ -167,7 +167,7 @@ def enqueue(
     sha, staged = _stage_copy(store, path, config.max_upload_bytes)
     try:
         if config.validate_audio:
-            from msw_audio.audio import load_audio
+            from msw_audio.speech.audio import load_audio
 
             try:
                 load_audio(staged, max_duration=config.max_duration)
@@ -194,7 +194,7 @@ def enqueue(
             existing.ext, existing.source_name = ext, original
             store._audit(s, user, "job.retry", "job", existing.id)
             return existing.id
-        from msw_audio.db import SessionRow
+        from msw_audio.review.db import SessionRow
 
         session_id = s.scalar(select(SessionRow.id).where(SessionRow.recording_sha256 == sha))
         job = Job(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from msw_audio.errors import InputError
-from msw_audio.scores import MIN_CONFIRMED, PRINCIPLES
+from msw_audio.scoring.rubric import MIN_CONFIRMED, PRINCIPLES
 
 
 def add_commands(sub: Any) -> None:
@@ -83,7 +83,7 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from msw_audio.scores import load_calibration, score_session
+    from msw_audio.scoring.rubric import load_calibration, score_session
 
     calibration = load_calibration(args.calibration) if args.calibration else None
     if args.session:
@@ -104,12 +104,12 @@ def run_score(args: argparse.Namespace) -> int:
             print(_table({args.session.parent.name or "session": _flat(scores)}))
         return 0
 
-    from msw_audio.annomi import annomi_transcripts
+    from msw_audio.coding.annomi import annomi_transcripts
 
     human = args.codes == "human"
     transcripts = annomi_transcripts(args.annomi, with_codes=human)
     if not human:
-        from msw_audio.tagger import load_tagger
+        from msw_audio.coding.tagger import load_tagger
 
         tagger = load_tagger(args.tagger_model)
         for t in transcripts:
@@ -121,7 +121,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from msw_audio.scores import read_confirmed, save_calibration, train_calibration
+    from msw_audio.scoring.rubric import read_confirmed, save_calibration, train_calibration
 
     records = read_confirmed(args.confirmed)
     cal = train_calibration(records, min_confirmed=args.min_confirmed)

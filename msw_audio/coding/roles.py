@@ -32,7 +32,7 @@ import numpy as np
 from msw_audio.records import Session, Speaker
 
 if TYPE_CHECKING:  # the tagger is optional; roles work from text alone
-    from msw_audio.tagger import Tagger
+    from msw_audio.coding.tagger import Tagger
 
 _QUESTION_START = re.compile(
     r"^\s*(what|how|why|when|where|who|which|tell me|could you|can you|would you|do you|did you|"

@@ -3,7 +3,7 @@
 Why a rubric first: evaluators must be able to see *why* a score was suggested and argue
 with it, and there are no confirmed MSW scores to learn from yet. Each principle is a
 weighted mean of a few *components*; a component maps one session feature
-(``msw_audio.features``) linearly onto 0..1 between two documented anchors (many of them
+(``msw_audio.scoring.features``) linearly onto 0..1 between two documented anchors (many of them
 the MITI 4.2.1 thresholds). ``value = 1 + 4 * weighted mean``, rounded to the nearest half.
 The weights and anchors below are the ones documented in ``docs/principles.md`` — change
 both together (``tests/test_scores.py`` checks they agree).
@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from msw_audio.errors import InputError, ModelNotFoundError
-from msw_audio.features import (
+from msw_audio.records import PRINCIPLES, Session
+from msw_audio.scoring.features import (
     FAMILY_CODES,
     FEATURE_NAMES,
     PRACTITIONER_CODES,
@@ -34,8 +35,7 @@ from msw_audio.features import (
     UtteranceView,
     session_features,
 )
-from msw_audio.miti import miti_summary
-from msw_audio.records import PRINCIPLES, Session
+from msw_audio.scoring.miti import miti_summary
 
 RUBRIC_VERSION = "msw-rubric-1.0"
 #: The MITI-derived principles (checked against AnnoMI's high/low MI quality).

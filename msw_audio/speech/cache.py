@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from msw_audio import __version__
-from msw_audio.writers import atomic_write_text
+from msw_audio.speech.writers import atomic_write_text
 
 
 def default_cache_dir() -> Path:

@@ -1,4 +1,4 @@
-"""Session features that the principle rubric (``msw_audio.scores``) and its calibration use.
+"""Session features that the principle rubric (``scoring.rubric``) and its calibration use.
 
 Why a separate module: the rubric, the calibrated model and the docs must all talk about
 the *same* numbers, so each feature is computed once here, named, and documented in
@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from msw_audio.codebook import load_codebook
+from msw_audio.coding.codebook import load_codebook
 from msw_audio.records import FAMILY_ROLES, Session, Utterance
 
 _CODEBOOK = load_codebook()  # the default codebook is the single source of code ids

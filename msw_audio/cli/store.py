@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from msw_audio.auth import GRANTABLE, USER_ROLES, system_user
 from msw_audio.errors import InputError
+from msw_audio.review.auth import GRANTABLE, USER_ROLES, system_user
 
 
 def _local_user():
@@ -28,7 +28,7 @@ def _local_user():
 
 
 def _open(args: argparse.Namespace):
-    from msw_audio.store import Store
+    from msw_audio.review.store import Store
 
     return Store.open(args.data, url=args.db_url)
 
@@ -129,7 +129,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from msw_audio.jobs import JobConfig, enqueue_many
+    from msw_audio.jobs.queue import JobConfig, enqueue_many
 
     config = JobConfig()
     if args.max_upload_mb:
@@ -157,7 +157,7 @@ def _fmt_eta(seconds: float | None) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from msw_audio.jobs import list_jobs
+    from msw_audio.jobs.queue import list_jobs
 
     with _open(args) as store:
         jobs = list_jobs(store, _local_user(), limit=args.limit)
@@ -174,7 +174,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from msw_audio.jobs import JobConfig, LocalRunner
+    from msw_audio.jobs.queue import JobConfig, LocalRunner
 
     config = JobConfig()
     if args.threads:  # a setting of both model stages, recorded with each session
@@ -219,7 +219,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from msw_audio.jobs import purge_jobs
+    from msw_audio.jobs.queue import purge_jobs
 
     user = _local_user()
     with _open(args) as store:

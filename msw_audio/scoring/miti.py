@@ -3,7 +3,7 @@
 Why: coaches and researchers read MITI summary scores against the manual's fair/good
 thresholds, so msw-audio reports them next to the principle scores, with the thresholds
 and a plain rating (good / fair / below fair) so nobody has to look them up. Counts are the
-tagger's soft counts (sum of code probabilities, see ``msw_audio.features``); with confirmed
+tagger's soft counts (sum of code probabilities, see ``msw_audio.scoring.features``); with confirmed
 codes (probability 1) they are ordinary MITI counts.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msw_audio.features import (
+from msw_audio.scoring.features import (
     FAMILY_CODES,
     MI_ADHERENT,
     MI_NON_ADHERENT,

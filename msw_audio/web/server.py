@@ -28,10 +28,10 @@ from fastapi import Body, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from msw_audio.auth import User
 from msw_audio.errors import InputError, MswError, PermissionDenied
-from msw_audio.jobs import JobConfig
-from msw_audio.store import Store
+from msw_audio.jobs.queue import JobConfig
+from msw_audio.review.auth import User
+from msw_audio.review.store import Store
 from msw_audio.web import STATIC_DIR
 from msw_audio.web.security import SecurityHeaders, audio_media_type
 

@@ -2,7 +2,7 @@
 
 Shows a progress bar per stage (rich, on stderr) and a summary table at the end. Expected
 failures (bad audio, missing model) surface as ``MswError`` and become a one-line message in
-``msw_audio.cli``; nothing is written for a recording that fails validation.
+``msw_audio.cli.main``; nothing is written for a recording that fails validation.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from msw_audio.audio import DEFAULT_MAX_DURATION
-from msw_audio.cache import default_cache_dir
-from msw_audio.diarize import DiarizeOptions
 from msw_audio.errors import MswError
 from msw_audio.pipeline import STAGES, PipelineConfig, process_recording
+from msw_audio.speech.audio import DEFAULT_MAX_DURATION
+from msw_audio.speech.cache import default_cache_dir
+from msw_audio.speech.diarize import DiarizeOptions
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,7 @@ import yaml
 from msw_audio.errors import InputError
 from msw_audio.records import FAMILY_ROLES, ROLES
 
-DEFAULT_CODEBOOK = Path(__file__).with_name("codebook.yaml")
+DEFAULT_CODEBOOK = Path(__file__).resolve().parent / "codebooks" / "codebook.yaml"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 #: Shorthands allowed in a code's ``roles`` list.
@@ -73,7 +73,7 @@ def _expand_roles(raw: object, where: str) -> tuple[str, ...]:
 
 
 def load_codebook(path: Path | None = None) -> Codebook:
-    """Read and validate a codebook YAML (default: ``msw_audio/codebook.yaml``)."""
+    """Read and validate a codebook YAML (default: ``msw_audio/coding/codebooks/codebook.yaml``)."""
     path = Path(path) if path else DEFAULT_CODEBOOK
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

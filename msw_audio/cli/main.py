@@ -1,6 +1,6 @@
 """``msw-audio`` command line: one sub-command family per module.
 
-Each ``msw_audio.cli_<area>`` module exposes ``add_commands(subparsers)`` and sets
+Each ``msw_audio.cli.<area>`` module exposes ``add_commands(subparsers)`` and sets
 ``func`` on its parsers; this file only assembles them and turns expected failures
 (``MswError``) into a one-line message on stderr with a non-zero exit, never a traceback.
 """
@@ -14,11 +14,11 @@ import sys
 from msw_audio.errors import MswError
 
 COMMAND_MODULES = (
-    "msw_audio.cli_process",
-    "msw_audio.cli_tagger",
-    "msw_audio.cli_scores",
-    "msw_audio.cli_store",
-    "msw_audio.cli_app",
+    "msw_audio.cli.process",
+    "msw_audio.cli.tagger",
+    "msw_audio.cli.scores",
+    "msw_audio.cli.store",
+    "msw_audio.cli.app",
 )
 
 

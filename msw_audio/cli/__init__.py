@@ -1,0 +1,1 @@
+"""The ``msw-audio`` command line: ``main`` assembles one sub-command module per area."""
