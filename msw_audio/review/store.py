@@ -92,6 +92,12 @@ STATUSES = ("unreviewed", "in_progress", "reviewed")
 MIN_GROUP = 3  # team summaries hide groups with fewer sessions (no league tables of one)
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,6}$")
+#: The MITI summary measures the team view aggregates (recomputed from confirmed codes on
+#: each decision, ``Store._rescore``); counts of lines and bookkeeping fields are left out.
+TEAM_MITI_MEASURES = (
+    "reflection_to_question", "pct_complex_reflection", "pct_open_question", "mi_adherent",
+    "mi_non_adherent", "change_talk_share", "technical_global", "relational_global",
+)
 #: Largest recording ingest copies (the upload limit's default, 2 GiB).
 MAX_RECORDING_BYTES = 2 * 2**30
 _NAME_RE = re.compile(r"^[\w.@+-]{1,64}$")
@@ -726,27 +732,51 @@ class Store:
         user.require("session.view")
         with self.rtx() as s:
             row = self._session_row(s, session_id)
-            rec = s.get(Recording, row.recording_sha256)
-            speakers = list(
-                s.scalars(select(SpeakerRow).where(SpeakerRow.session_id == session_id))
-            )
-            utts = list(
-                s.scalars(
-                    select(UtteranceRow)
-                    .where(UtteranceRow.session_id == session_id)
-                    .order_by(UtteranceRow.idx)
-                )
-            )
-            sugg: dict[str, list[Suggestion]] = {}
-            for sg in s.scalars(
-                select(Suggestion)
-                .where(Suggestion.session_id == session_id)
-                .order_by(Suggestion.utterance_id, Suggestion.rank)
-            ):
-                sugg.setdefault(sg.utterance_id, []).append(sg)
+            session = self._session_from_rows(s, row)
             scores_rows = list(
                 s.scalars(select(PrincipleScore).where(PrincipleScore.session_id == session_id))
             )
+        scores = session.scores
+        if scores_rows:
+            scores = scores or {"principles": {}}
+            principles = scores.setdefault("principles", {})
+            for p in scores_rows:
+                entry = principles.setdefault(
+                    p.principle,
+                    {
+                        "value": p.suggested,
+                        "confidence": p.confidence,
+                        "evidence": p.evidence,
+                        "reasons": p.reasons,
+                    },
+                )
+                entry["confirmed"] = p.confirmed
+                entry["note"] = p.note
+        session.scores = scores
+        return session
+
+    def _session_from_rows(self, s: OrmSession, row: SessionRow) -> Session:
+        """The session as stored now: confirmed roles, confirmed codes first (probability 1,
+        ``source="evaluator"``), then the model's other suggestions; scores as last computed."""
+        session_id = row.id
+        rec = s.get(Recording, row.recording_sha256)
+        speakers = list(
+            s.scalars(select(SpeakerRow).where(SpeakerRow.session_id == session_id))
+        )
+        utts = list(
+            s.scalars(
+                select(UtteranceRow)
+                .where(UtteranceRow.session_id == session_id)
+                .order_by(UtteranceRow.idx)
+            )
+        )
+        sugg: dict[str, list[Suggestion]] = {}
+        for sg in s.scalars(
+            select(Suggestion)
+            .where(Suggestion.session_id == session_id)
+            .order_by(Suggestion.utterance_id, Suggestion.rank)
+        ):
+            sugg.setdefault(sg.utterance_id, []).append(sg)
         utterances = []
         for u in utts:
             model = [
@@ -768,22 +798,6 @@ class Store:
                     codes=model,
                 )
             )
-        scores = json.loads(json.dumps(row.scores)) if row.scores else None
-        if scores_rows:
-            scores = scores or {"principles": {}}
-            principles = scores.setdefault("principles", {})
-            for p in scores_rows:
-                entry = principles.setdefault(
-                    p.principle,
-                    {
-                        "value": p.suggested,
-                        "confidence": p.confidence,
-                        "evidence": p.evidence,
-                        "reasons": p.reasons,
-                    },
-                )
-                entry["confirmed"] = p.confirmed
-                entry["note"] = p.note
         return Session(
             audio=AudioInfo(
                 path=rec.original_name if rec else "",
@@ -802,7 +816,7 @@ class Store:
             utterances=utterances,
             turns=[Turn(**t) for t in (row.turns or [])],
             models=dict(row.models or {}),
-            scores=scores,
+            scores=json.loads(json.dumps(row.scores)) if row.scores else None,
             language=row.language,
             schema_version=row.schema_version,
         )
@@ -947,7 +961,20 @@ class Store:
         if kind != "status" and row.status == "unreviewed":
             row.status = "in_progress"
         row.updated_at = now
+        if kind in ("code", "role") and row.scores:
+            self._rescore(s, row)
         self._audit(s, user, f"{kind}.set", "session", row.id, target=target)
+
+    def _rescore(self, s: OrmSession, row: SessionRow) -> None:
+        """Recompute the session's suggested scores and MITI summary from what it holds now
+        (confirmed codes and roles where given, suggestions elsewhere), in the decision's own
+        transaction: every figure the screen, the team view and the exports show follows
+        the evaluator, never the numbers made once at processing time."""
+        from msw_audio.scoring.rubric import score_session
+
+        s.flush()
+        session = self._session_from_rows(s, row)
+        row.scores = score_session(session)
 
     def set_code(self, session_id: str, utterance_id: str, code: str, user: User) -> None:
         """Confirm ``code`` for one utterance (saved and audited at once)."""
@@ -1222,7 +1249,8 @@ class Store:
         for sid in seen:
             r = sessions[sid]
             miti = (r.scores or {}).get("miti") or {}
-            for k, v in miti.items():
+            for k in TEAM_MITI_MEASURES:
+                v = miti.get(k)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     records.append(_summary_record(r, "miti", k, float(v)))
         cols = [

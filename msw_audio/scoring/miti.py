@@ -72,6 +72,7 @@ def miti_summary(
         "globals_are_estimates": True,
         "thresholds": THRESHOLDS,
     }
+    summary.update(confirmed_breakdown(features))
     summary["ratings"] = {
         "reflection_to_question": rating("reflection_to_question", r2q),
         "pct_complex_reflection": rating("pct_complex_reflection", pct_cr),
@@ -79,3 +80,38 @@ def miti_summary(
         "relational_global": rating("relational_global", summary["relational_global"]),
     }
     return summary
+
+
+def confirmed_breakdown(features: SessionFeatures) -> dict[str, Any]:
+    """Which part of each count an evaluator confirmed (whole codes) and how many utterances
+    still rest on suggestions, so the panel can say which figures are confirmed.
+
+    ``confirmed_counts``: code -> number of utterances an evaluator gave that code;
+    ``utterances_confirmed`` / ``utterances_coded``: how many of the coded utterances
+    (practitioner or family member) carry a confirmed code.
+    """
+    confirmed: dict[str, int] = {}
+    coded = done = 0
+    for view in features.views:
+        if not view.codes and not view.utterance.codes:
+            continue
+        coded += 1
+        mine = [c for c in view.utterance.codes if c.source == "evaluator"]
+        if mine:
+            done += 1
+            confirmed[mine[0].code] = confirmed.get(mine[0].code, 0) + 1
+    groups = {
+        "questions": ("open_question", "closed_question"),
+        "reflections": ("simple_reflection", "complex_reflection"),
+        "mi_adherent": MI_ADHERENT,
+        "mi_non_adherent": MI_NON_ADHERENT,
+        "change_talk": ("change_talk",),
+        "sustain_talk": ("sustain_talk",),
+    }
+    return {
+        "confirmed": {k: sum(confirmed.get(c, 0) for c in codes) for k, codes in groups.items()},
+        "confirmed_counts": dict(sorted(confirmed.items())),
+        "utterances_confirmed": done,
+        "utterances_coded": coded,
+        "all_confirmed": coded > 0 and done == coded,
+    }

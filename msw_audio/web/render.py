@@ -334,9 +334,14 @@ MITI_FIELDS = (
 
 
 def miti_html(miti: dict[str, Any] | None) -> str:
+    """The MITI panel: each figure with its numeric fair/good thresholds and rating, and a
+    footnote saying how many coded lines are confirmed (figures are recomputed on each
+    decision, so with every line confirmed they are plain MITI counts)."""
     if not miti:
         return _not_scored("MITI summary")
     ratings = miti.get("ratings") or {}
+    thresholds = miti.get("thresholds") or {}
+    confirmed = miti.get("confirmed") or {}
     rows = []
     for key, label in MITI_FIELDS:
         if key not in miti:
@@ -348,11 +353,35 @@ def miti_html(miti: dict[str, Any] | None) -> str:
             if rate
             else ""
         )
-        rows.append(f"<tr><td>{escape(label)}</td><td>{_num(miti.get(key))}{badge}</td></tr>")
+        limits = thresholds.get(key) or {}
+        rule = (
+            f'<span class="msw-muted"> fair ≥ {_num(limits.get("fair"))}, '
+            f'good ≥ {_num(limits.get("good"))}</span>'
+            if limits
+            else ""
+        )
+        mine = (
+            f'<span class="msw-muted"> ({int(confirmed[key])} confirmed)</span>'
+            if key in confirmed
+            else ""
+        )
+        rows.append(
+            f"<tr><td>{escape(label)}</td><td>{_num(miti.get(key))}{badge}{mine}{rule}</td></tr>"
+        )
+    if "utterances_coded" in miti:
+        done, coded = int(miti.get("utterances_confirmed") or 0), int(miti["utterances_coded"])
+        note = (
+            f"All {coded} coded lines confirmed: these are MITI counts."
+            if coded and done == coded
+            else f"{done} of {coded} coded lines confirmed; the rest count as suggestions "
+            "(their probabilities), so figures may still move."
+        )
+    else:
+        note = "Counts from the suggestions made at processing time."
     return (
         '<section class="msw-panel"><h4>MITI summary</h4>'
         f'<table class="msw-kv">{"".join(rows)}</table>'
-        '<p class="msw-muted">Counts from confirmed codes where given, otherwise suggestions.</p>'
+        f'<p class="msw-muted msw-miti-note">{escape(note)}</p>'
         "</section>"
     )
 
