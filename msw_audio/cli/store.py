@@ -79,9 +79,23 @@ def _read_password(args: argparse.Namespace) -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
-        user = store.add_user(args.name, args.role, password, tuple(args.grant or ()))
+        user = store.add_user(args.name, args.role, password, tuple(args.grant or ()),
+                              teams=tuple(args.team or ("*",)))
     extra = f" (+ {', '.join(sorted(user.grants))})" if user.grants else ""
-    print(f"user {user.name!r} added with role {user.role}{extra}")
+    print(f"user {user.name!r} added with role {user.role}{extra}; {_teams_text(user)}")
+    return 0
+
+
+def _teams_text(user) -> str:  # noqa: ANN001 - a review.auth.User
+    if user.all_teams:
+        return "sees every team's sessions (scope with `user teams NAME --team T`)"
+    return f"sees the sessions of: {', '.join(sorted(user.teams))}"
+
+
+def cmd_user_teams(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        user = store.set_teams(args.name, tuple(args.team), _local_user())
+    print(f"user {user.name!r} {_teams_text(user)}")
     return 0
 
 
@@ -89,7 +103,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         for u in store.list_users(_local_user()):
             extra = f" +{','.join(sorted(u.grants))}" if u.grants else ""
-            print(f"{u.name}\t{u.role}{extra}")
+            print(f"{u.name}\t{u.role}{extra}\tteams: {','.join(sorted(u.teams))}")
     return 0
 
 
@@ -240,12 +254,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=USER_ROLES)
     p.add_argument("--grant", action="append", choices=sorted(GRANTABLE), help="extra permission")
+    p.add_argument("--team", action="append", metavar="TEAM",
+                   help="a team whose sessions this login sees (repeat; default: every team)")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (one line)"
     )
     p.set_defaults(func=cmd_user_add)
     p = _common(user_sub.add_parser("list", help="list logins"))
     p.set_defaults(func=cmd_user_list)
+    p = _common(user_sub.add_parser("teams", help="scope a login to teams ('*': every team)"))
+    p.add_argument("name")
+    p.add_argument("--team", action="append", required=True, metavar="TEAM")
+    p.set_defaults(func=cmd_user_teams)
     p = _common(user_sub.add_parser("passwd", help="reset a password (ends their logins)"))
     p.add_argument("name")
     p.add_argument(

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from msw_audio.errors import InputError, PermissionDenied
 
+#: In ``User.teams``: every team (admins always see every team).
+ALL_TEAMS = "*"
+
 #: Roles a login can have (not to be confused with speaker roles in ``records.ROLES``).
 USER_ROLES = ("evaluator", "coach", "researcher", "admin")
 
@@ -63,6 +66,17 @@ class User:
     id: int | None = None
     #: ``credential_stamp`` of the password hash this user record was read with
     credential: str = field(default="", compare=False, repr=False)
+    #: teams whose sessions this login may see; ``ALL_TEAMS`` inside means every team
+    teams: frozenset[str] = field(default=frozenset({"*"}), compare=False)
+
+    @property
+    def all_teams(self) -> bool:
+        return self.role == "admin" or ALL_TEAMS in self.teams
+
+    def sees_team(self, team: str | None) -> bool:
+        """Whether a session of ``team`` exists for this login at all (least privilege:
+        outside their teams a session is "not found", not "forbidden")."""
+        return self.all_teams or (team or "") in self.teams
 
     def can(self, action: str) -> bool:
         if action not in PERMISSIONS:

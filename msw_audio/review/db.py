@@ -211,6 +211,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     grants: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: teams whose sessions this login sees; ["*"] every team (see ``User.sees_team``)
+    teams: Mapped[list[Any] | None] = mapped_column(JSON, default=lambda: ["*"], nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -51,6 +51,7 @@ from msw_audio.records import (
     Word,
 )
 from msw_audio.review.auth import (
+    ALL_TEAMS,
     GRANTABLE,
     User,
     check_password,
@@ -381,7 +382,8 @@ class Store:
         )
 
     # ------------------------------------------------------------------ users
-    def add_user(self, name: str, role: str, password: str, grants: tuple[str, ...] = ()) -> User:
+    def add_user(self, name: str, role: str, password: str, grants: tuple[str, ...] = (),
+                 teams: tuple[str, ...] = (ALL_TEAMS,)) -> User:
         if not _NAME_RE.match(name or ""):
             raise InputError(
                 f"user name {name!r} must be 1-64 letters, digits or . _ @ + - (no spaces)"
@@ -398,6 +400,7 @@ class Store:
                     role=role,
                     password_hash=hash_password(password),
                     grants=sorted(grants),
+                    teams=_check_teams(teams),
                 )
                 s.add(row)
                 s.flush()
@@ -463,6 +466,16 @@ class Store:
             row = self._user_row(s, name)
             row.grants = sorted(set(row.grants) | {action})
             self._audit(s, actor, "user.grant", "user", name, granted=action)
+            return _user(row)
+
+    def set_teams(self, name: str, teams: tuple[str, ...], actor: User) -> User:
+        """Scope a login to these teams (``("*",)``: every team)."""
+        actor.require("user.manage")
+        with self.tx() as s:
+            row = self._user_row(s, name)
+            old = row.teams
+            row.teams = _check_teams(teams)
+            self._audit(s, actor, "user.teams", "user", name, old=old, new=row.teams)
             return _user(row)
 
     def revoke(self, name: str, action: str, actor: User) -> User:
@@ -668,7 +681,7 @@ class Store:
             .scalar_subquery()
         )
         with self.rtx() as s:
-            rows = s.execute(select(SessionRow, n_utt, n_conf)).all()
+            rows = s.execute(_visible(select(SessionRow, n_utt, n_conf), user)).all()
         order = {st: i for i, st in enumerate(STATUSES)}
         out = [
             SessionSummary(
@@ -690,12 +703,15 @@ class Store:
         out.sort(key=lambda x: (order.get(x.status, 9), x.date or "", x.created_at), reverse=False)
         return out
 
-    def _session_row(self, s: OrmSession, session_id: str, lock: bool = False) -> SessionRow:
+    def _session_row(self, s: OrmSession, session_id: str, lock: bool = False,
+                     user: User | None = None) -> SessionRow:
+        """The session's row; with ``user``, only if that login may see its team (else the
+        same "no session" as for an id that does not exist: no existence leak)."""
         q = select(SessionRow).where(SessionRow.id == session_id)
         if lock and not self.is_sqlite:
             q = q.with_for_update()
         row = s.scalar(q)
-        if row is None:
+        if row is None or (user is not None and not user.sees_team(row.team)):
             raise InputError(f"no session {session_id!r}")
         return row
 
@@ -703,7 +719,7 @@ class Store:
         """Worker, team, date, family pseudonym, type, status and review stamps."""
         user.require("session.view")
         with self.rtx() as s:
-            r = self._session_row(s, session_id)
+            r = self._session_row(s, session_id, user=user)
             return {
                 "id": r.id,
                 "title": r.title,
@@ -731,7 +747,7 @@ class Store:
         """
         user.require("session.view")
         with self.rtx() as s:
-            row = self._session_row(s, session_id)
+            row = self._session_row(s, session_id, user=user)
             session = self._session_from_rows(s, row)
             scores_rows = list(
                 s.scalars(select(PrincipleScore).where(PrincipleScore.session_id == session_id))
@@ -832,7 +848,7 @@ class Store:
         """
         user.require("session.view")
         with self.rtx() as s:
-            row = self._session_row(s, session_id)
+            row = self._session_row(s, session_id, user=user)
             top = {
                 g.utterance_id: g
                 for g in s.scalars(
@@ -896,7 +912,7 @@ class Store:
         """Every change in this session, oldest first (who, when, kind, target, old -> new)."""
         user.require("session.view")
         with self.rtx() as s:
-            self._session_row(s, session_id)
+            self._session_row(s, session_id, user=user)
             return [
                 {
                     "kind": d.kind,
@@ -916,7 +932,7 @@ class Store:
         """Path of the recording inside the data folder (for the app to serve after login)."""
         user.require("audio.listen")
         with self.tx() as s:
-            row = self._session_row(s, session_id)
+            row = self._session_row(s, session_id, user=user)
             rec = s.get(Recording, row.recording_sha256)
             self._audit(s, user, "audio.listen", "session", session_id)
         if rec is None or not rec.has_audio:
@@ -1003,7 +1019,7 @@ class Store:
         self, session_id: str, utterance_id: str, code: str, user: User, note: str | None
     ) -> None:
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             utt = self._utterance_row(s, session_id, utterance_id)
             old = utt.confirmed_code
             utt.confirmed_code = code
@@ -1027,7 +1043,7 @@ class Store:
         """Undo a confirmation (the utterance is back to 'suggested only')."""
         user.require("session.edit")
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             utt = self._utterance_row(s, session_id, utterance_id)
             old = utt.confirmed_code
             utt.confirmed_code = utt.confirmed_by = utt.confirmed_at = None
@@ -1038,7 +1054,7 @@ class Store:
         if role not in ROLES:
             raise InputError(f"unknown speaker role {role!r}: use one of {', '.join(ROLES)}")
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             spk = s.scalar(
                 select(SpeakerRow).where(
                     SpeakerRow.session_id == session_id, SpeakerRow.speaker_id == speaker_id
@@ -1066,7 +1082,7 @@ class Store:
         if not (1.0 <= value <= 5.0) or value * 2 != int(value * 2):
             raise InputError(f"score {value} must be 1-5 in steps of 0.5")
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             ps = s.scalar(
                 select(PrincipleScore).where(
                     PrincipleScore.session_id == session_id, PrincipleScore.principle == principle
@@ -1087,7 +1103,7 @@ class Store:
     def mark_reviewed(self, session_id: str, user: User, reviewed: bool = True) -> None:
         user.require("session.edit")
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             old = row.status
             row.status = "reviewed" if reviewed else "in_progress"
             row.reviewed_by = user.name if reviewed else None
@@ -1118,7 +1134,7 @@ class Store:
             raise InputError(f"unknown principle {principle!r}")
         d_from, d_to = _parse_date(date_from), _parse_date(date_to)
         with self.rtx() as s:
-            q = select(SessionRow)
+            q = _visible(select(SessionRow), user)
             if worker:
                 q = q.where(SessionRow.worker == worker)
             if team:
@@ -1226,7 +1242,7 @@ class Store:
 
         user.require("team.view")
         with self.rtx() as s:
-            q = select(SessionRow)
+            q = _visible(select(SessionRow), user)
             if team:
                 q = q.where(SessionRow.team == team)
             if worker:
@@ -1301,8 +1317,9 @@ class Store:
             return pd.DataFrame(columns=cols)
         return pd.concat(frames, ignore_index=True)[cols]
 
-    def _training_rows(self, s: OrmSession) -> Iterator[dict[str, Any]]:
-        for srow in s.scalars(select(SessionRow).order_by(SessionRow.created_at, SessionRow.id)):
+    def _training_rows(self, s: OrmSession, user: User) -> Iterator[dict[str, Any]]:
+        q = _visible(select(SessionRow), user).order_by(SessionRow.created_at, SessionRow.id)
+        for srow in s.scalars(q):
             roles = {
                 k.speaker_id: k.role
                 for k in s.scalars(select(SpeakerRow).where(SpeakerRow.session_id == srow.id))
@@ -1349,7 +1366,7 @@ class Store:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.DictWriter(fh, fieldnames=fields)
                 writer.writeheader()
-                for rec in self._training_rows(s):
+                for rec in self._training_rows(s, user):
                     writer.writerow(rec)
                     n += 1
             self._audit(s, user, "export.labels", "", "", rows=n)
@@ -1361,7 +1378,12 @@ class Store:
         user.require("export")
         with self.rtx() as s:
             by_session: dict[str, dict[str, float]] = {}
-            for p in s.scalars(select(PrincipleScore).where(PrincipleScore.confirmed.is_not(None))):
+            visible = _visible(select(SessionRow.id), user)
+            for p in s.scalars(
+                select(PrincipleScore).where(
+                    PrincipleScore.confirmed.is_not(None), PrincipleScore.session_id.in_(visible)
+                )
+            ):
                 by_session.setdefault(p.session_id, {})[p.principle] = p.confirmed
         path = Path(path)
         tmp = path.with_name(path.name + ".partial")
@@ -1393,6 +1415,7 @@ class Store:
         confirmed score. ``kappa`` is None where it is undefined (one class only).
         """
         user.require("agreement.view")
+        visible = _visible(select(SessionRow.id), user)
         with self.rtx() as s:
             code_pairs = s.execute(
                 select(Suggestion.code, UtteranceRow.confirmed_code, Suggestion.model_version)
@@ -1401,13 +1424,15 @@ class Store:
                     (UtteranceRow.session_id == Suggestion.session_id)
                     & (UtteranceRow.utterance_id == Suggestion.utterance_id),
                 )
-                .where(Suggestion.rank == 0, UtteranceRow.confirmed_code.is_not(None))
+                .where(Suggestion.rank == 0, UtteranceRow.confirmed_code.is_not(None),
+                       Suggestion.session_id.in_(visible))
             ).all()
             score_pairs = s.execute(
                 select(
                     PrincipleScore.principle, PrincipleScore.suggested, PrincipleScore.confirmed
                 ).where(
-                    PrincipleScore.confirmed.is_not(None), PrincipleScore.suggested.is_not(None)
+                    PrincipleScore.confirmed.is_not(None), PrincipleScore.suggested.is_not(None),
+                    PrincipleScore.session_id.in_(visible),
                 )
             ).all()
         sugg = [p[0] for p in code_pairs]
@@ -1455,7 +1480,7 @@ class Store:
         """
         user.require("session.erase")
         with self.tx() as s:
-            row = self._session_row(s, session_id, lock=True)
+            row = self._session_row(s, session_id, lock=True, user=user)
             sha = row.recording_sha256
             job_ids = list(
                 s.scalars(
@@ -1550,9 +1575,22 @@ class Store:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
+def _check_teams(teams: tuple[str, ...] | list[str]) -> list[str]:
+    cleaned = sorted({str(t).strip()[:255] for t in teams if str(t).strip()})
+    if not cleaned:
+        raise InputError("give at least one team (or '*' for every team)")
+    return cleaned
+
+
+def _visible(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
+    """``q`` (over SessionRow) limited to the sessions ``user`` may see."""
+    return q if user.all_teams else q.where(SessionRow.team.in_(sorted(user.teams)))
+
+
 def _user(row: UserRow) -> User:
+    teams = row.teams if row.teams is not None else [ALL_TEAMS]
     return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
-                credential=credential_stamp(row.password_hash or ""))
+                credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams))
 
 
 def _read_session(out_dir: Path) -> Session:
