@@ -55,6 +55,8 @@ class PipelineConfig:
     tagger_dir: Path | None = None  # None: the shipped model in models/tagger
     tag: bool = True
     score: bool = True
+    #: Codebook YAML that codes the sessions (None: the shipped one); recorded in session.json.
+    codebook: Path | None = None
 
 
 def resolve_threads(config: PipelineConfig) -> PipelineConfig:
@@ -92,6 +94,7 @@ class Pipeline:
         self._transcriber = None
         self._diarizer = None
         self._tagger = None
+        self._codebook = None
 
     # -- model access -------------------------------------------------------------------
     @property
@@ -113,11 +116,20 @@ class Pipeline:
         return self._diarizer
 
     @property
+    def codebook(self):
+        """The one Codebook every stage of this pipeline reads (loaded once)."""
+        if self._codebook is None:
+            from msw_audio.coding.codebook import load_codebook
+
+            self._codebook = load_codebook(self.config.codebook)
+        return self._codebook
+
+    @property
     def tagger(self):
         if self._tagger is None:
             from msw_audio.coding.tagger import load_tagger
 
-            self._tagger = load_tagger(self.config.tagger_dir)
+            self._tagger = load_tagger(self.config.tagger_dir, codebook=self.codebook)
         return self._tagger
 
     # -- stages -------------------------------------------------------------------------
@@ -199,9 +211,10 @@ class Pipeline:
             from msw_audio.scoring.rubric import score_session
 
             progress("score", 0.0)
-            session.scores = score_session(session)
+            session.scores = score_session(session, codebook=self.codebook)
             progress("score", 1.0)
 
+        session.models["codebook"] = self.codebook.to_record()
         if out_dir is not None:
             progress("write", 0.0)
             write_outputs(session, Path(out_dir))

@@ -20,16 +20,18 @@ majority label; ties go to the alphabetically first label so the result is deter
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from msw_audio.coding.annomi import CLIENT_TALK_CODE, INPUT_SUBTYPE_CODE
+from msw_audio.coding.annomi import client_talk_codes, default_annomi_csv, input_subtype_codes
+from msw_audio.coding.codebook import Codebook, load_codebook
 from msw_audio.coding.tagger import SIX_TO_FOUR
 from msw_audio.errors import InputError
+
+__all__ = ["default_annomi_csv", "read_annomi", "read_confirmed"]
 
 REQUIRED_COLUMNS = (
     "transcript_id",
@@ -48,33 +50,9 @@ FOUR_WAY = ("question", "reflection", "input", "other")
 INPUT_CODES = ("giving_information", "persuade", "seeking_collaboration")
 CLIENT_CODES = ("change_talk", "neutral", "sustain_talk")
 
-#: The AnnoMI -> codebook mapping is the library's (msw_audio.coding.annomi), so training and
-#: scoring can never disagree about what an AnnoMI label means.
-INPUT_MAP = INPUT_SUBTYPE_CODE
-CLIENT_MAP = CLIENT_TALK_CODE
-#: Codebook practitioner code -> 6-way task label (codes AnnoMI lacks count as "other").
-CODE_TO_SIX = {
-    "open_question": "open_question",
-    "closed_question": "closed_question",
-    "simple_reflection": "simple_reflection",
-    "complex_reflection": "complex_reflection",
-    "giving_information": "input",
-    "persuade": "input",
-    "persuade_with_permission": "input",
-    "seeking_collaboration": "input",
-}
-
-
-def shared_dir() -> Path:
-    """The shared data folder: ``$MSW_SHARED`` or ``<repo>/../shared``."""
-    env = os.environ.get("MSW_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared"
-
-
-def default_annomi_csv() -> Path:
-    return shared_dir() / "data" / "annomi" / "annomi-full-dev.csv"
+# The AnnoMI -> code mapping (``annomi`` labels) and each code's tagger class (``tagger``)
+# are the codebook's, so training, scoring and the review store never disagree about what an
+# AnnoMI label or a confirmed code means. The task label sets above are AnnoMI's own.
 
 
 def _clean(value: object) -> str | None:
@@ -118,13 +96,15 @@ def _majority_by(raw: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
     return counts.drop_duplicates(keys).set_index(keys)[column]
 
 
-def read_annomi(path: Path) -> pd.DataFrame:
+def read_annomi(path: Path, codebook: Codebook | None = None) -> pd.DataFrame:
     """AnnoMI CSV -> one row per utterance with ``role``, ``text``, ``prev_text`` and labels.
 
     Columns out: transcript_id, utterance_id, role ("practitioner"/"client"), text, prev_text,
     four (4-way), six (6-way, None without subtype columns), input_code (None unless input),
     client_code, n_annotators. Raises InputError (one clear line) for a malformed file.
+    ``codebook`` (default: the shipped one) maps input subtypes and client talk to codes.
     """
+    book = codebook or load_codebook()
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -156,10 +136,10 @@ def read_annomi(path: Path) -> pd.DataFrame:
         {"question": "question", "reflection": "reflection", "therapist_input": "input",
          "other": "other"}
     )
-    raw["_input"] = raw["therapist_input_subtype"].map(INPUT_MAP).where(
+    raw["_input"] = raw["therapist_input_subtype"].map(input_subtype_codes(book)).where(
         raw["main_therapist_behaviour"] == "therapist_input"
     )
-    raw["_client"] = raw["client_talk_type"].map(CLIENT_MAP)
+    raw["_client"] = raw["client_talk_type"].map(client_talk_codes(book))
     keys = ["transcript_id", "utterance_id"]
     table = raw.groupby(keys, sort=True).agg(
         interlocutor=("interlocutor", "first"),
@@ -188,15 +168,19 @@ EXTRA_COLUMNS = ("session_id", "utterance_id", "role", "text", "prev_text", "cod
 
 
 def read_confirmed(
-    path: Path, practitioner_codes: set[str], client_codes: set[str]
+    path: Path, practitioner_codes: set[str], client_codes: set[str],
+    codebook: Codebook | None = None,
 ) -> pd.DataFrame:
     """Evaluator-confirmed labels (the review store's export) in ``read_annomi``'s shape.
 
     Format (UTF-8 CSV, header): session_id,utterance_id,role,text,prev_text,code,evaluator,
     confirmed_at,model_version. role practitioner -> practitioner code; parent/child/other ->
-    family-member code. Codes AnnoMI lacks (affirm, ...) are kept in ``code`` for the cue
-    report but count as "other" for the 6-way head.
+    family-member code. Each practitioner code trains the 6-way class its codebook entry
+    names (``tagger``, default "other"), and an ``input`` code without cues is also a class
+    of the input-subtype head; the code itself is kept in ``code``.
     """
+    book = codebook or load_codebook()
+    input_codes = set(book.input_subtypes())
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -215,12 +199,12 @@ def read_confirmed(
         if role == "practitioner":
             if code not in practitioner_codes:
                 raise InputError(f"{path}: row {i + 2}: {code!r} is not a practitioner code")
-            six = CODE_TO_SIX.get(code, "other")
+            six = book.tagger_class(code)
             rows.append({
                 "transcript_id": f"extra:{r['session_id']}", "utterance_id": r["utterance_id"],
                 "role": "practitioner", "text": r["text"], "prev_text": r["prev_text"],
                 "four": SIX_TO_FOUR[six], "six": six,
-                "input_code": code if code in INPUT_CODES else None,
+                "input_code": code if code in input_codes else None,
                 "client_code": None, "n_annotators": 1, "code": code,
             })
         elif role in ("parent", "child", "other"):

@@ -533,7 +533,7 @@ def package(work: Path, run_dir: Path, out: Path, version: str, annomi: Path | N
                           "n_transcripts": int(table["transcript_id"].nunique()),
                           "sources": {"annomi": int(len(table))}},
         "python": platform.python_version(),
-        "cue_codes": ["affirm", "emphasising_autonomy", "confront", "persuade_with_permission"],
+        "cue_codes": list(book.cue_codes()),
         "cv": {"folds": int(len(np.unique(fold_of))), "grouped_by": "transcript_id",
                "tasks": {t: {**s.short(), "per_class": s.per_class, "labels": s.labels,
                              "confusion": s.confusion} for t, s in scores.items()}},

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from msw_audio.coding.codebook import load_codebook
+from msw_audio.coding.codebook import Codebook, load_codebook
 from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, Encoder, save_tagger
 from msw_audio.errors import InputError
 from training.annomi import default_annomi_csv, read_annomi, read_confirmed
@@ -55,17 +55,18 @@ def check_out_dir(out: Path, force: bool) -> None:
 
 
 def load_training_table(annomi: Path | None, extra: Path | None,
-                        limit_transcripts: int | None = None) -> pd.DataFrame:
-    table = read_annomi(annomi or default_annomi_csv())
+                        limit_transcripts: int | None = None,
+                        codebook: Codebook | None = None) -> pd.DataFrame:
+    """AnnoMI (+ confirmed labels) in one table, read through ``codebook`` (default: shipped)."""
+    book = codebook or load_codebook()
+    table = read_annomi(annomi or default_annomi_csv(), book)
     if limit_transcripts:
         keep = sorted(table["transcript_id"].unique())[:limit_transcripts]
         table = table[table["transcript_id"].isin(keep)]
     table["source"] = "annomi"
     if extra:
-        book = load_codebook()
-        prac = {c.id for c in book.for_role("practitioner")}
-        fam = {c.id for r in ("parent", "child", "other") for c in book.for_role(r)}
-        confirmed = read_confirmed(extra, prac, fam)
+        prac, fam = set(book.practitioner_codes), set(book.family_codes)
+        confirmed = read_confirmed(extra, prac, fam, book)
         confirmed["source"] = "confirmed"
         table = pd.concat([table, confirmed], ignore_index=True)
     table["transcript_id"] = table["transcript_id"].astype(str)
@@ -73,7 +74,8 @@ def load_training_table(annomi: Path | None, extra: Path | None,
 
 
 def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, version: str,
-          folds: int = 5, progress: Callable[[str], None] | None = None) -> dict:
+          folds: int = 5, progress: Callable[[str], None] | None = None,
+          codebook: Codebook | None = None) -> dict:
     """Fit on everything, write the model + metadata.json + report.json into ``out``."""
     say = progress or (lambda _msg: None)
     started = time.time()
@@ -84,7 +86,7 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
                             progress=lambda k, n: say(f"  fold {k}/{n} done"))
     say("fitting the final model on all data ...")
     heads = fit_all(table, emb, prev)  # no client offsets: the talk-context stage has them
-    book = load_codebook()
+    book = codebook or load_codebook()
     meta = {
         "name": MODEL_NAME,
         "version": version,
@@ -100,7 +102,7 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
         },
         "sklearn_version": sklearn.__version__,
         "python": platform.python_version(),
-        "cue_codes": ["affirm", "emphasising_autonomy", "confront", "persuade_with_permission"],
+        "cue_codes": list(book.cue_codes()),
     }
     if cv is not None and cv["context"] is not None:
         meta["talk_context"] = cv["context_info"]
@@ -128,17 +130,19 @@ def train(out: Path, table: pd.DataFrame, emb: np.ndarray, prev: np.ndarray, ver
 
 def train_cli(out: Path, annomi: Path | None = None, extra: Path | None = None,
               force: bool = False, folds: int = 5, limit_transcripts: int | None = None,
-              version: str | None = None, progress: Callable[[str], None] | None = None) -> dict:
+              version: str | None = None, progress: Callable[[str], None] | None = None,
+              codebook: Codebook | None = None) -> dict:
     """What ``msw-audio tagger train`` does; returns a short JSON-able report."""
     check_out_dir(out, force)
     say = progress or (lambda _msg: None)
-    table = load_training_table(annomi, extra, limit_transcripts)
+    table = load_training_table(annomi, extra, limit_transcripts, codebook)
     say(f"{len(table)} utterances from {table['transcript_id'].nunique()} transcripts; "
         "embedding ...")
     encoder = Encoder(DEFAULT_MODEL_DIR / "encoder")
     emb, prev = embed_table(table, encoder)
     version = version or dt.datetime.now(dt.timezone.utc).strftime("retrained-%Y%m%d-%H%M%S")
-    meta = train(out, table, emb, prev, version, folds=folds, progress=progress)
+    meta = train(out, table, emb, prev, version, folds=folds, progress=progress,
+                 codebook=codebook)
     summary = {"out": str(out), "name": meta["name"], "version": version,
                "n_utterances": meta["training_data"]["n_utterances"]}
     for task, s in meta.get("cv", {}).get("tasks", {}).items():

@@ -49,6 +49,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="start the review screen (login required)")
     _data_arg(p)
     p.add_argument(
+        "--codebook",
+        type=Path,
+        default=None,
+        metavar="FILE.yaml",
+        help="codebook for new sessions and the screen's code lists (default: the shipped "
+        "one); a session keeps the codebook that coded it",
+    )
+    p.add_argument(
         "--no-worker",
         action="store_true",
         help="do not process queued recordings in this process",
@@ -62,16 +70,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def _open(data: Path | None):
+def _open(data: Path | None, codebook: Path | None = None):
+    from msw_audio.coding.codebook import load_codebook
     from msw_audio.review.store import Store
 
-    return Store.open(data)
+    return Store.open(data, codebook=load_codebook(codebook.resolve()) if codebook else None)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from msw_audio.web.server import serve
 
-    store = _open(args.data)
+    store = _open(args.data, getattr(args, "codebook", None))
     runner = None
     if not getattr(args, "no_worker", False):
         from msw_audio.jobs.queue import start_background_worker

@@ -50,6 +50,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                    help="stage cache, so an interrupted run resumes (default %(default)s)")
     p.add_argument("--tagger", type=Path, help="tagger model folder (default: shipped model)")
+    p.add_argument("--codebook", type=Path, default=None, metavar="FILE.yaml",
+                   help="codebook that codes the session (default: the shipped one); "
+                        "recorded in session.json")
     p.add_argument("--no-tag", action="store_true", help="skip behaviour codes and scores")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_process)
@@ -76,6 +79,11 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     config.max_duration = args.max_duration * 60
     config.cache_dir = args.cache_dir
     config.tagger_dir = args.tagger
+    if args.codebook is not None:
+        from msw_audio.coding.codebook import load_codebook
+
+        load_codebook(args.codebook)  # a bad file fails here, before any model loads
+        config.codebook = args.codebook.resolve()
     config.tag = not args.no_tag
     config.score = not args.no_tag
     return config

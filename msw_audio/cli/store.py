@@ -28,9 +28,12 @@ def _local_user():
 
 
 def _open(args: argparse.Namespace):
+    from msw_audio.coding.codebook import load_codebook
     from msw_audio.review.store import Store
 
-    return Store.open(args.data, url=args.db_url)
+    path = getattr(args, "codebook", None)
+    return Store.open(args.data, url=args.db_url,
+                      codebook=load_codebook(path.resolve()) if path else None)
 
 
 def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -47,6 +50,14 @@ def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="URL",
         help="database URL instead of SQLite in the data folder, "
         "e.g. postgresql+psycopg://user@host/msw (or env MSW_AUDIO_DB_URL)",
+    )
+    p.add_argument(
+        "--codebook",
+        type=Path,
+        default=None,
+        metavar="FILE.yaml",
+        help="codebook for sessions processed here (default: the shipped one); an ingested "
+        "session keeps the codebook recorded in its session.json",
     )
     return p
 

@@ -42,6 +42,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     train = _training("train")
     out = Path(args.out)
+    codebook = None
+    if args.codebook:
+        from msw_audio.coding.codebook import load_codebook
+
+        codebook = load_codebook(args.codebook)
     report = train.train_cli(
         out=out,
         annomi=Path(args.annomi) if args.annomi else None,
@@ -51,6 +56,7 @@ def _train(args: argparse.Namespace) -> int:
         limit_transcripts=args.limit_transcripts,
         version=args.version,
         progress=lambda msg: print(msg, file=sys.stderr),
+        codebook=codebook,
     )
     print(json.dumps(report))
     return 0
@@ -81,4 +87,6 @@ def add_commands(sub) -> None:
                     help="train on the first N transcripts only (quick checks, CI)")
     tr.add_argument("--version", default=None, help="version string (default: date-based)")
     tr.add_argument("--force", action="store_true", help="allow a non-empty --out folder")
+    tr.add_argument("--codebook", type=Path, default=None, metavar="FILE.yaml",
+                    help="codebook of the labels (default: the shipped one)")
     tr.set_defaults(func=_train)

@@ -4,7 +4,7 @@ Why: AnnoMI (expert-annotated MI counselling transcripts) is the only openly lic
 MITI-style labelled dialogue data we have. Turning each ``transcript_id`` into a ``Session``
 lets the tagger train on it and lets the scorer and its benchmark run on exactly the records
 the pipeline produces from audio. Therapist -> ``practitioner`` and client -> ``parent`` (a
-family member); AnnoMI's labels are mapped onto the msw-audio code ids (``HUMAN_CODE_MAP``).
+family member); AnnoMI's labels are mapped onto code ids by the codebook's ``annomi`` labels.
 
 Both released layouts are accepted: ``annomi-full`` (with the question/reflection/input
 subtypes, and several annotators for a few transcripts: the per-utterance majority label is
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from msw_audio.coding.codebook import Codebook, load_codebook
 from msw_audio.errors import InputError
 from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
 
@@ -27,27 +28,20 @@ REQUIRED_COLUMNS = ("transcript_id", "utterance_id", "interlocutor", "utterance_
 ROLE_OF_INTERLOCUTOR = {"therapist": "practitioner", "client": "parent"}
 SPEAKER_OF_INTERLOCUTOR = {"therapist": "SPEAKER_00", "client": "SPEAKER_01"}
 
-#: AnnoMI input subtype -> code (the same mapping the tagger trains on, training/annomi.py).
-#: Advice in AnnoMI is not marked "with permission", so it maps to MITI's Persuade;
-#: "negotiation" (goal setting) and "options" (a menu of choices, agreed together) are
-#: Seeking Collaboration.
-INPUT_SUBTYPE_CODE = {
-    "information": "giving_information",
-    "advice": "persuade",
-    "negotiation": "seeking_collaboration",
-    "options": "seeking_collaboration",
-}
-CLIENT_TALK_CODE = {"change": "change_talk", "sustain": "sustain_talk", "neutral": "neutral"}
-#: Human-label mapping, documented in one place: (behaviour, subtype) -> code id.
-HUMAN_CODE_MAP = {
-    ("question", "open"): "open_question",
-    ("question", "closed"): "closed_question",
-    ("reflection", "simple"): "simple_reflection",
-    ("reflection", "complex"): "complex_reflection",
-    **{("therapist_input", k): v for k, v in INPUT_SUBTYPE_CODE.items()},
-    ("therapist_input", ""): "giving_information",
-    ("other", ""): "other",
-}
+def input_subtype_codes(codebook: Codebook) -> dict[str, str]:
+    """AnnoMI therapist-input subtype -> code, from the codebook's ``annomi`` labels.
+
+    Advice in AnnoMI is not marked "with permission", so the shipped codebook maps it to
+    MITI's Persuade; "negotiation" (goal setting) and "options" (a menu of choices, agreed
+    together) are Seeking Collaboration.
+    """
+    return {sub: code for (beh, sub), code in codebook.annomi_map().items()
+            if beh == "therapist_input" and sub}
+
+
+def client_talk_codes(codebook: Codebook) -> dict[str, str]:
+    """AnnoMI client talk type -> family-member code, from the codebook's ``annomi`` labels."""
+    return {sub: code for (beh, sub), code in codebook.annomi_map().items() if beh == "client"}
 
 
 def shared_dir() -> Path:
@@ -69,20 +63,20 @@ def _str(value: object) -> str:
     return str(value).strip()
 
 
-def human_code(row: pd.Series) -> str | None:
-    """The msw-audio code id for one AnnoMI row, or None where the labels don't say."""
+def human_code(row: pd.Series, mapping: dict[tuple[str, str], str]) -> str | None:
+    """The code id for one AnnoMI row (``mapping``: ``Codebook.annomi_map()``), or None where
+    the labels don't say. A therapist input of an unmapped subtype reads as plain input
+    (``therapist_input/``), as AnnoMI's own guide treats it."""
     if _str(row.get("interlocutor")) == "client":
-        return CLIENT_TALK_CODE.get(_str(row.get("client_talk_type")))
+        return mapping.get(("client", _str(row.get("client_talk_type"))))
     behaviour = _str(row.get("main_therapist_behaviour"))
-    if behaviour == "question":
-        return HUMAN_CODE_MAP.get(("question", _str(row.get("question_subtype"))))
-    if behaviour == "reflection":
-        return HUMAN_CODE_MAP.get(("reflection", _str(row.get("reflection_subtype"))))
+    if behaviour in ("question", "reflection"):
+        return mapping.get((behaviour, _str(row.get(f"{behaviour}_subtype"))))
     if behaviour == "therapist_input":
         subtype = _str(row.get("therapist_input_subtype"))
-        return HUMAN_CODE_MAP.get(("therapist_input", subtype), "giving_information")
+        return mapping.get(("therapist_input", subtype), mapping.get(("therapist_input", "")))
     if behaviour == "other":
-        return "other"
+        return mapping.get(("other", ""))
     return None
 
 
@@ -98,8 +92,9 @@ def _seconds(stamp: str) -> float | None:
     return total
 
 
-def load_annomi(path: Path) -> pd.DataFrame:
-    """One row per utterance, columns of the CSV plus ``code`` (majority human label).
+def load_annomi(path: Path, codebook: Codebook | None = None) -> pd.DataFrame:
+    """One row per utterance, columns of the CSV plus ``code`` (majority human label, read
+    through the codebook's ``annomi`` labels; default: the shipped codebook).
 
     Raises InputError naming the missing columns for a file that is not AnnoMI-format.
     """
@@ -117,7 +112,8 @@ def load_annomi(path: Path) -> pd.DataFrame:
     if bad:
         raise InputError(f"{path}: interlocutor must be therapist or client, found {bad}")
     df = df.copy()
-    df["code"] = df.apply(human_code, axis=1)
+    mapping = (codebook or load_codebook()).annomi_map()
+    df["code"] = df.apply(human_code, axis=1, mapping=mapping)
     # Several annotators for a few transcripts: keep one row per utterance, majority label
     # (ties: alphabetically first, as the tagger's training does).
     keys = ["transcript_id", "utterance_id"]
@@ -207,9 +203,10 @@ def transcript_session(rows: pd.DataFrame, with_codes: bool = True) -> Session:
     )
 
 
-def annomi_transcripts(path: Path, with_codes: bool = True) -> list[AnnomiTranscript]:
+def annomi_transcripts(path: Path, with_codes: bool = True,
+                       codebook: Codebook | None = None) -> list[AnnomiTranscript]:
     """Every transcript of an AnnoMI-format CSV, in transcript order."""
-    df = load_annomi(path)
+    df = load_annomi(path, codebook)
     out = []
     for tid, rows in df.groupby("transcript_id", sort=False):
         quality = _str(rows["mi_quality"].iloc[0]) if "mi_quality" in rows else ""
@@ -217,6 +214,7 @@ def annomi_transcripts(path: Path, with_codes: bool = True) -> list[AnnomiTransc
     return out
 
 
-def annomi_sessions(path: Path, with_codes: bool = True) -> dict[str, Session]:
+def annomi_sessions(path: Path, with_codes: bool = True,
+                    codebook: Codebook | None = None) -> dict[str, Session]:
     """``{transcript_id: Session}`` for an AnnoMI-format CSV (see ``transcript_session``)."""
-    return {t.transcript_id: t.session for t in annomi_transcripts(path, with_codes)}
+    return {t.transcript_id: t.session for t in annomi_transcripts(path, with_codes, codebook)}

@@ -20,8 +20,8 @@ into logistic regressions) over the shipped encoder, which is how evaluator-conf
 join the model without a GPU.
 
 Codes AnnoMI has no labels for (affirm, emphasising_autonomy, confront,
-persuade_with_permission) come from transparent cue rules (``CUE_RULES``) with low, fixed
-probabilities and ``source="cue"`` until evaluator-confirmed labels exist.
+persuade_with_permission) come from transparent cue rules (the codebook's ``cues``) with low,
+fixed probabilities and ``source="cue"`` until evaluator-confirmed labels exist.
 
 The encoder runs as a CTranslate2 int8 conversion shipped beside the heads
 (``models/tagger/encoder``): ~3x faster than PyTorch on CPU with embeddings within cos 0.99.
@@ -349,36 +349,24 @@ def _cue(code: str, pattern: str, why: str) -> CueRule:
 
 #: Probability given to a cue suggestion (low on purpose: a cue is a hint, not a model).
 CUE_PROBABILITY = 0.3
-CUE_RULES: tuple[CueRule, ...] = (
-    _cue("affirm",
-         r"\b(well done|good for you|(that'?s|that is) (great|brilliant|impressive|a big step)|"
-         r"you('ve| have) (done|worked|managed|kept)|you should be proud|i('m| am) impressed|"
-         r"(shows|took) (a lot of )?(courage|strength|commitment)|you (really )?care about)\b",
-         "praise or recognition of effort/strength"),
-    _cue("emphasising_autonomy",
-         r"\b((it'?s|it is) ((really|completely|entirely|totally|all) )?"
-         r"(up to you|your (choice|decision|call))|"
-         r"you('re| are) the (one|expert|best judge)|you (can|get to) (decide|choose)|"
-         r"whatever you (decide|choose)|your decision|no one can (make|force) you)\b",
-         "hands the decision to the family member"),
-    _cue("confront",
-         r"\b(you need to (stop|face)|you('re| are) (just )?(making excuses|in denial|lying)|"
-         r"that'?s (not true|ridiculous|wrong)|you (always|never) \w+|you should be ashamed|"
-         r"what were you thinking|i('m| am) warning you|if you don'?t .* (will|going to) (be )?"
-         r"(removed|taken|court))\b",
-         "disagreement, blame or a warning from authority"),
-    _cue("persuade_with_permission",
-         r"\b((is it|would it be) (ok|okay|alright|all right) if i (share|suggest|tell|give|offer)|"
-         r"(can|could|may) i (share|suggest|offer|give you) (some|an|a|my)|"
-         r"would you (like|mind) (me to|if i) (share|suggest|tell|give)|"
-         r"(see|take) what (fits|works) for you|you might (not )?(find|want))\b",
-         "advice after asking permission / with an opt-out"),
-)
 
 
-def cue_codes(text: str, allowed: set[str] | None = None) -> list[CueRule]:
+def cue_rules(codebook=None) -> tuple[CueRule, ...]:
+    """The codebook's cue rules (each code's ``cues``, case-insensitive), in codebook order."""
+    if codebook is None:
+        from msw_audio.coding.codebook import load_codebook
+
+        codebook = load_codebook()
+    return tuple(_cue(c.id, "|".join(f"(?:{p})" for p in c.cues) if len(c.cues) > 1
+                      else c.cues[0], c.cue_why)
+                 for c in codebook.codes if c.cues)
+
+
+def cue_codes(text: str, allowed: set[str] | None = None, codebook=None,
+              rules: tuple[CueRule, ...] | None = None) -> list[CueRule]:
     """The cue rules that fire for a practitioner utterance (transparent and unit-testable)."""
-    return [r for r in CUE_RULES if (allowed is None or r.code in allowed)
+    rules = cue_rules(codebook) if rules is None else rules
+    return [r for r in rules if (allowed is None or r.code in allowed)
             and r.pattern.search(text or "")]
 
 
@@ -410,6 +398,7 @@ class Tagger:
         self.meta = meta
         self.encoder = encoder
         self.codebook = codebook or load_codebook()
+        self._cues = cue_rules(self.codebook)
 
     @property
     def name(self) -> str:
@@ -465,14 +454,22 @@ class Tagger:
             "version": self.version,
             "codebook": f"{self.codebook.name}@{self.codebook.version}",
         }
+        session.models["codebook"] = self.codebook.to_record()
         return session
+
+    def _cue_rules(self) -> tuple[CueRule, ...]:
+        # A Tagger made without __init__ (a suggester over given probabilities) still works.
+        rules = getattr(self, "_cues", None)
+        if rules is None:
+            rules = self._cues = cue_rules(self.codebook)
+        return rules
 
     def suggestions(self, role: str, text: str, dist: dict[str, float]) -> list[CodeSuggestion]:
         """Ranked suggestions limited to the codebook's codes for this role (+ cue codes)."""
         allowed = {c.id for c in self.codebook.for_role(role)}
         items = [(c, p, "model") for c, p in dist.items() if c in allowed]
         if role == "practitioner":
-            fired = cue_codes(text, allowed)
+            fired = cue_codes(text, allowed, rules=self._cue_rules())
             if fired:
                 share = CUE_PROBABILITY / len(fired)
                 items = [(c, p * (1 - CUE_PROBABILITY), s) for c, p, s in items]

@@ -425,11 +425,12 @@ class _Reporter:
         self._write(stage=stage[:32], progress=overall, eta_seconds=eta)
 
 
-def pipeline_processor(config: Any = None) -> Processor:
+def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Processor:
     """The real processor: one loaded ``msw_audio.pipeline.Pipeline`` reused for every job.
 
     The pipeline's stage cache is pointed at ``<data>/cache`` (``<sha256>/`` per recording),
-    so a resumed job reuses finished stages and erasure can remove them.
+    so a resumed job reuses finished stages and erasure can remove them. ``codebook`` (the
+    store's) codes the sessions unless the pipeline config names one.
     """
     loaded: dict[Path, Any] = {}
 
@@ -438,6 +439,8 @@ def pipeline_processor(config: Any = None) -> Processor:
 
         if cache_dir not in loaded:
             cfg = config if config is not None else PipelineConfig()
+            if cfg.codebook is None and codebook is not None:
+                cfg = dataclasses.replace(cfg, codebook=codebook)
             loaded.clear()  # one store per worker: keep one set of models in memory
             loaded[cache_dir] = Pipeline(dataclasses.replace(cfg, cache_dir=cache_dir))
         loaded[cache_dir].process(audio, out_dir, progress)
@@ -480,7 +483,7 @@ def run_job(
 ) -> JobInfo:
     """Process one claimed job to the end: pipeline, ingest, clean up. Idempotent."""
     config = config or JobConfig()
-    processor = processor or pipeline_processor(config.pipeline_config)
+    processor = processor or pipeline_processor(config.pipeline_config, store.codebook.path)
     with store.tx() as s:
         job = s.get(Job, job_id)
         if job is None:
@@ -574,7 +577,8 @@ class LocalRunner:
     ) -> None:
         self.store = store
         self.config = config or JobConfig()
-        self.processor = processor or pipeline_processor(self.config.pipeline_config)
+        self.processor = processor or pipeline_processor(self.config.pipeline_config,
+                                                         store.codebook.path)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.log = log or (lambda _msg: None)
         self._stop = threading.Event()

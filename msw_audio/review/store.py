@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
+from msw_audio.coding.codebook import Codebook, load_codebook, resolve_codebook
 from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.records import (
     PRINCIPLES,
@@ -79,16 +80,6 @@ from msw_audio.review.db import (
 DB_NAME = "msw-audio.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-#: Practitioner codes that count as good practice for the exemplar library.
-GOOD_PRACTICE_CODES = (
-    "complex_reflection",
-    "simple_reflection",
-    "open_question",
-    "affirm",
-    "seeking_collaboration",
-    "emphasising_autonomy",
-    "persuade_with_permission",
-)
 STATUSES = ("unreviewed", "in_progress", "reviewed")
 MIN_GROUP = 3  # team summaries hide groups with fewer sessions (no league tables of one)
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -297,7 +288,7 @@ def migrate(engine: Engine) -> None:
 class Store:
     """Review store API used by the app, the CLI and the job worker."""
 
-    def __init__(self, engine: Engine, data_dir: Path) -> None:
+    def __init__(self, engine: Engine, data_dir: Path, codebook: Codebook | None = None) -> None:
         self.engine = engine
         self.paths = DataPaths(Path(data_dir))
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -305,15 +296,19 @@ class Store:
             engine.execution_options(msw_read_only=True), expire_on_commit=False
         )
         self._lock = threading.Lock()
-        self._codes: set[str] | None = None
+        self._codebook = codebook
+        self._codebooks: dict[str, Codebook] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, data_dir: Path | None = None, url: str | None = None) -> Store:
+    def open(cls, data_dir: Path | None = None, url: str | None = None,
+             codebook: Codebook | None = None) -> Store:
         """Open (creating and migrating as needed) the store in ``data_dir``.
 
         ``url`` selects another database (``postgresql+psycopg://user@host/db``); files
-        (audio, cache, job outputs) still live in ``data_dir``.
+        (audio, cache, job outputs) still live in ``data_dir``. ``codebook`` is the one this
+        store codes new sessions with (default: the shipped one); a session that records
+        another codebook is read and checked with that one (``codebook_for``).
         """
         root = Path(data_dir).expanduser() if data_dir else default_data_dir()
         paths = DataPaths(root.resolve())
@@ -329,7 +324,7 @@ class Store:
                         db_file.chmod(0o600)  # owner only, like the folders
                     except OSError:
                         pass
-        return cls(engine, paths.root)
+        return cls(engine, paths.root, codebook)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -943,12 +938,31 @@ class Store:
         return path
 
     # ------------------------------------------------------------------ decisions
-    def _known_codes(self) -> set[str]:
-        if self._codes is None:
-            from msw_audio.coding.codebook import load_codebook
+    @property
+    def codebook(self) -> Codebook:
+        """The store's codebook (loaded on first use, never at import)."""
+        if self._codebook is None:
+            self._codebook = load_codebook()
+        return self._codebook
 
-            self._codes = set(load_codebook().ids)
-        return self._codes
+    def codebook_for(self, session_id: str) -> Codebook:
+        """The codebook that coded ``session_id`` (its ``models.codebook``), else the store's.
+
+        Why: a session coded with a second codebook is reviewed with that codebook's codes
+        and hotkeys, and only its codes are accepted for it.
+        """
+        with self.rtx() as s:
+            models = s.scalar(select(SessionRow.models).where(SessionRow.id == session_id))
+        record = (models or {}).get("codebook") if isinstance(models, dict) else None
+        if not record or record.get("name") == self.codebook.name:
+            return self.codebook
+        key = f"{record.get('name')}@{record.get('version')}:{record.get('path')}"
+        if key not in self._codebooks:
+            self._codebooks[key] = resolve_codebook(record)
+        return self._codebooks[key]
+
+    def _known_codes(self, session_id: str) -> set[str]:
+        return set(self.codebook_for(session_id).ids)
 
     def _decide(
         self,
@@ -995,7 +1009,7 @@ class Store:
     def set_code(self, session_id: str, utterance_id: str, code: str, user: User) -> None:
         """Confirm ``code`` for one utterance (saved and audited at once)."""
         user.require("session.edit")
-        if code not in self._known_codes():
+        if code not in self._known_codes(session_id):
             raise InputError(f"unknown code {code!r}")
         self._set_code(session_id, utterance_id, code, user, note=None)
 
@@ -1127,7 +1141,7 @@ class Store:
 
         With ``code``: utterances an evaluator confirmed as that code. With ``principle``:
         the evidence utterances of sessions whose confirmed score on it is 4 or more.
-        Neither: every confirmed good-practice code (``GOOD_PRACTICE_CODES``).
+        Neither: every confirmed code in the codebook's ``good_practice`` group.
         """
         user.require("exemplars.view")
         if principle is not None and principle not in PRINCIPLES:
@@ -1159,7 +1173,7 @@ class Store:
                         if ev.get("utterance_id"):
                             picks.append((p.session_id, ev["utterance_id"], p.confirmed, p.note))
             else:
-                codes = (code,) if code else GOOD_PRACTICE_CODES
+                codes = (code,) if code else self.codebook.group("good_practice")
                 for u in s.scalars(
                     select(UtteranceRow)
                     .where(

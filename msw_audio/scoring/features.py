@@ -23,18 +23,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from msw_audio.coding.codebook import load_codebook
+from msw_audio.coding.codebook import GROUPS, Codebook, load_codebook
 from msw_audio.records import FAMILY_ROLES, Session, Utterance
 
-_CODEBOOK = load_codebook()  # the default codebook is the single source of code ids
-PRACTITIONER_CODES = tuple(c.id for c in _CODEBOOK.for_role("practitioner"))
-FAMILY_CODES = tuple(c.id for c in _CODEBOOK.for_role("parent"))
-
-#: MITI 4.2.1 behaviour groups.
-QUESTIONS = ("open_question", "closed_question")
-REFLECTIONS = ("simple_reflection", "complex_reflection")
-MI_ADHERENT = ("affirm", "seeking_collaboration", "emphasising_autonomy")
-MI_NON_ADHERENT = ("persuade", "confront")
+# Which codes are questions, reflections, MI-adherent... is the codebook's ``groups`` (one
+# source): a code added to the YAML with ``groups: [reflection, mi_adherent]`` is counted
+# here, in the MITI summary and in the rubric's group features with no change to this file.
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -209,6 +203,10 @@ class SessionFeatures:
     code_mass: dict[str, float] = field(default_factory=dict)
     mean_code_probability: float = 0.0
     child_names: set[str] = field(default_factory=set)
+    #: The codes counted (practitioner then family, codebook order) and the codebook's
+    #: groups, so the MITI summary counts exactly what the features counted.
+    codes: tuple[str, ...] = ()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 #: Feature names in a fixed order (the calibration model's columns).
@@ -257,17 +255,24 @@ def _ratio(num: float, den: float, default: float = 0.0) -> float:
 
 def session_features(
     session: Session,
-    practitioner_codes: tuple[str, ...] = PRACTITIONER_CODES,
-    family_codes: tuple[str, ...] = FAMILY_CODES,
+    practitioner_codes: tuple[str, ...] | None = None,
+    family_codes: tuple[str, ...] | None = None,
     counting: str = "soft",
+    codebook: Codebook | None = None,
 ) -> SessionFeatures:
     """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md).
 
+    ``codebook`` (default: the shipped one) says which codes each role may have and which
+    group each code is in; ``practitioner_codes``/``family_codes`` narrow the codes counted.
     ``counting="soft"`` (default) adds each suggestion's probability; ``"top"`` counts each
     utterance once under its top suggested code, as a MITI coder does (kept for comparison).
     """
     if counting not in ("top", "soft"):
         raise ValueError(f"counting must be 'top' or 'soft', not {counting!r}")
+    book = codebook or load_codebook()
+    practitioner_codes = practitioner_codes or book.practitioner_codes
+    family_codes = family_codes or book.family_codes
+    groups = {name: book.group(name) for name in GROUPS}
     names = child_names(session)
     name_rx = _rx(*[re.escape(n) for n in sorted(names)]) if names else None
     views: list[UtteranceView] = []
@@ -291,22 +296,23 @@ def session_features(
     def rate(*codes: str) -> float:
         return _ratio(sum(mass[c] for c in codes), n_p)
 
-    questions = mass["open_question"] + mass["closed_question"]
-    reflections = mass["simple_reflection"] + mass["complex_reflection"]
+    def total(group: str) -> float:
+        return sum((mass[c] for c in groups[group]), 0.0)
+
+    questions, reflections = total("question"), total("reflection")
     talk = defaultdict(float)
     for v in views:
         talk[v.role == "practitioner"] += v.utterance.duration or len(v.utterance.text.split())
-    ct, st = mass["change_talk"], mass["sustain_talk"]
+    ct, st = total("change_talk"), total("sustain_talk")
 
     # Softening sustain talk: how the practitioner answers the family's sustain talk —
     # reflecting or asking openly (good) versus persuading or confronting (poor).
     soft_good = soft_bad = 0.0
     for prev, nxt in zip(views, views[1:], strict=False):
-        weight = prev.p("sustain_talk") if not prev.is_practitioner else 0.0
+        weight = prev.p(*groups["sustain_talk"]) if not prev.is_practitioner else 0.0
         if weight and nxt.is_practitioner:
-            soft_good += weight * nxt.p("simple_reflection", "complex_reflection", "open_question",
-                                        "emphasising_autonomy", "affirm")
-            soft_bad += weight * nxt.p("persuade", "confront", "giving_information")
+            soft_good += weight * nxt.p(*groups["softens_sustain_talk"])
+            soft_bad += weight * nxt.p(*groups["hardens_sustain_talk"])
     softening = _ratio(soft_good, soft_good + soft_bad, default=0.5)
 
     def is_child_ref(v: UtteranceView) -> bool:
@@ -314,7 +320,9 @@ def session_features(
 
     child_refs = [v for v in views if is_child_ref(v) or v.role == "child"]
     prac_child = [v for v in prac if is_child_ref(v)]
-    child_q = sum(v.p("open_question") + 0.5 * v.p("closed_question") for v in prac_child)
+    open_q = groups["open_question"]
+    other_q = tuple(c for c in groups["question"] if c not in open_q)
+    child_q = sum(v.p(*open_q) + 0.5 * v.p(*other_q) for v in prac_child)
     child_q += sum(
         0.5 for v in prac_child if not v.codes and v.utterance.text.rstrip().endswith("?")
     )
@@ -329,11 +337,11 @@ def session_features(
         "n_family": n_f,
         "practitioner_talk_share": _ratio(talk[True], talk[True] + talk[False], 0.5),
         "reflection_to_question": _ratio(reflections, questions, default=reflections and 2.0),
-        "pct_complex_reflection": _ratio(mass["complex_reflection"], reflections),
-        "pct_open_question": _ratio(mass["open_question"], questions),
+        "pct_complex_reflection": _ratio(total("complex_reflection"), reflections),
+        "pct_open_question": _ratio(total("open_question"), questions),
         "rate_open_question": rate("open_question"),
         "rate_closed_question": rate("closed_question"),
-        "rate_reflection": rate(*REFLECTIONS),
+        "rate_reflection": rate(*groups["reflection"]),
         "rate_complex_reflection": rate("complex_reflection"),
         "rate_giving_information": rate("giving_information"),
         "rate_persuade": rate("persuade"),
@@ -342,8 +350,8 @@ def session_features(
         "rate_affirm": rate("affirm"),
         "rate_seeking_collaboration": rate("seeking_collaboration"),
         "rate_emphasising_autonomy": rate("emphasising_autonomy"),
-        "rate_mi_adherent": rate(*MI_ADHERENT),
-        "rate_mi_non_adherent": rate(*MI_NON_ADHERENT),
+        "rate_mi_adherent": rate(*groups["mi_adherent"]),
+        "rate_mi_non_adherent": rate(*groups["mi_non_adherent"]),
         "rate_other": rate("other"),
         "change_talk_share": _ratio(ct, ct + st, default=0.5),
         "rate_change_talk": _ratio(ct, n_f),
@@ -368,4 +376,6 @@ def session_features(
         code_mass=dict(mass),
         mean_code_probability=mean_prob,
         child_names=names,
+        codes=(*practitioner_codes, *family_codes),
+        groups=groups,
     )

@@ -3,21 +3,15 @@
 Why: coaches and researchers read MITI summary scores against the manual's fair/good
 thresholds, so msw-audio reports them next to the principle scores, with the thresholds
 and a plain rating (good / fair / below fair) so nobody has to look them up. Counts are the
-tagger's soft counts (sum of code probabilities, see ``msw_audio.scoring.features``); with confirmed
-codes (probability 1) they are ordinary MITI counts.
+tagger's soft counts (sum of code probabilities, see ``msw_audio.scoring.features``); with
+confirmed codes (probability 1) they are ordinary MITI counts.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from msw_audio.scoring.features import (
-    FAMILY_CODES,
-    MI_ADHERENT,
-    MI_NON_ADHERENT,
-    PRACTITIONER_CODES,
-    SessionFeatures,
-)
+from msw_audio.scoring.features import SessionFeatures
 
 #: MITI 4.2.1 (Moyers et al. 2014/2016) proficiency thresholds: "fair" and "good".
 THRESHOLDS: dict[str, dict[str, float]] = {
@@ -48,12 +42,15 @@ def miti_summary(
     derives from its suggested principle scores; MITI globals are rated by a human coder.
     """
     mass = features.code_mass
-    count = {c: round(mass.get(c, 0.0), 2) for c in (*PRACTITIONER_CODES, *FAMILY_CODES)}
-    questions = count["open_question"] + count["closed_question"]
-    reflections = count["simple_reflection"] + count["complex_reflection"]
+    count = {c: round(mass.get(c, 0.0), 2) for c in features.codes}
+
+    def total(group: str) -> float:  # the codebook's groups (features.groups)
+        return sum((count.get(c, 0.0) for c in features.groups.get(group, ())), 0.0)
+
+    questions, reflections = total("question"), total("reflection")
     r2q = round(reflections / questions, 2) if questions else None
-    pct_cr = round(100 * count["complex_reflection"] / reflections, 1) if reflections else None
-    pct_oq = round(100 * count["open_question"] / questions, 1) if questions else None
+    pct_cr = round(100 * total("complex_reflection") / reflections, 1) if reflections else None
+    pct_oq = round(100 * total("open_question") / questions, 1) if questions else None
     summary: dict[str, Any] = {
         "counts": count,
         "questions": round(questions, 2),
@@ -61,11 +58,11 @@ def miti_summary(
         "reflection_to_question": r2q,
         "pct_complex_reflection": pct_cr,
         "pct_open_question": pct_oq,
-        "mi_adherent": round(sum(count[c] for c in MI_ADHERENT), 2),
-        "mi_non_adherent": round(sum(count[c] for c in MI_NON_ADHERENT), 2),
+        "mi_adherent": round(total("mi_adherent"), 2),
+        "mi_non_adherent": round(total("mi_non_adherent"), 2),
         "practitioner_talk_share": round(features.values["practitioner_talk_share"], 3),
-        "change_talk": count["change_talk"],
-        "sustain_talk": count["sustain_talk"],
+        "change_talk": round(total("change_talk"), 2),
+        "sustain_talk": round(total("sustain_talk"), 2),
         "change_talk_share": round(features.values["change_talk_share"], 3),
         "technical_global": None if technical_global is None else round(technical_global, 2),
         "relational_global": None if relational_global is None else round(relational_global, 2),
@@ -100,16 +97,19 @@ def confirmed_breakdown(features: SessionFeatures) -> dict[str, Any]:
         if mine:
             done += 1
             confirmed[mine[0].code] = confirmed.get(mine[0].code, 0) + 1
-    groups = {
-        "questions": ("open_question", "closed_question"),
-        "reflections": ("simple_reflection", "complex_reflection"),
-        "mi_adherent": MI_ADHERENT,
-        "mi_non_adherent": MI_NON_ADHERENT,
-        "change_talk": ("change_talk",),
-        "sustain_talk": ("sustain_talk",),
+    groups = {  # summary figure -> the codebook group it counts (features.groups)
+        "questions": "question",
+        "reflections": "reflection",
+        "mi_adherent": "mi_adherent",
+        "mi_non_adherent": "mi_non_adherent",
+        "change_talk": "change_talk",
+        "sustain_talk": "sustain_talk",
     }
     return {
-        "confirmed": {k: sum(confirmed.get(c, 0) for c in codes) for k, codes in groups.items()},
+        "confirmed": {
+            k: sum(confirmed.get(c, 0) for c in features.groups.get(group, ()))
+            for k, group in groups.items()
+        },
         "confirmed_counts": dict(sorted(confirmed.items())),
         "utterances_confirmed": done,
         "utterances_coded": coded,

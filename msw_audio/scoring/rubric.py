@@ -28,9 +28,7 @@ import numpy as np
 from msw_audio.errors import InputError, ModelNotFoundError
 from msw_audio.records import PRINCIPLES, Session
 from msw_audio.scoring.features import (
-    FAMILY_CODES,
     FEATURE_NAMES,
-    PRACTITIONER_CODES,
     SessionFeatures,
     UtteranceView,
     session_features,
@@ -193,7 +191,8 @@ RUBRIC: dict[str, Principle] = {
     ),
 }
 
-_CODE_LABEL = {c: c.replace("_", " ") for c in (*PRACTITIONER_CODES, *FAMILY_CODES)}
+def _code_words(code: str) -> str:
+    return code.replace("_", " ")
 
 
 def half_round(x: float) -> float:
@@ -208,11 +207,11 @@ def _utterance_support(p: Principle, v: UtteranceView) -> tuple[float, float, li
     for code, w in p.raise_codes.items():
         if v.codes.get(code, 0.0) >= 0.2:
             up += w * v.codes[code]
-            why.append(f"{_CODE_LABEL[code]} ({v.codes[code]:.2f})")
+            why.append(f"{_code_words(code)} ({v.codes[code]:.2f})")
     for code, w in p.lower_codes.items():
         if v.codes.get(code, 0.0) >= 0.2:
             down += w * v.codes[code]
-            why.append(f"{_CODE_LABEL[code]} ({v.codes[code]:.2f}, lowers)")
+            why.append(f"{_code_words(code)} ({v.codes[code]:.2f}, lowers)")
     # Cues count for the practitioner's words only, except references to the child.
     cue_ok = v.is_practitioner or p.name == "child_focus"
     for cue, w in p.raise_cues.items():
@@ -305,14 +304,6 @@ def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
     }
 
 
-def _codes_for(codebook: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if codebook is None:
-        return PRACTITIONER_CODES, FAMILY_CODES
-    prac = tuple(c.id for c in codebook.for_role("practitioner"))
-    fam = tuple(c.id for c in codebook.for_role("parent"))
-    return prac, fam
-
-
 def score_session(
     session: Session,
     codebook: Any = None,
@@ -325,8 +316,7 @@ def score_session(
     when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
     ``counting``: "soft" (probabilities, default) or "top" (one code per utterance).
     """
-    prac, fam = _codes_for(codebook)
-    feats = session_features(session, prac, fam, counting=counting)
+    feats = session_features(session, counting=counting, codebook=codebook)
     principles = {name: rubric_principle(RUBRIC[name], feats) for name in PRINCIPLES}
     if calibration is None and os.environ.get(CALIBRATION_ENV):
         calibration = os.environ[CALIBRATION_ENV]

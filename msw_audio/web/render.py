@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 
+from msw_audio.coding.codebook import Codebook, load_codebook
 from msw_audio.records import FAMILY_ROLES, PRINCIPLES, ROLES, Session
 
 PRINCIPLE_LABELS = {
@@ -32,30 +34,6 @@ RESERVED_KEYS = frozenset(
     {"j", "k", " ", "Enter", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown"}
 )
 SCORE_STEPS = tuple(x / 2 for x in range(2, 11))  # 1.0 .. 5.0 in halves
-
-_FALLBACK = {
-    # Used only until msw_audio.coding.codebook lands in this checkout (same ids, plain labels).
-    "practitioner": (
-        ("open_question", "q", "#2563eb"),
-        ("closed_question", "w", "#64748b"),
-        ("simple_reflection", "r", "#0d9488"),
-        ("complex_reflection", "e", "#059669"),
-        ("giving_information", "i", "#7c3aed"),
-        ("persuade", "p", "#dc2626"),
-        ("persuade_with_permission", "o", "#ea580c"),
-        ("seeking_collaboration", "c", "#0891b2"),
-        ("affirm", "a", "#16a34a"),
-        ("emphasising_autonomy", "u", "#4f46e5"),
-        ("confront", "x", "#b91c1c"),
-        ("other", "z", "#6b7280"),
-    ),
-    "client": (
-        ("change_talk", "1", "#16a34a"),
-        ("sustain_talk", "3", "#dc2626"),
-        ("neutral", "2", "#6b7280"),
-    ),
-}
-
 
 @dataclass
 class CodeView:
@@ -76,6 +54,7 @@ class CodebookView:
 
     groups: dict[str, list[CodeView]] = field(default_factory=dict)
     version: str = ""
+    name: str = ""
 
     def label(self, code: str | None) -> str:
         if not code:
@@ -107,37 +86,22 @@ def group_of(role: str) -> str:
     return "client" if role in FAMILY_ROLES else "practitioner"
 
 
-def load_codebook_view() -> CodebookView:
-    """The shipped codebook as the screen shows it."""
-    try:
-        from msw_audio.coding.codebook import load_codebook
-    except ModuleNotFoundError as exc:  # codebook module not in this checkout yet
-        if exc.name != "msw_audio.coding.codebook":
-            raise
-        return CodebookView(
-            groups={
-                g: [
-                    CodeView(cid, cid.replace("_", " ").capitalize(), key, col)
-                    for cid, key, col in v
-                ]
-                for g, v in _FALLBACK.items()
-            },
-            version="fallback",
-        )
-    book = load_codebook()
+def codebook_view(book: Codebook) -> CodebookView:
+    """A codebook as the screen shows it: practitioner and family-member codes with hotkeys."""
     groups: dict[str, list[CodeView]] = {"practitioner": [], "client": []}
-    for role, group in (("practitioner", "practitioner"), ("parent", "client")):
-        for c in book.for_role(role):
-            groups[group].append(
-                CodeView(
-                    id=c.id,
-                    label=getattr(c, "label", "") or c.id,
-                    hotkey=str(getattr(c, "hotkey", "") or ""),
-                    colour=getattr(c, "colour", "") or "#6b7280",
-                    description=getattr(c, "description", "") or "",
-                )
-            )
-    return CodebookView(groups=groups, version=str(getattr(book, "version", "")))
+    family = {c.id: c for role in FAMILY_ROLES for c in book.for_role(role)}
+    for group, codes in (("practitioner", book.for_role("practitioner")),
+                         ("client", [c for c in book.codes if c.id in family])):
+        for c in codes:
+            groups[group].append(CodeView(id=c.id, label=c.label or c.id, hotkey=c.hotkey,
+                                          colour=c.colour or "#6b7280",
+                                          description=c.description or ""))
+    return CodebookView(groups=groups, version=book.version, name=book.name)
+
+
+def load_codebook_view(path: Path | None = None) -> CodebookView:
+    """The codebook at ``path`` (default: the shipped one) as the screen shows it."""
+    return codebook_view(load_codebook(path))
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -313,12 +313,12 @@ every change you make is saved at once and recorded in the audit log.</p>
 
 def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True) -> ASGIApp:
     """The whole server: FastAPI routes + the Gradio review UI, behind the login gate."""
-    from msw_audio.web.render import load_codebook_view
+    from msw_audio.web.render import codebook_view
 
     sessions = Sessions()
     throttle = LoginThrottle()
     unknown = UnknownLogins(store)
-    book = load_codebook_view()
+    book = codebook_view(store.codebook)
     api = FastAPI(title="msw-audio", docs_url=None, redoc_url=None, openapi_url=None)
 
     # ------------------------------------------------------------------ login
@@ -426,7 +426,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         from msw_audio.web.ui import render_session
 
         user = current_user(request)
-        html = _call(render_session, store, book, user, session_id, order)
+        html = _call(render_session, store, None, user, session_id, order)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     def _progress(session_id: str, user: User) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from msw_audio.review.store import SessionSummary, Store
 from msw_audio.web.render import (
     PRINCIPLE_LABELS,
     CodebookView,
+    codebook_view,
     exemplars_html,
-    load_codebook_view,
     review_html,
     review_mount_html,
     shortlist_markdown,
@@ -90,10 +90,15 @@ def session_choices(items: list[SessionSummary]) -> list[tuple[str, str]]:
 
 
 def render_session(
-    store: Store, book: CodebookView, user: User, session_id: str, order: str
+    store: Store, book: CodebookView | None, user: User, session_id: str, order: str
 ) -> str:
-    """The review pane HTML for ``session_id`` as ``user`` may see it."""
+    """The review pane HTML for ``session_id`` as ``user`` may see it.
+
+    ``book`` None: the codebook that coded the session (its codes and hotkeys).
+    """
     session = store.get_session(session_id, user)
+    if book is None:
+        book = codebook_view(store.codebook_for(session_id))
     decisions = store.get_decisions(session_id, user)
     meta = store.session_meta(session_id, user)
     return review_html(
@@ -131,7 +136,7 @@ def _header(user: User) -> str:
 
 def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
     """All views in one Blocks app; ``msw_audio.web.server.create_app`` mounts it behind login."""
-    book = book or load_codebook_view()
+    book = book or codebook_view(store.codebook)
     code_choices = [("Any good-practice code", "")] + [
         (c.label, c.id) for c in book.groups.get("practitioner", [])
     ]
