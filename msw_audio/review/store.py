@@ -1004,7 +1004,7 @@ class Store:
 
         s.flush()
         session = self._session_from_rows(s, row)
-        row.scores = score_session(session)
+        row.scores = score_session(session, codebook=self.codebook_for(row.id))
 
     def set_code(self, session_id: str, utterance_id: str, code: str, user: User) -> None:
         """Confirm ``code`` for one utterance (saved and audited at once)."""
