@@ -10,6 +10,7 @@ truth is known exactly.
 Inputs (``--inputs``, default all three):
   sample  pyannote.audio's own 30 s two-speaker sample (sample.wav/.rttm/.stm, in the wheel)
   demo    msw_audio/demo/demo.ogg, the generated ~5 min three-speaker home visit
+  three   tests/data/three_speakers/, the ~80 s three-speaker session of the tests
   long    a ~30 min concatenation (built with sox, cached in --work-dir) of the demo, the
           pyannote sample and the AMI clips in $MSW_SHARED/data/audio/ami-clips, repeated;
           its RTTM is concatenated with offsets; WER is scored on the demo and sample parts
@@ -21,9 +22,11 @@ timed as ``load``; each later stage's time is its own span, from its first to it
 progress report (transcription and diarization overlap: they run side by side).
 WER: jiwer on lower-cased text without punctuation. DER:
 pyannote.metrics on the diarization turns (session.turns), collar 0 and 0.25 s, overlap
-scored. Word spk err (sample and demo, which have speaker-labelled STM):
+scored. Word spk err (inputs with a speaker-labelled STM):
 ``msw_audio.speech.evaluation.word_speaker_error``, the share of correctly heard words given to the
-wrong speaker.
+wrong speaker. The coding unit (same inputs): utterances per reference turn (STM lines of one
+speaker less than 0.5 s apart joined, ``read_stm_turns``) and the turn-boundary F1 at
+±0.5 s (``boundary_f1``: every utterance start and end against every turn start and end).
 
     .venv/bin/python benchmarks/pipeline.py                       # all inputs
     .venv/bin/python benchmarks/pipeline.py --inputs sample demo --threads 2
@@ -95,6 +98,13 @@ def demo_input() -> Input:
     d = REPO / "msw_audio" / "demo"
     return Input("demo", d / "demo.ogg", d / "demo.rttm", "demo",
                  [Part(0.0, float("inf"), read_stm_text(d / "demo.stm"))], d / "demo.stm")
+
+
+def three_input() -> Input:
+    d = REPO / "tests" / "data" / "three_speakers"
+    return Input("three", d / "three_speakers.ogg", d / "three_speakers.rttm", "three_speakers",
+                 [Part(0.0, float("inf"), read_stm_text(d / "three_speakers.stm"))],
+                 d / "three_speakers.stm")
 
 
 def samples_of(path: Path) -> int:
@@ -218,11 +228,20 @@ def child(spec: dict) -> dict:
             hyps.append(normalise(" ".join(
                 w.text for w in words if part["start"] <= (w.start + w.end) / 2 < part["end"])))
         wer = jiwer.wer(" ".join(refs), " ".join(hyps))
-    word_spk = None
+    word_spk, unit = None, None
     if spec["stm"]:
-        from msw_audio.speech.evaluation import read_stm_words, word_speaker_error
+        from msw_audio.speech.evaluation import (
+            boundary_f1,
+            read_stm_turns,
+            read_stm_words,
+            word_speaker_error,
+        )
 
         word_spk = word_speaker_error(read_stm_words(Path(spec["stm"])), words)
+        ref_turns = read_stm_turns(Path(spec["stm"]))
+        unit = {"per_turn": len(session.utterances) / len(ref_turns),
+                "utterances": len(session.utterances), "ref_turns": len(ref_turns),
+                **boundary_f1(ref_turns, [(u.start, u.end) for u in session.utterances])}
     ref = load_rttm(spec["rttm"])[spec["uri"]]
     hyp = turns_to_annotation(session.turns, uri=spec["uri"])
     der = {str(c): DiarizationErrorRate(collar=c, skip_overlap=False)(ref, hyp)
@@ -237,6 +256,7 @@ def child(spec: dict) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "wer": wer,
         "word_spk": word_spk,
+        "unit": unit,
         "der": der,
         "speakers_ref": len(ref.labels()),
         "speakers_found": len(hyp.labels()),
@@ -265,7 +285,7 @@ def table(results: list[dict], markdown: bool) -> str:
     stages = [s for s in STAGE_ORDER if any(s in r["stages"] for r in results)]
     head = ["input", "audio s"] + [f"{s} RTF" for s in stages if s != "load"] + [
         "load s", "total RTF", "RTF excl. load", "CPU s/audio s", "peak RSS MB", "WER",
-        "word spk err", "DER c0", "DER c.25", "spk ref/found"]
+        "word spk err", "utt/ref turn", "turn F1 ±.5", "DER c0", "DER c.25", "spk ref/found"]
     rows = []
     for r in results:
         d = r["duration"]
@@ -276,6 +296,8 @@ def table(results: list[dict], markdown: bool) -> str:
                 f"{r['peak_rss_mb']:.0f}",
                 "-" if r["wer"] is None else f"{r['wer']:.3f}",
                 "-" if r.get("word_spk") is None else f"{r['word_spk']:.3f}",
+                "-" if not r.get("unit") else f"{r['unit']['per_turn']:.2f}",
+                "-" if not r.get("unit") else f"{r['unit']['f1']:.3f}",
                 f"{r['der']['0.0']:.3f}", f"{r['der']['0.25']:.3f}",
                 f"{r['speakers_ref']}/{r['speakers_found']}"]
         rows.append(row)
@@ -290,8 +312,8 @@ def table(results: list[dict], markdown: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inputs", nargs="+", choices=["sample", "demo", "long"],
-                        default=["sample", "demo", "long"])
+    parser.add_argument("--inputs", nargs="+", choices=["sample", "demo", "three", "long"],
+                        default=["sample", "demo", "three", "long"])
     parser.add_argument("--model", default="tiny.en", help="Whisper model (tiny.en, base, path)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=1, help="torch/CTranslate2 threads")
@@ -306,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(json.loads(args.child))))
         return 0
 
-    builders = {"sample": sample_input, "demo": demo_input,
+    builders = {"sample": sample_input, "demo": demo_input, "three": three_input,
                 "long": lambda: long_input(args.work_dir, args.long_minutes)}
     results = []
     print(f"load average before: {os.getloadavg()}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from msw_audio.records import Turn, Word
-from msw_audio.speech.align import assign_speakers, build_utterances, speakers_from
+from msw_audio.speech.align import AlignOptions, assign_speakers, build_utterances, speakers_from
 
 
 def words(*spec):
@@ -38,15 +38,104 @@ def test_word_in_a_gap_goes_to_the_nearest_turn():
     assert out[0].speaker == "B"
 
 
-def test_utterances_cut_at_speaker_change_pause_and_sentence_end():
-    ws = [Word(0.0, 0.3, "How", speaker="A"), Word(0.35, 0.6, "are", speaker="A"),
-          Word(0.65, 0.9, "you?", speaker="A"), Word(1.0, 1.2, "What", speaker="A"),
-          Word(1.3, 1.5, "now", speaker="A"), Word(4.0, 4.3, "later", speaker="A"),
-          Word(4.4, 4.7, "Fine.", speaker="B")]
+def spoken(*spec):
+    """Words with speakers already attributed: (start, end, text, speaker)."""
+    return [Word(s, e, t, speaker=spk) for s, e, t, spk in spec]
+
+
+def test_utterances_are_turns_cut_at_speaker_change_and_pause_not_sentence_end():
+    ws = spoken((0.0, 0.3, "How", "A"), (0.35, 0.6, "are", "A"), (0.65, 0.9, "you?", "A"),
+                (1.0, 1.2, "What", "A"), (1.3, 1.5, "now", "A"), (4.0, 4.3, "later", "A"),
+                (4.4, 4.7, "Fine.", "B"))
     utts = build_utterances(ws)
-    assert [u.text for u in utts] == ["How are you?", "What now", "later", "Fine."]
-    assert [u.id for u in utts] == ["u0001", "u0002", "u0003", "u0004"]
-    assert utts[0].start == 0.0 and utts[0].end == 0.9
+    assert [u.text for u in utts] == ["How are you? What now", "later", "Fine."]
+    assert [u.id for u in utts] == ["u0001", "u0002", "u0003"]
+    assert utts[0].start == 0.0 and utts[0].end == 1.5
+
+
+def test_length_cap_cuts_at_the_next_sentence_end():
+    ws = [Word(i * 0.5, i * 0.5 + 0.4, "word." if i in (40, 70) else "word", speaker="A")
+          for i in range(80)]  # 40 s of one speaker, sentence ends at 20.4 s and 35.4 s
+    utts = build_utterances(ws, AlignOptions(max_utterance=30.0))
+    assert [len(u.words) for u in utts] == [71, 9]  # not at 20 s (under the cap), at 35 s
+
+
+def test_backchannel_is_its_own_utterance_inside_the_main_turn():
+    ws = spoken((0.0, 0.4, "So", "PRAC"), (0.45, 0.8, "the", "PRAC"), (0.85, 1.3, "new", "PRAC"),
+                (1.4, 1.7, "mm", "PARENT"), (1.7, 1.9, "hmm", "PARENT"),
+                (2.0, 2.5, "shifts", "PRAC"), (2.55, 3.0, "changed", "PRAC"),
+                (3.05, 3.5, "everything.", "PRAC"))
+    utts = build_utterances(ws)
+    assert [(u.speaker, u.text) for u in utts] == [
+        ("PRAC", "So the new shifts changed everything."), ("PARENT", "mm hmm")]
+    assert utts[0].start < utts[1].start < utts[1].end < utts[0].end  # overlap, sorted by start
+
+
+def test_short_answer_after_a_finished_sentence_is_a_turn_not_a_backchannel():
+    ws = spoken((0.0, 0.5, "Okay?", "PRAC"), (0.8, 1.1, "Yeah.", "PARENT"),
+                (1.4, 1.8, "Good,", "PRAC"), (1.85, 2.2, "so", "PRAC"))
+    assert [u.text for u in build_utterances(ws)] == ["Okay?", "Yeah.", "Good, so"]
+
+
+def test_genuine_interruption_keeps_both_speakers():
+    """B cuts A off mid-sentence and says more than a flip: a change of speaker, kept."""
+    turns = [Turn(0.0, 1.6, "A"), Turn(1.6, 4.0, "B")]
+    ws = words((0.0, 0.3, "I"), (0.35, 0.6, "was"), (0.65, 1.0, "going"), (1.05, 1.5, "to"),
+               (1.65, 2.0, "sorry"), (2.05, 2.3, "can"), (2.35, 2.5, "I"), (2.55, 2.9, "just"),
+               (2.95, 3.4, "say"))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["A"] * 4 + ["B"] * 5
+    assert [u.text for u in build_utterances(out)] == ["I was going to", "sorry can I just say"]
+
+
+def test_phrase_straddling_a_diarization_boundary_stays_with_one_speaker():
+    """Diarization hands over 0.3 s early: "I do." must not become "I" (A) / "do." (B)."""
+    turns = [Turn(0.0, 2.3, "A"), Turn(2.3, 5.0, "B")]
+    ws = words((0.0, 0.5, "Do"), (0.55, 0.9, "you?"), (2.0, 2.4, "I"),
+               (2.45, 2.8, "do,"), (2.85, 3.2, "but"), (3.25, 3.6, "not"), (3.65, 4.0, "now."))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["A", "A", "B", "B", "B", "B", "B"]
+    assert [u.text for u in build_utterances(out)] == ["Do you?", "I do, but not now."]
+
+
+def test_word_after_a_pause_is_not_smoothed():
+    """Pauses (>= phrase_pause) are where another speaker may start: no smoothing across."""
+    turns = [Turn(0.0, 1.0, "A"), Turn(1.6, 2.0, "B"), Turn(2.6, 4.0, "A")]
+    ws = words((0.0, 0.4, "well"), (0.45, 0.9, "you"), (1.6, 1.9, "right"), (2.6, 3.0, "and"),
+               (3.05, 3.4, "then"))
+    assert [w.speaker for w in assign_speakers(ws, turns)] == ["A", "A", "B", "A", "A"]
+
+
+def test_backchannel_turn_inside_a_phrase_keeps_its_speaker():
+    """Diarization shows both talking (a short turn inside the main one): real overlap."""
+    turns = [Turn(0.0, 10.0, "PRAC"), Turn(4.1, 4.6, "PARENT")]
+    ws = words((3.0, 3.5, "so"), (3.55, 4.0, "the"), (4.2, 4.5, "yeah"), (4.55, 5.0, "school"),
+               (5.05, 5.5, "rang."))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["PRAC", "PRAC", "PARENT", "PRAC", "PRAC"]
+    assert [(u.speaker, u.text) for u in build_utterances(out)] == [
+        ("PRAC", "so the school rang."), ("PARENT", "yeah")]
+
+
+def test_boundary_f1_and_reference_turns():
+    from msw_audio.speech.evaluation import boundary_f1
+
+    ref = [Turn(0.0, 2.0, "A"), Turn(2.5, 4.0, "B")]
+    assert boundary_f1(ref, [(0.1, 1.8), (2.6, 4.2)])["f1"] == 1.0
+    split = boundary_f1(ref, [(0.1, 1.0), (1.2, 1.8), (2.6, 4.2)])  # A's turn cut in two
+    assert split["recall"] == 1.0 and split["precision"] == pytest.approx(4 / 6)
+    merged = boundary_f1(ref, [(0.1, 4.2)])  # both turns run together
+    assert merged["precision"] == 1.0 and merged["recall"] == 0.5
+
+
+def test_stm_lines_of_one_speaker_without_a_pause_are_one_turn(tmp_path):
+    from msw_audio.speech.evaluation import read_stm_turns
+
+    stm = tmp_path / "x.stm"
+    stm.write_text("x 1 A 0.0 1.0 Hello.\nx 1 A 1.1 2.0 How are you?\nx 1 B 2.2 3.0 Fine.\n"
+                   "x 1 A 4.0 5.0 Good.\n")
+    assert [(t.speaker, t.start, t.end) for t in read_stm_turns(stm)] == [
+        ("A", 0.0, 2.0), ("B", 2.2, 3.0), ("A", 4.0, 5.0)]
 
 
 def test_speakers_get_talk_time():

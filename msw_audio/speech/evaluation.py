@@ -59,6 +59,7 @@ def word_speaker_error(reference: list[tuple[str, str]], words: list[Word]) -> f
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
+    words = sorted(words, key=lambda w: w.start)
     hyp = [(t, w.speaker or "") for w in words for t in normalise_text(w.text).split()]
     if not reference or not hyp:
         return float("nan")
@@ -97,3 +98,54 @@ def der(reference, turns: list[Turn], collar: float = 0.0) -> float:
 
     hypothesis = turns_to_annotation(turns, uri=reference.uri)
     return float(DiarizationErrorRate(collar=collar)(reference, hypothesis))
+
+
+def read_stm_turns(path: Path, merge_gap: float = 0.5) -> list[Turn]:
+    """Reference speaker turns of an STM file: consecutive lines of one speaker closer than
+    ``merge_gap`` seconds are one turn.
+
+    Why: some references (pyannote's sample) write one line per sentence, others one per
+    turn; joining same-speaker lines that follow without a pause makes both count turns. The
+    default gap equals the boundary tolerance of ``boundary_f1``: two boundaries nearer than
+    that cannot be told apart anyway.
+    """
+    rows = []
+    for line in Path(path).read_text("utf-8").splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and not line.startswith(";;"):
+            rows.append((float(parts[3]), float(parts[4]), parts[2]))
+    turns: list[Turn] = []
+    for start, end, speaker in sorted(rows):
+        last = turns[-1] if turns else None
+        if last and last.speaker == speaker and start - last.end < merge_gap:
+            turns[-1] = Turn(last.start, max(last.end, end), speaker)
+        else:
+            turns.append(Turn(start, end, speaker))
+    return turns
+
+
+def boundary_f1(reference: list[Turn], hypothesis: list[tuple[float, float]],
+                tolerance: float = 0.5) -> dict[str, float]:
+    """Precision, recall and F1 of utterance boundaries against reference turn boundaries.
+
+    Why: the tagger codes one utterance at a time, so what matters is that utterances start
+    and end where turns do — a turn cut in two adds boundaries (precision falls), two turns
+    run together lose them (recall falls). Every start and every end is a boundary point; a
+    hypothesis point matches at most one reference point within ``tolerance`` seconds
+    (maximum one-to-one matching, so near-duplicate points cannot match twice).
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    ref = np.array(sorted(p for t in reference for p in (t.start, t.end)), dtype=float)
+    hyp = np.array(sorted(p for s, e in hypothesis for p in (s, e)), dtype=float)
+    if not len(ref) or not len(hyp):
+        return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"),
+                "matched": 0, "n_ref": len(ref), "n_hyp": len(hyp)}
+    close = np.abs(ref[:, None] - hyp[None, :]) <= tolerance
+    rows, cols = linear_sum_assignment(-close.astype(float))
+    matched = int(close[rows, cols].sum())
+    precision, recall = matched / len(hyp), matched / len(ref)
+    f1 = 2 * precision * recall / (precision + recall) if matched else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "matched": matched,
+            "n_ref": len(ref), "n_hyp": len(hyp)}
