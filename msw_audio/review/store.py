@@ -923,13 +923,19 @@ class Store:
                 )
             ]
 
-    def audio_file(self, session_id: str, user: User) -> Path:
-        """Path of the recording inside the data folder (for the app to serve after login)."""
+    def audio_file(self, session_id: str, user: User, audit: bool = True) -> Path:
+        """Path of the recording inside the data folder (for the app to serve after login).
+
+        ``audit=False`` for the browser's follow-up Range requests of one listening (a seek
+        is a request): one audit row per listening, not one per seek, and no write
+        transaction per chunk of audio.
+        """
         user.require("audio.listen")
-        with self.tx() as s:
+        with self.tx() if audit else self.rtx() as s:
             row = self._session_row(s, session_id, user=user)
             rec = s.get(Recording, row.recording_sha256)
-            self._audit(s, user, "audio.listen", "session", session_id)
+            if audit:
+                self._audit(s, user, "audio.listen", "session", session_id)
         if rec is None or not rec.has_audio:
             raise InputError(f"session {session_id!r} has no recording in the store")
         path = self.paths.audio_file(rec.sha256, rec.ext)

@@ -391,7 +391,11 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     def media(session_id: str, request: Request) -> Response:
         """The recording, with Range support (Starlette) so the browser can seek."""
         user = current_user(request)
-        path: Path = _call(store.audio_file, session_id, user)
+        # a listening starts with a request from byte 0; seeks (later Range starts) are
+        # part of it and are not audited again
+        span = request.headers.get("range", "")
+        first = not span or span.replace(" ", "").startswith("bytes=0-")
+        path: Path = _call(store.audio_file, session_id, user, first)
         media_type = audio_media_type(path)
         headers = {"Cache-Control": "private, no-store"}
         if media_type is None:  # never rendered by the browser: not a type we store as audio

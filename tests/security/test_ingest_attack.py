@@ -94,3 +94,21 @@ def test_media_is_served_as_audio_with_hardening_headers_on_every_route(attack):
             assert lower.get("x-frame-options") == "DENY", path
             assert "frame-ancestors 'none'" in lower.get("content-security-policy", ""), path
             assert lower.get("referrer-policy") == "no-referrer", path
+
+
+def test_seeking_in_a_recording_is_one_audited_listening_not_one_row_per_request(attack):
+    store, sid, _tmp, _files = attack
+    ada = store.get_user("ada")
+
+    def listens() -> int:
+        return sum(a["action"] == "audio.listen" for a in store.audit_log(ada))
+
+    with running_server(store) as base:
+        eva = _login(base, "eva")
+        before = listens()
+        assert _request(base + f"/media/{sid}", cookie=eva, headers={"Range": "bytes=0-"})[0] == 206
+        for start in range(1000, 11000, 1000):  # the browser seeking
+            status, _, _ = _request(base + f"/media/{sid}", cookie=eva,
+                                    headers={"Range": f"bytes={start}-{start + 99}"})
+            assert status == 206
+        assert listens() == before + 1
