@@ -1382,15 +1382,17 @@ class Store:
         path = Path(path)
         tmp = path.with_name(path.name + ".partial")
         n = 0
-        with self.tx() as s:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=fields)
-                writer.writeheader()
-                for rec in self._training_rows(s, user):
-                    writer.writerow(rec)
-                    n += 1
-            self._audit(s, user, "export.labels", "", "", rows=n)
+        # A read transaction (one consistent snapshot): a long export must never hold the
+        # write lock that evaluators' saves wait for.
+        with self.rtx() as s, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            for rec in self._training_rows(s, user):
+                writer.writerow(rec)
+                n += 1
         os.replace(tmp, path)
+        with self.tx() as s:
+            self._audit(s, user, "export.labels", "", "", rows=n)
         return n
 
     def export_scores(self, path: Path, user: User) -> int:
