@@ -31,3 +31,14 @@ class PermissionDenied(MswError):
     """The current user's role does not allow this action."""
 
     exit_code = 4
+
+
+class StaleEdit(MswError):
+    """Someone else changed this line since the reviewer's view was drawn (no lost update):
+    ``current`` is what it holds now, ``by``/``at`` who set it and when."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, current: str | None, by: str | None, at: str | None):
+        super().__init__(message)
+        self.current, self.by, self.at = current, by, at

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
 from msw_audio.coding.codebook import Codebook, load_codebook, resolve_codebook
-from msw_audio.errors import InputError, PermissionDenied
+from msw_audio.errors import InputError, PermissionDenied, StaleEdit
 from msw_audio.records import (
     PRINCIPLES,
     ROLES,
@@ -84,6 +84,15 @@ STATUSES = ("unreviewed", "in_progress", "reviewed")
 MIN_GROUP = 3  # team summaries hide groups with fewer sessions (no league tables of one)
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,6}$")
+class _AnyValue:
+    def __repr__(self) -> str:
+        return "ANY_VALUE"
+
+
+#: ``expected=ANY_VALUE``: the caller does not know what the line held (CLI, scripts)
+ANY_VALUE: Any = _AnyValue()
+
+
 #: The MITI summary measures the team view aggregates (recomputed from confirmed codes on
 #: each decision, ``Store._rescore``); counts of lines and bookkeeping fields are left out.
 TEAM_MITI_MEASURES = (
@@ -1012,14 +1021,21 @@ class Store:
         session = self._session_from_rows(s, row)
         row.scores = score_session(session, codebook=self.codebook_for(row.id))
 
-    def set_code(self, session_id: str, utterance_id: str, code: str, user: User) -> None:
-        """Confirm ``code`` for one utterance (saved and audited at once)."""
+    def set_code(self, session_id: str, utterance_id: str, code: str, user: User,
+                 expected: Any = ANY_VALUE) -> None:
+        """Confirm ``code`` for one utterance (saved and audited at once).
+
+        ``expected``: the confirmed code (or None) the reviewer's screen showed; if the line
+        holds something else now, ``StaleEdit`` and nothing is written, so two evaluators
+        working from stale views never silently overwrite each other.
+        """
         user.require("session.edit")
         if code not in self._known_codes(session_id):
             raise InputError(f"unknown code {code!r}")
-        self._set_code(session_id, utterance_id, code, user, note=None)
+        self._set_code(session_id, utterance_id, code, user, note=None, expected=expected)
 
-    def accept_code(self, session_id: str, utterance_id: str, user: User) -> str:
+    def accept_code(self, session_id: str, utterance_id: str, user: User,
+                    expected: Any = ANY_VALUE) -> str:
         """Confirm the model's top suggestion; returns the code."""
         user.require("session.edit")
         with self.rtx() as s:
@@ -1032,39 +1048,45 @@ class Store:
             )
         if code is None:
             raise InputError(f"utterance {utterance_id!r} has no suggested code to accept")
-        self._set_code(session_id, utterance_id, code, user, note="accepted suggestion")
+        self._set_code(session_id, utterance_id, code, user, note="accepted suggestion",
+                       expected=expected)
         return code
 
     def _set_code(
-        self, session_id: str, utterance_id: str, code: str, user: User, note: str | None
+        self, session_id: str, utterance_id: str, code: str, user: User, note: str | None,
+        expected: Any = ANY_VALUE,
     ) -> None:
         with self.tx() as s:
             row = self._session_row(s, session_id, lock=True, user=user)
-            utt = self._utterance_row(s, session_id, utterance_id)
+            utt = self._utterance_row(s, session_id, utterance_id, lock=True)
+            _check_expected(utt, expected)
             old = utt.confirmed_code
             utt.confirmed_code = code
             utt.confirmed_by = user.name
             utt.confirmed_at = utcnow()
             self._decide(s, row, user, "code", utterance_id, old, code, note)
 
-    @staticmethod
-    def _utterance_row(s: OrmSession, session_id: str, utterance_id: str) -> UtteranceRow:
-        utt = s.scalar(
-            select(UtteranceRow).where(
-                UtteranceRow.session_id == session_id,
-                UtteranceRow.utterance_id == utterance_id,
-            )
+    def _utterance_row(self, s: OrmSession, session_id: str, utterance_id: str,
+                       lock: bool = False) -> UtteranceRow:
+        q = select(UtteranceRow).where(
+            UtteranceRow.session_id == session_id,
+            UtteranceRow.utterance_id == utterance_id,
         )
+        if lock and not self.is_sqlite:  # SQLite: the write transaction already serialises
+            q = q.with_for_update()
+        utt = s.scalar(q)
         if utt is None:
             raise InputError(f"no utterance {utterance_id!r} in session {session_id!r}")
         return utt
 
-    def clear_code(self, session_id: str, utterance_id: str, user: User) -> None:
+    def clear_code(self, session_id: str, utterance_id: str, user: User,
+                   expected: Any = ANY_VALUE) -> None:
         """Undo a confirmation (the utterance is back to 'suggested only')."""
         user.require("session.edit")
         with self.tx() as s:
             row = self._session_row(s, session_id, lock=True, user=user)
-            utt = self._utterance_row(s, session_id, utterance_id)
+            utt = self._utterance_row(s, session_id, utterance_id, lock=True)
+            _check_expected(utt, expected)
             old = utt.confirmed_code
             utt.confirmed_code = utt.confirmed_by = utt.confirmed_at = None
             self._decide(s, row, user, "code", utterance_id, old, None, "cleared")
@@ -1595,6 +1617,17 @@ class Store:
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _check_expected(utt: UtteranceRow, expected: Any) -> None:
+    if expected is ANY_VALUE or (expected or None) == (utt.confirmed_code or None):
+        return
+    when = _iso(utt.confirmed_at) if utt.confirmed_at else None
+    who = utt.confirmed_by if utt.confirmed_code else None
+    shown = utt.confirmed_code or "no confirmed code"
+    raise StaleEdit(
+        f"changed by {who or 'someone'}{f' at {when}' if when else ''} to {shown} since "
+        "your view was drawn", current=utt.confirmed_code, by=who, at=when)
 
 
 def _check_teams(teams: tuple[str, ...] | list[str]) -> list[str]:

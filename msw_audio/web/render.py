@@ -223,7 +223,7 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
     return (
         f'<div class="{" ".join(classes)}" data-uid="{_attr(r.uid)}" data-start="{r.start:.3f}" '
         f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-group="{group_of(r.role)}" '
-        f'data-suggested="{_attr(r.suggested or "")}">'
+        f'data-suggested="{_attr(r.suggested or "")}" data-seen="{_attr(r.confirmed or "")}">'
         f'<div class="msw-time">{clock(r.start)}</div>'
         f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">'
         f"{escape(r.role)}</span>"

@@ -42,8 +42,12 @@
     let data = {};
     try { data = await res.json(); } catch (e) { /* empty body */ }
     if (!res.ok) {
-      const detail = typeof data.detail === "string" ? data.detail : res.status + " " + res.statusText;
-      throw new Error(detail);
+      const detail = typeof data.detail === "string" ? data.detail
+        : (data.detail && data.detail.message) || res.status + " " + res.statusText;
+      const err = new Error(detail);
+      err.status = res.status;
+      err.detail = data.detail;
+      throw err;
     }
     return data;
   }
@@ -136,10 +140,13 @@
     }
     const base = "/api/sessions/" + encodeURIComponent(root.dataset.session) +
       "/utterances/" + encodeURIComponent(row.dataset.uid) + "/";
+    // what this screen showed for the line: a line someone else changed since is a 409
+    const expected = row.dataset.seen || null;
     try {
-      const data = action === "accept" ? await post(base + "accept")
-        : action === "clear" ? await post(base + "clear")
-        : await post(base + "code", { code: code });
+      const data = action === "accept" ? await post(base + "accept", { expected: expected })
+        : action === "clear" ? await post(base + "clear", { expected: expected })
+        : await post(base + "code", { code: code, expected: expected });
+      row.dataset.seen = data.code || "";
       q(".msw-final", row).innerHTML = chip(root, data.code);
       row.classList.toggle("msw-done", !!data.code);
       if (data.code) row.classList.remove("msw-low");
@@ -148,6 +155,14 @@
       toast(root, data.code ? "Saved: " + (labels[data.code] || data.code) : "Confirmation removed");
       if (data.code) move(root, 1);
     } catch (err) {
+      if (err.status === 409 && err.detail) {
+        // keep theirs on screen; pressing the key again replaces it (both stay in history)
+        row.dataset.seen = err.detail.current || "";
+        q(".msw-final", row).innerHTML = chip(root, err.detail.current);
+        row.classList.toggle("msw-done", !!err.detail.current);
+        toast(root, "Not saved: " + err.message + ". Their code is shown; press again to replace it.", true);
+        return;
+      }
       toast(root, "Not saved: " + err.message, true);
     }
   }

@@ -28,10 +28,10 @@ from fastapi import Body, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from msw_audio.errors import InputError, MswError, PermissionDenied
+from msw_audio.errors import InputError, MswError, PermissionDenied, StaleEdit
 from msw_audio.jobs.queue import JobConfig
 from msw_audio.review.auth import User
-from msw_audio.review.store import Store
+from msw_audio.review.store import ANY_VALUE, Store
 from msw_audio.web import STATIC_DIR
 from msw_audio.web.security import SecurityHeaders, audio_media_type
 
@@ -265,7 +265,19 @@ def current_user(request: Request) -> User:
     return user
 
 
+#: A code route's optional ``expected``: the confirmed code the screen showed (null: none).
+#: Omitted ("*"): the caller did not say, and the write is not checked (scripts, old pages).
+_EXPECTED = Body("*", embed=True)
+
+
+def _expected(value: str | None) -> Any:
+    return ANY_VALUE if value == "*" else value
+
+
 def _http_error(exc: MswError) -> HTTPException:
+    if isinstance(exc, StaleEdit):  # the screen shows "changed by X at T" and offers both
+        return HTTPException(status_code=409, detail={
+            "message": str(exc), "current": exc.current, "by": exc.by, "at": exc.at})
     if isinstance(exc, PermissionDenied):
         return HTTPException(status_code=403, detail=str(exc))
     if isinstance(exc, InputError) and str(exc).startswith("no "):
@@ -443,25 +455,28 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
     @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/code")
     def set_code(
-        session_id: str, utterance_id: str, request: Request, code: str = Body(..., embed=True)
+        session_id: str, utterance_id: str, request: Request, code: str = Body(..., embed=True),
+        expected: str | None = _EXPECTED,
     ) -> dict[str, Any]:
         _check_csrf(request)
         user = current_user(request)
-        _call(store.set_code, session_id, utterance_id, code, user)
+        _call(store.set_code, session_id, utterance_id, code, user, _expected(expected))
         return {"utterance_id": utterance_id, "code": code} | _progress(session_id, user)
 
     @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/accept")
-    def accept(session_id: str, utterance_id: str, request: Request) -> dict[str, Any]:
+    def accept(session_id: str, utterance_id: str, request: Request,
+               expected: str | None = _EXPECTED) -> dict[str, Any]:
         _check_csrf(request)
         user = current_user(request)
-        code = _call(store.accept_code, session_id, utterance_id, user)
+        code = _call(store.accept_code, session_id, utterance_id, user, _expected(expected))
         return {"utterance_id": utterance_id, "code": code} | _progress(session_id, user)
 
     @api.post("/api/sessions/{session_id}/utterances/{utterance_id}/clear")
-    def clear(session_id: str, utterance_id: str, request: Request) -> dict[str, Any]:
+    def clear(session_id: str, utterance_id: str, request: Request,
+              expected: str | None = _EXPECTED) -> dict[str, Any]:
         _check_csrf(request)
         user = current_user(request)
-        _call(store.clear_code, session_id, utterance_id, user)
+        _call(store.clear_code, session_id, utterance_id, user, _expected(expected))
         return {"utterance_id": utterance_id, "code": None} | _progress(session_id, user)
 
     @api.post("/api/sessions/{session_id}/speakers/{speaker_id}/role")
