@@ -32,14 +32,15 @@ class DiarizeOptions:
     device: str = "cpu"
     threads: int = 0  # torch intra-op threads; 0 = leave torch as it is
     # Step between 10 s windows, as a fraction of the window. LOMO kept 0.5 (5 s) over 0.3:
-    # finer steps did not lower held-out DER with these embeddings, and 0.2 or finer breaks
-    # the time budget (diarization must hide behind transcription; RESULTS.md: RTF).
+    # finer steps did not lower held-out DER with these embeddings; 0.3 costs 1.7x the CPU
+    # (borderline against transcription's ~0.075 RTF, beside which it must hide) and 0.2
+    # 2.3x (benchmarks/RESULTS.md, "Diarization settings by leave-one-meeting-out").
     segmentation_step: float = 0.5
     # Embed each local speaker from the frames where it talks alone (pyannote falls back to
     # all its frames when those are too short): overlap blurs far-field speakers together.
     # LOMO chose it in 4 of 5 folds and on all ten clips (AMI DER 0.284 vs 0.296 without).
     embedding_exclude_overlap: bool = True
-    clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.7-1.0 (was 0.8)
+    clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
     min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
     # Guard against one cluster per window: a found speaker with less than this much speech
     # is merged into the nearest bigger speaker (``merge_tiny_clusters``). LOMO grid 0-4 s.
