@@ -12,6 +12,12 @@ files, as pyannote.metrics reports it).
     .venv/bin/python benchmarks/diarization_ami.py                 # the 10 AMI clips
     .venv/bin/python benchmarks/diarization_ami.py --sessions      # + demo, three_speakers, sample
     .venv/bin/python benchmarks/diarization_ami.py --only-sessions --threads 2
+    .venv/bin/python benchmarks/diarization_ami.py --lomo     # settings by leave-one-meeting-out
+    .venv/bin/python benchmarks/diarization_ami.py --rtf      # time per audio second, 1 thread
+
+``--lomo`` (``benchmarks/diarization_lomo.py``) picks msw-audio's settings and sherpa-onnx's
+threshold on four of the five AMI meeting groups, scores the fifth, and prints held-out beside
+tuned-on DER per group, then the unseen sessions with settings chosen on all ten clips.
 
 AMI clips live in ``$MSW_SHARED/data/audio/ami-clips`` (``reference.rttm``, uri = file stem);
 ``MSW_SHARED`` defaults to ``<repo>/../shared``.
@@ -100,7 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-sessions", action="store_true", help="skip the AMI clips")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--lomo", action="store_true",
+                        help="leave-one-meeting-out settings, msw-audio and sherpa-onnx")
+    parser.add_argument("--rtf", action="store_true",
+                        help="diarization time per audio second, demo and a 30 s clip")
     args = parser.parse_args(argv)
+    if args.lomo or args.rtf:
+        import diarization_lomo  # beside this script (benchmarks/ is not a package)
+
+        return diarization_lomo.main_rtf(args.threads) if args.rtf else diarization_lomo.main()
 
     from msw_audio.speech.weights import offline_environment
 

