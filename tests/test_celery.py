@@ -28,8 +28,8 @@ from sqlalchemy import create_engine, select, text
 from msw_audio.db import Job
 from msw_audio.jobs import JobConfig, enqueue, list_jobs, run_worker, submit
 from msw_audio.store import Store
-from tests.store_helpers import DEMO, JFK, REPO
 from tests import test_store_postgres
+from tests.store_helpers import DEMO, JFK, REPO
 
 pytestmark = [
     pytest.mark.slow,
