@@ -2,6 +2,8 @@
 # Install everything (Chromium included, for the review-screen tests) and run the test suite.
 # As root, the suite runs with networking cut (`unshare -n`, loopback only): proof that no
 # model hub, telemetry endpoint or other host is contacted. Extra arguments go to pytest.
+# install.sh installs redis-server and PostgreSQL; tests/test_celery.py and
+# tests/test_store_postgres.py start their own servers on loopback/free ports (no service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MSW_WITH_BROWSER=1 bash scripts/install.sh

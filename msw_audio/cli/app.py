@@ -61,6 +61,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not process queued recordings in this process",
     )
+    from msw_audio.cli.store import engine_args
+
+    engine_args(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -78,10 +81,19 @@ def _open(data: Path | None, codebook: Path | None = None):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     from msw_audio.web.server import serve
 
     store = _open(args.data, getattr(args, "codebook", None))
     runner = None
+    # the upload handler submits through jobs.submit, which reads these settings
+    for flag, env in (("engine", "MSW_AUDIO_ENGINE"), ("broker", "MSW_AUDIO_BROKER"),
+                      ("queue", "MSW_AUDIO_QUEUE")):
+        if getattr(args, flag, None):
+            os.environ[env] = getattr(args, flag)
+    if os.environ.get("MSW_AUDIO_ENGINE", "local") != "local":
+        args.no_worker = True  # Celery workers process the uploads
     if not getattr(args, "no_worker", False):
         from msw_audio.jobs.queue import start_background_worker
 

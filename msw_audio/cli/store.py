@@ -62,6 +62,35 @@ def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine local|celery``, ``--broker``, ``--queue`` (also used by ``serve``)."""
+    p.add_argument(
+        "--engine",
+        choices=("local", "celery"),
+        default=None,
+        help="job engine: local (the store's own queue, default) or celery "
+        "(env MSW_AUDIO_ENGINE)",
+    )
+    p.add_argument(
+        "--broker",
+        default=None,
+        metavar="URL",
+        help="Celery broker, e.g. redis://HOST:6379/0 (env MSW_AUDIO_BROKER)",
+    )
+    p.add_argument(
+        "--queue",
+        default=None,
+        metavar="NAME",
+        help="Celery queue: cpu (default) or gpu (env MSW_AUDIO_QUEUE)",
+    )
+
+
+def _engine(args: argparse.Namespace) -> str:
+    import os
+
+    return args.engine or os.environ.get("MSW_AUDIO_ENGINE") or "local"
+
+
 def _meta_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--worker", default="", help="practitioner's name or id")
     p.add_argument("--team", default="", help="team name")
@@ -154,13 +183,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from msw_audio.jobs.queue import JobConfig, enqueue_many
+    from msw_audio.jobs.queue import JobConfig, enqueue_many, submit
 
     config = JobConfig()
     if args.max_upload_mb:
         config.max_upload_bytes = int(args.max_upload_mb * 2**20)
     with _open(args) as store:
         results = enqueue_many(store, args.paths, _local_user(), _meta(args), config)
+    for _path, job_id, _error in results:
+        if job_id:
+            submit(job_id, _engine(args), args.broker, args.queue)
     if not results:
         raise InputError("no recordings found in the given paths")
     failed = 0
@@ -211,6 +243,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
         config.pipeline_config = replace(
             base, transcribe=replace(base.transcribe, threads=args.threads),
             diarize=replace(base.diarize, threads=args.threads))
+    if args.device or args.model:
+        from dataclasses import replace
+
+        from msw_audio.pipeline import PipelineConfig
+
+        base = config.pipeline_config or PipelineConfig()
+        asr = replace(base.transcribe, device=args.device or base.transcribe.device)
+        asr = replace(asr, model=str(args.model) if args.model else asr.model)
+        config.pipeline_config = replace(base, transcribe=asr)
+    if _engine(args) == "celery":
+        from msw_audio.jobs.engine_celery import queue_name, run_worker
+
+        queues = tuple(q for q in queue_name(args.queue).split(",") if q)
+        run_worker(args.data, args.db_url, args.broker, queues, config, args.sweep_seconds,
+                   getattr(args, "codebook", None))
+        return 0
     with _open(args) as store:
         runner = LocalRunner(store, config=config, log=lambda m: print(m, flush=True))
         try:
@@ -308,6 +356,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--max-upload-mb", type=float, default=None, help="size limit per file")
+    engine_args(p)
     _meta_args(p)
     p.set_defaults(func=cmd_enqueue)
 
@@ -320,6 +369,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per model stage (default: half the cores)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                   help="transcription device (a GPU worker: --device cuda --queue gpu)")
+    p.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="Whisper model: tiny.en (default), base or a local CTranslate2 folder")
+    p.add_argument("--sweep-seconds", type=float, default=15.0,
+                   help="celery: how often to re-publish jobs a dead worker or broker lost")
+    engine_args(p)
     p.set_defaults(func=cmd_worker)
 
     p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))

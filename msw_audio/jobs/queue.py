@@ -360,6 +360,69 @@ def claim(store: Store, worker_id: str) -> str | None:
     return None
 
 
+def claim_job(store: Store, job_id: str, worker_id: str) -> bool:
+    """Atomically move *this* queued job to running for this worker; False if it is not queued.
+
+    A distributed engine hands a worker one job id (a broker message). The message may be
+    delivered twice (redelivery after a lost worker or connection), so the claim, not the
+    message, decides who runs it: a job already running, done or failed is left alone.
+    """
+    now = utcnow()
+    with store.tx() as s:
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "queued")
+            .values(
+                state="running",
+                worker_id=worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                heartbeat_at=now,
+                started_at=now,
+                attempts=Job.attempts + 1,
+                error=None,
+            )
+        )
+        return res.rowcount == 1
+
+
+def queued_job_ids(store: Store, older_than: float = 0.0, limit: int = 100) -> list[str]:
+    """Oldest queued jobs (created at least ``older_than`` seconds ago), for re-publishing."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    with store.rtx() as s:
+        q = (
+            select(Job.id)
+            .where(Job.state == "queued", Job.created_at <= cutoff)
+            .order_by(Job.created_at, Job.id)
+            .limit(limit)
+        )
+        return list(s.scalars(q))
+
+
+ENGINES = ("local", "celery")
+
+
+def submit(
+    job_id: str, engine: str | None = None, broker: str | None = None, queue: str | None = None
+) -> None:
+    """Hand a queued job to the processing engine: the one seam between accepting and running.
+
+    ``local`` (the default, embedded engine) does nothing: a ``LocalRunner`` polls the store.
+    ``celery`` publishes a task (``msw_audio.jobs.engine_celery``). The job row in the store stays
+    the truth either way, so a publish that fails is not an error here: the Celery workers
+    re-publish queued jobs the broker does not hold. Settings: ``MSW_AUDIO_ENGINE``,
+    ``MSW_AUDIO_BROKER``, ``MSW_AUDIO_QUEUE``.
+    """
+    engine = engine or os.environ.get("MSW_AUDIO_ENGINE") or "local"
+    if engine == "local":
+        return
+    if engine != "celery":
+        raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    from msw_audio.jobs.engine_celery import publish
+
+    publish(job_id, broker=broker, queue=queue)
+
+
 # ---------------------------------------------------------------------- running
 class _Reporter:
     """Progress callback + heartbeat thread for one running job (throttled DB writes)."""

@@ -446,7 +446,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
         def on_upload(path, worker, team, date, family, rtype, request: gr.Request):
-            from msw_audio.jobs.queue import enqueue
+            from msw_audio.jobs.queue import enqueue, submit
 
             user = _user(store, request)
             if not path:
@@ -462,6 +462,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             }
             try:
                 job = enqueue(store, upload, user, meta={k: v for k, v in meta.items() if v})
+                submit(job)  # the engine from MSW_AUDIO_ENGINE (serve --engine sets it)
             except MswError as exc:
                 return f"⚠ {exc}", jobs_frame(user)
             finally:
