@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score
 
 from msw_audio.coding.talk_context import FEATURES, TalkContext, context_features
-from training.model import tune_offsets
+from training.offsets import tune_offsets
 
 C_GRID = (0.01, 0.05, 0.2, 1.0, 5.0)
 BALANCE = 0.5  # class weight = (inverse frequency) ** BALANCE, as the fine-tuned heads

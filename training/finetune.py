@@ -385,7 +385,7 @@ def collect(work: Path, runs: list[Path], out_json: Path | None = None) -> dict:
 
 def crossfit_offsets(proba: np.ndarray, y: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
     """Class indices after the cross-fitted per-class log offsets (``cross_fitted_offsets``)."""
-    from training.model import cross_fitted_offsets
+    from training.offsets import cross_fitted_offsets
 
     logp = np.log(np.clip(proba, 1e-9, 1))
     out = np.zeros(len(y), dtype=np.int64)

@@ -6,7 +6,6 @@ The same functions train the shipped model (``training/train.py``), answer
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +16,7 @@ from sklearn.model_selection import GroupKFold
 
 from msw_audio.coding.tagger import Features, Head
 from training.annomi import CLIENT_CODES, FOUR_WAY, INPUT_CODES, SIX_TO_FOUR, SIX_WAY
+from training.context import fit_on_table
 
 
 @dataclass
@@ -66,35 +66,6 @@ def fit_head(
                                  tol=1e-3)
     clf.fit(x, y)
     return Head(features=feats, clf=clf, offsets=np.zeros(len(clf.classes_)))
-
-
-def tune_offsets(proba: np.ndarray, y: np.ndarray, classes: list[str]) -> np.ndarray:
-    """Per-class additive log-probability offsets maximising macro-F1 + kappa (grid search).
-
-    Why: class weights fix most of the imbalance, but the decision point that best matches
-    human coders is found on held-out predictions, not assumed.
-    """
-    logp = np.log(np.clip(proba, 1e-9, 1))
-    grid = np.round(np.arange(-1.0, 1.01, 0.1), 2)
-    best, best_off = -1.0, np.zeros(len(classes))
-    for combo in itertools.product(grid, repeat=len(classes) - 1):
-        off = np.array([0.0, *combo])
-        pred = np.array(classes)[np.argmax(logp + off, axis=1)]
-        score = f1_score(y, pred, average="macro") + cohen_kappa_score(y, pred)
-        if score > best + 1e-9:
-            best, best_off = score, off
-    return best_off
-
-
-def cross_fitted_offsets(proba: np.ndarray, y: np.ndarray, fold_of: np.ndarray,
-                         classes: list) -> dict[int, np.ndarray]:
-    """Fold k -> offsets tuned (``tune_offsets``) on the out-of-fold rows of the *other* folds.
-
-    Why: applying fold k's offsets to fold k's predictions means no test label ever chooses
-    its own decision point, so the CV of a model with tuned offsets stays honest.
-    """
-    return {int(k): tune_offsets(proba[fold_of != k], y[fold_of != k], classes)
-            for k in np.unique(fold_of) if (fold_of != k).any()}
 
 
 @dataclass
@@ -197,7 +168,6 @@ def _talk_context(table: pd.DataFrame, pred: pd.DataFrame, family: np.ndarray,
                   fold_of: np.ndarray):
     """Fit the talk-context stage on the family-member head's out-of-fold probabilities and
     put its nested-CV predictions into ``pred`` (``training/context.py``)."""
-    from training.context import fit_on_table
 
     classes = list(CLIENT_CODES)
     proba = np.array([[d.get(c, 0.0) for c in classes] for d in pred["proba"].iloc[family]])

@@ -1,7 +1,8 @@
 """``msw-audio tagger evaluate|train``: measure the behaviour tagger and retrain it.
 
-The training and evaluation code lives in the source tree's ``training/`` package (a
-researcher reruns everything from there); these commands are thin wrappers that locate it.
+The training and evaluation code is the project's ``training`` package (installed beside
+``msw_audio`` by the same wheel; a researcher reruns everything from there); these commands
+are thin wrappers around it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ from pathlib import Path
 
 from msw_audio.errors import InputError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def _training(module: str):
-    """Import ``training.<module>`` from the source checkout this package runs from."""
-    if not (REPO_ROOT / "training" / "__init__.py").is_file():
+    """``training.<module>``, the project's training package (part of every install)."""
+    try:
+        return importlib.import_module(f"training.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("training", f"training.{module}"):
+            raise
         raise InputError(
-            "the tagger's training code (training/) is not beside this installation: run "
-            "msw-audio from a source checkout (pip install -e .)"
-        )
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    return importlib.import_module(f"training.{module}")
+            "the tagger's training package (training/) is not installed: reinstall msw-audio "
+            "(pip install msw-audio, or pip install -e . from a source checkout)"
+        ) from exc
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ Everything is loaded once per ``Tagger``; there is no module-level state.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,10 @@ from msw_audio.coding.talk_context import CONTEXT_FILE, TalkContext
 from msw_audio.errors import InputError, ModelNotFoundError
 from msw_audio.records import CodeSuggestion, Session
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "tagger"
+#: The shipped model: ``$MSW_TAGGER_MODEL``, else ``models/tagger`` of the source tree (an
+#: installed wheel carries no model, so it points the variable at a copy of that folder).
+DEFAULT_MODEL_DIR = Path(os.environ.get("MSW_TAGGER_MODEL")
+                         or Path(__file__).resolve().parents[2] / "models" / "tagger")
 ENCODER_MAX_TOKENS = 128
 EMBED_DIM = 384
 

@@ -672,6 +672,15 @@ class Store:
     def list_sessions(self, user: User) -> list[SessionSummary]:
         """The review queue: unreviewed first, then in progress, then reviewed."""
         user.require("session.view")
+        return self._summaries(user)
+
+    def session_summary(self, session_id: str, user: User) -> SessionSummary | None:
+        """One session's queue row (status and progress), without listing every session."""
+        user.require("session.view")
+        found = self._summaries(user, session_id)
+        return found[0] if found else None
+
+    def _summaries(self, user: User, session_id: str | None = None) -> list[SessionSummary]:
         n_utt = (
             select(func.count(UtteranceRow.id))
             .where(UtteranceRow.session_id == SessionRow.id)
@@ -685,7 +694,10 @@ class Store:
             .scalar_subquery()
         )
         with self.rtx() as s:
-            rows = s.execute(_visible(select(SessionRow, n_utt, n_conf), user)).all()
+            q = _visible(select(SessionRow, n_utt, n_conf), user)
+            if session_id is not None:
+                q = q.where(SessionRow.id == session_id)
+            rows = s.execute(q).all()
         order = {st: i for i, st in enumerate(STATUSES)}
         out = [
             SessionSummary(

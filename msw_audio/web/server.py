@@ -446,7 +446,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     def _progress(session_id: str, user: User) -> dict[str, Any]:
-        summary = next((s for s in store.list_sessions(user) if s.id == session_id), None)
+        summary = store.session_summary(session_id, user)
         return {
             "status": summary.status if summary else "",
             "n_confirmed": summary.n_confirmed if summary else 0,
