@@ -56,13 +56,28 @@ class Component:
     hi: float
     weight: float
     label: str
+    #: For a share ("of reflections, how many are complex"): the per-turn rate features of its
+    #: denominator and a pseudo-count. The unit is multiplied by n / (n + prior), n the
+    #: denominator's count in the session. Why: a share of half a reflection says nothing,
+    #: yet an uncertain tagger gives a session of advice a little reflection mass on every
+    #: turn, and its complex share then looked like skilled practice (issue 15).
+    per: tuple[str, ...] = ()
+    prior: float = 0.0
 
     def value(self, values: dict[str, float]) -> float:
         return sum(values[f] for f in self.features)
 
+    def support(self, values: dict[str, float]) -> float:
+        """n / (n + prior) for a share component, 1 for any other."""
+        if not self.per or self.prior <= 0:
+            return 1.0
+        n = sum(values[f] for f in self.per) * values.get("n_practitioner", 0.0)
+        return float(n / (n + self.prior))
+
     def unit(self, values: dict[str, float]) -> float:
         x = self.value(values)
-        return float(np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0))
+        unit = float(np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0))
+        return unit * self.support(values)
 
 
 @dataclass(frozen=True)
@@ -78,11 +93,18 @@ class Principle:
 
 
 def C(
-    features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str
+    features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str,
+    per: tuple[str, ...] = (), prior: float = 0.0,
 ) -> Component:
     """Shorthand for the RUBRIC table below."""
     return Component(features if isinstance(features, tuple) else (features,), lo, hi, weight,
-                     label)
+                     label, per, prior)
+
+
+#: Pseudo-count of a share's denominator (see ``Component.per``): with 3 reflections a
+#: complex share counts at 3/5, with 15 at 15/17. Chosen a priori (a share of fewer than
+#: about three items is mostly noise), not fitted to any label.
+SHARE_PRIOR = 2.0
 
 
 _NON_ADHERENT = ("rate_mi_non_adherent", 0.15, 0.0)
@@ -90,7 +112,8 @@ RUBRIC: dict[str, Principle] = {
     "evocation": Principle(
         "evocation",
         (
-            C("pct_open_question", 0.3, 0.7, 0.15, "share of questions that are open"),
+            C("pct_open_question", 0.3, 0.7, 0.15, "share of questions that are open",
+              per=("rate_open_question", "rate_closed_question"), prior=SHARE_PRIOR),
             C("reflection_to_question", 0.5, 2.0, 0.2, "reflection-to-question ratio"),
             C("rate_complex_reflection", 0.03, 0.2, 0.2, "complex reflections per turn"),
             C("change_talk_share", 0.3, 0.8, 0.15, "change talk share of family talk"),
@@ -108,7 +131,8 @@ RUBRIC: dict[str, Principle] = {
         "empathy",
         (
             C("reflection_to_question", 0.5, 2.0, 0.25, "reflection-to-question ratio"),
-            C("pct_complex_reflection", 0.2, 0.5, 0.2, "share of reflections that are complex"),
+            C("pct_complex_reflection", 0.2, 0.5, 0.2, "share of reflections that are complex",
+              per=("rate_reflection",), prior=SHARE_PRIOR),
             C("rate_reflection", 0.08, 0.35, 0.3, "reflections per practitioner turn"),
             C("softening_sustain_talk", 0.3, 0.8, 0.1, "reflecting rather than arguing with "
               "sustain talk"),
@@ -144,7 +168,8 @@ RUBRIC: dict[str, Principle] = {
               "emphasising autonomy (codes and phrases)"),
             C(*_NON_ADHERENT, 0.25, "persuading/confronting (fewer is better)"),
             C("rate_directive", 0.1, 0.0, 0.15, "directive phrases (fewer is better)"),
-            C("pct_open_question", 0.3, 0.7, 0.1, "share of questions that are open"),
+            C("pct_open_question", 0.3, 0.7, 0.1, "share of questions that are open",
+              per=("rate_open_question", "rate_closed_question"), prior=SHARE_PRIOR),
             C("reflection_to_question", 0.5, 2.0, 0.15, "reflection-to-question ratio"),
             C("rate_giving_information", 0.3, 0.05, 0.1, "giving information (less is better)"),
         ),
@@ -317,13 +342,15 @@ def score_session(
     session: Session,
     codebook: Any = None,
     calibration: Calibration | Path | str | None = None,
-    counting: str = "soft",
+    counting: str = "plausible",
 ) -> dict[str, Any]:
     """Suggest the seven principle scores and the MITI summary; store them in session.scores.
 
     ``calibration``: a Calibration, or a directory written by ``msw-audio scores train``;
     when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
-    ``counting``: "soft" (probabilities, default) or "top" (one code per utterance).
+    ``counting``: "plausible" (default: each utterance split by probability between the codes
+    at least half as likely as its top one), "soft" (every probability) or "top" (one code
+    per utterance); see ``msw_audio.features._counts`` and docs/principles.md.
     """
     prac, fam = _codes_for(codebook)
     feats = session_features(session, prac, fam, counting=counting)
