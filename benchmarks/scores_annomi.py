@@ -35,7 +35,7 @@ def principle_values(transcripts, counting: str = "plausible"):
     table: dict[str, list[float]] = {p: [] for p in PRINCIPLES}
     raw: dict[str, list[float]] = {p: [] for p in PRINCIPLES}
     for t in transcripts:
-        scores = score_session(t.session, counting=counting)["principles"]
+        scores = score_session(t.session, counting=counting, evidence=False)["principles"]
         for p in PRINCIPLES:
             table[p].append(scores[p]["value"])
             raw[p].append(scores[p]["raw"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,8 +310,13 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:.0f}"
 
 
-def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
-    """Score one principle with the rubric: value, confidence, evidence and reasons."""
+def rubric_principle(p: Principle, feats: SessionFeatures,
+                     with_evidence: bool = True) -> dict[str, Any]:
+    """Score one principle with the rubric: value, confidence, evidence and reasons.
+
+    The evidence here is the cheap per-code ranking; ``score_session`` replaces it with the
+    lines that moved the score (``explained_evidence``).
+    """
     units = [c.unit(feats.values) for c in p.components]
     total = sum(c.weight for c in p.components)
     pairs = list(zip(p.components, units, strict=True))
@@ -324,10 +330,146 @@ def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
         "value": value,
         "raw": round(raw, 3),
         "confidence": _confidence(p, feats, units),
-        "evidence": _evidence(p, feats, value),
+        "evidence": _evidence(p, feats, value) if with_evidence else [],
         "reasons": reasons,
         "source": "rubric",
     }
+
+
+# --------------------------------------------------------------------------- evidence
+
+_BACKCHANNEL_WORDS = {
+    "mm", "mmm", "hmm", "mhm", "uh", "huh", "um", "ah", "oh", "yeah", "yes", "yep", "ok",
+    "okay", "right", "sure", "alright", "i", "see", "wow", "good", "great", "hm", "uhhuh",
+}
+_TOKEN = re.compile(r"[a-z']+")
+#: Cheaply pre-ranked candidates per principle and direction that get the exact
+#: leave-one-out influence (which recomputes the session's features once per candidate).
+EVIDENCE_CANDIDATES = 8
+#: A line already cited for another principle is cited again only if it moves this one at
+#: least this fraction as much as the line that moves this one most (it truly serves both).
+SHARED_EVIDENCE = 0.9
+
+
+def is_substantive(text: str) -> bool:
+    """At least three words and not only backchannel words ("Mm hmm.", "Yeah, okay, right")."""
+    words = _TOKEN.findall((text or "").lower())
+    return len(words) >= 3 and not all(w in _BACKCHANNEL_WORDS for w in words)
+
+
+def _linear_raw(p: Principle, values: dict[str, float]) -> tuple[float, list[float]]:
+    """The principle's raw score with its components *not* clipped, and each one's share.
+
+    Why unclipped: a session already past a component's upper anchor still owes its score to
+    the reflections that put it there; clipped, removing any one of them would change nothing
+    and the evidence would be empty exactly where the score is highest.
+    """
+    total = sum(c.weight for c in p.components)
+    parts = [4.0 * c.weight / total * (c.value(values) - c.lo) / (c.hi - c.lo) * c.support(values)
+             for c in p.components]
+    return 1.0 + sum(parts), parts
+
+
+def _eligible(p: Principle, v: UtteranceView) -> bool:
+    # Every principle but child focus is about what the practitioner does; child focus also
+    # counts the child's own voice and family talk about the child.
+    role_ok = v.is_practitioner or p.name == "child_focus"
+    return role_ok and is_substantive(v.utterance.text)
+
+
+def utterance_influence(session: Session, feats: SessionFeatures, prac, fam, counting: str
+                        ) -> dict[int, dict[str, tuple[float, str]]]:
+    """Leave-one-out influence: index -> principle -> (score points, component most moved).
+
+    Each candidate utterance is removed from the session, the features are recomputed and the
+    principle's (unclipped) raw score compared with the whole session's: positive means the
+    line raised the principle. Candidates are the eligible lines the cheap per-code support
+    (``_utterance_support``) ranks highest for or against each principle, so a long session
+    costs ``EVIDENCE_CANDIDATES`` x 2 x 7 feature passes at most.
+    """
+    from dataclasses import replace
+
+    base = {n: _linear_raw(RUBRIC[n], feats.values) for n in PRINCIPLES}
+    candidates: set[int] = set()
+    for name in PRINCIPLES:
+        p = RUBRIC[name]
+        sup = [(i, *_utterance_support(p, v)[:2]) for i, v in enumerate(feats.views)
+               if _eligible(p, v)]
+        for col in (1, 2):
+            ranked = sorted((s for s in sup if s[col] > 0), key=lambda s: (-s[col], s[0]))
+            candidates.update(i for i, *_ in ranked[:EVIDENCE_CANDIDATES])
+    out: dict[int, dict[str, tuple[float, str]]] = {}
+    utts = session.utterances
+    for i in sorted(candidates):
+        without = replace(session, utterances=utts[:i] + utts[i + 1:], scores=None)
+        values = session_features(without, prac, fam, counting=counting).values
+        out[i] = {}
+        for name in PRINCIPLES:
+            p = RUBRIC[name]
+            raw, parts = _linear_raw(p, values)
+            full_raw, full_parts = base[name]
+            moved = [f - w for f, w in zip(full_parts, parts, strict=True)]
+            j = int(np.argmax(np.abs(moved)))
+            out[i][name] = (full_raw - raw, p.components[j].label)
+    return out
+
+
+def explained_evidence(feats: SessionFeatures, principles: dict[str, dict[str, Any]],
+                       influence: dict[int, dict[str, tuple[float, str]]]) -> None:
+    """Replace each principle's evidence with the lines that most raised or lowered it.
+
+    Up to five lines: for a score of 3 or more, the three that raised it most then up to two
+    that lowered it; below 3 the lowering ones first. A line counts for the principle it
+    moves most (relative to that principle's strongest line) unless it moves another nearly
+    as much (``SHARED_EVIDENCE``), so evocation and empathy do not cite the same reflections.
+    The record keeps its fields (utterance_id, start, end, text, why) and adds ``effect``
+    (signed score points) and ``direction`` ("raises"/"lowers").
+    """
+    strongest = {n: max((abs(d[n][0]) for d in influence.values()), default=0.0) or 1.0
+                 for n in PRINCIPLES}
+    rel = {i: {n: abs(d[n][0]) / strongest[n] for n in PRINCIPLES} for i, d in influence.items()}
+    for name, entry in principles.items():
+        p = RUBRIC[name]
+        mine = []
+        for i, d in influence.items():
+            effect, label = d[name]
+            if abs(effect) < 1e-4 or not _eligible(p, feats.views[i]):
+                continue
+            owner = max(rel[i], key=lambda n: (rel[i][n], n == name))
+            if owner != name and rel[i][name] < SHARED_EVIDENCE * rel[i][owner]:
+                continue
+            mine.append((i, effect, label))
+        up = sorted((m for m in mine if m[1] > 0), key=lambda m: (-m[1], m[0]))
+        down = sorted((m for m in mine if m[1] < 0), key=lambda m: (m[1], m[0]))
+        first, second = (up, down) if entry["value"] >= 3.0 else (down, up)
+        picked = first[:3] + second[:2]
+        picked += [m for m in first[3:] if m not in picked][: 5 - len(picked)]
+        if not picked:
+            continue  # keep the rubric's cheap evidence rather than show nothing
+        out = []
+        for i, effect, label in sorted(picked, key=lambda m: m[0]):
+            v = feats.views[i]
+            u = v.utterance
+            signals = _utterance_support(p, v)[2]
+            if not signals and v.codes:
+                top = max(v.codes.items(), key=lambda kv: kv[1])
+                signals = [f"suggested {_CODE_LABEL.get(top[0], top[0])} ({top[1]:.2f})"]
+            verb = "raises" if effect > 0 else "lowers"
+            detail = f" ({'; '.join(signals)})" if signals else ""
+            out.append({"utterance_id": u.id, "start": u.start, "end": u.end, "text": u.text,
+                        "why": f"{verb} {name.replace('_', ' ')} by {abs(effect):.2f} "
+                               f"through {label}{detail}",
+                        "effect": round(float(effect), 3), "direction": verb})
+        # Too few lines moved it: add the rubric's own picks that are fit to show.
+        have = {e["utterance_id"] for e in out}
+        ids = {v.utterance.id: v for v in feats.views}
+        for e in entry["evidence"]:
+            v = ids.get(e["utterance_id"])
+            if len(out) >= 3:
+                break
+            if v is not None and e["utterance_id"] not in have and _eligible(p, v):
+                out.append(e)
+        entry["evidence"] = sorted(out, key=lambda e: (e["start"], e["utterance_id"]))
 
 
 def _codes_for(codebook: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -343,6 +485,7 @@ def score_session(
     codebook: Any = None,
     calibration: Calibration | Path | str | None = None,
     counting: str = "plausible",
+    evidence: bool = True,
 ) -> dict[str, Any]:
     """Suggest the seven principle scores and the MITI summary; store them in session.scores.
 
@@ -351,10 +494,15 @@ def score_session(
     ``counting``: "plausible" (default: each utterance split by probability between the codes
     at least half as likely as its top one), "soft" (every probability) or "top" (one code
     per utterance); see ``msw_audio.features._counts`` and docs/principles.md.
+    ``evidence``: False skips the leave-one-out evidence (benchmarks over many sessions).
     """
     prac, fam = _codes_for(codebook)
     feats = session_features(session, prac, fam, counting=counting)
-    principles = {name: rubric_principle(RUBRIC[name], feats) for name in PRINCIPLES}
+    principles = {name: rubric_principle(RUBRIC[name], feats, with_evidence=evidence)
+                  for name in PRINCIPLES}
+    if evidence:
+        explained_evidence(feats, principles,
+                           utterance_influence(session, feats, prac, fam, counting))
     if calibration is None and os.environ.get(CALIBRATION_ENV):
         calibration = os.environ[CALIBRATION_ENV]
     if calibration is not None:
