@@ -38,7 +38,8 @@ from msw_audio.features import (
 from msw_audio.miti import miti_summary
 from msw_audio.records import PRINCIPLES, Session
 
-RUBRIC_VERSION = "msw-rubric-1.0"
+#: 1.1: plausible-code counting, shares of few items shrunk, leave-one-out evidence (issue 15).
+RUBRIC_VERSION = "msw-rubric-1.1"
 #: The MITI-derived principles (checked against AnnoMI's high/low MI quality).
 MITI_PRINCIPLES = ("evocation", "empathy", "collaboration", "autonomy")
 #: Principles resting mostly on cue lexicons rather than trained codes: lower confidence.
