@@ -358,16 +358,29 @@ def is_substantive(text: str) -> bool:
     return len(words) >= 3 and not all(w in _BACKCHANNEL_WORDS for w in words)
 
 
-def _linear_raw(p: Principle, values: dict[str, float]) -> tuple[float, list[float]]:
-    """The principle's raw score with its components *not* clipped, and each one's share.
+def _soft_unit(t: float) -> float:
+    """A component's 0..1 unit with its clipping softened: linear between the anchors,
+    growing logarithmically beyond them (0.5 log t above 1, -0.5 log(1 - t) below 0)."""
+    if t > 1.0:
+        return 1.0 + 0.5 * float(np.log(t))
+    if t < 0.0:
+        return -0.5 * float(np.log1p(-t))
+    return float(t)
 
-    Why unclipped: a session already past a component's upper anchor still owes its score to
-    the reflections that put it there; clipped, removing any one of them would change nothing
-    and the evidence would be empty exactly where the score is highest.
+
+def _raw_parts(p: Principle, values: dict[str, float]) -> tuple[float, list[float]]:
+    """The principle's raw score with softened clipping, and each component's points.
+
+    Why not the clipped score: a session already past a component's anchor still owes its
+    score to the reflections that put it there; clipped, removing any one of them changes
+    nothing and the evidence would be empty exactly where the score is highest. Why not
+    unclipped: a rate six times its anchor would make every other line look decisive (each
+    one removed raises the rate). The logarithm keeps every line's push in the right
+    direction and of a sensible size.
     """
     total = sum(c.weight for c in p.components)
-    parts = [4.0 * c.weight / total * (c.value(values) - c.lo) / (c.hi - c.lo) * c.support(values)
-             for c in p.components]
+    parts = [4.0 * c.weight / total * c.support(values)
+             * _soft_unit((c.value(values) - c.lo) / (c.hi - c.lo)) for c in p.components]
     return 1.0 + sum(parts), parts
 
 
@@ -383,14 +396,14 @@ def utterance_influence(session: Session, feats: SessionFeatures, prac, fam, cou
     """Leave-one-out influence: index -> principle -> (score points, component most moved).
 
     Each candidate utterance is removed from the session, the features are recomputed and the
-    principle's (unclipped) raw score compared with the whole session's: positive means the
+    principle's raw score compared with the whole session's: positive means the
     line raised the principle. Candidates are the eligible lines the cheap per-code support
     (``_utterance_support``) ranks highest for or against each principle, so a long session
     costs ``EVIDENCE_CANDIDATES`` x 2 x 7 feature passes at most.
     """
     from dataclasses import replace
 
-    base = {n: _linear_raw(RUBRIC[n], feats.values) for n in PRINCIPLES}
+    base = {n: _raw_parts(RUBRIC[n], feats.values) for n in PRINCIPLES}
     candidates: set[int] = set()
     for name in PRINCIPLES:
         p = RUBRIC[name]
@@ -407,7 +420,7 @@ def utterance_influence(session: Session, feats: SessionFeatures, prac, fam, cou
         out[i] = {}
         for name in PRINCIPLES:
             p = RUBRIC[name]
-            raw, parts = _linear_raw(p, values)
+            raw, parts = _raw_parts(p, values)
             full_raw, full_parts = base[name]
             moved = [f - w for f, w in zip(full_parts, parts, strict=True)]
             j = int(np.argmax(np.abs(moved)))
@@ -419,58 +432,84 @@ def explained_evidence(feats: SessionFeatures, principles: dict[str, dict[str, A
                        influence: dict[int, dict[str, tuple[float, str]]]) -> None:
     """Replace each principle's evidence with the lines that most raised or lowered it.
 
-    Up to five lines: for a score of 3 or more, the three that raised it most then up to two
+    Up to five lines: for a score of 3 or more the three that raised it most then up to two
     that lowered it; below 3 the lowering ones first. A line counts for the principle it
     moves most (relative to that principle's strongest line) unless it moves another nearly
     as much (``SHARED_EVIDENCE``), so evocation and empathy do not cite the same reflections.
+    A principle left with fewer than three lines takes its next most moving lines that no
+    other principle cites, then the rubric's cheap picks that no other principle cites.
     The record keeps its fields (utterance_id, start, end, text, why) and adds ``effect``
     (signed score points) and ``direction`` ("raises"/"lowers").
     """
     strongest = {n: max((abs(d[n][0]) for d in influence.values()), default=0.0) or 1.0
                  for n in PRINCIPLES}
     rel = {i: {n: abs(d[n][0]) / strongest[n] for n in PRINCIPLES} for i, d in influence.items()}
+    moving: dict[str, list[tuple[int, float, str]]] = {}
+    chosen: dict[str, list[tuple[int, float, str]]] = {}
     for name, entry in principles.items():
         p = RUBRIC[name]
+        moving[name] = [(i, d[name][0], d[name][1]) for i, d in influence.items()
+                        if abs(d[name][0]) >= 1e-4 and _eligible(p, feats.views[i])]
         mine = []
-        for i, d in influence.items():
-            effect, label = d[name]
-            if abs(effect) < 1e-4 or not _eligible(p, feats.views[i]):
-                continue
+        for i, effect, label in moving[name]:
             owner = max(rel[i], key=lambda n: (rel[i][n], n == name))
-            if owner != name and rel[i][name] < SHARED_EVIDENCE * rel[i][owner]:
-                continue
-            mine.append((i, effect, label))
-        up = sorted((m for m in mine if m[1] > 0), key=lambda m: (-m[1], m[0]))
-        down = sorted((m for m in mine if m[1] < 0), key=lambda m: (m[1], m[0]))
-        first, second = (up, down) if entry["value"] >= 3.0 else (down, up)
-        picked = first[:3] + second[:2]
-        picked += [m for m in first[3:] if m not in picked][: 5 - len(picked)]
-        if not picked:
-            continue  # keep the rubric's cheap evidence rather than show nothing
-        out = []
-        for i, effect, label in sorted(picked, key=lambda m: m[0]):
-            v = feats.views[i]
-            u = v.utterance
-            signals = _utterance_support(p, v)[2]
-            if not signals and v.codes:
-                top = max(v.codes.items(), key=lambda kv: kv[1])
-                signals = [f"suggested {_CODE_LABEL.get(top[0], top[0])} ({top[1]:.2f})"]
-            verb = "raises" if effect > 0 else "lowers"
-            detail = f" ({'; '.join(signals)})" if signals else ""
-            out.append({"utterance_id": u.id, "start": u.start, "end": u.end, "text": u.text,
-                        "why": f"{verb} {name.replace('_', ' ')} by {abs(effect):.2f} "
-                               f"through {label}{detail}",
-                        "effect": round(float(effect), 3), "direction": verb})
-        # Too few lines moved it: add the rubric's own picks that are fit to show.
-        have = {e["utterance_id"] for e in out}
-        ids = {v.utterance.id: v for v in feats.views}
+            if owner == name or rel[i][name] >= SHARED_EVIDENCE * rel[i][owner]:
+                mine.append((i, effect, label))
+        chosen[name] = _pick(mine, entry["value"])
+    used = {i for picks in chosen.values() for i, _, _ in picks}
+    for name, entry in principles.items():
+        picks = chosen[name]
+        if len(picks) < 3:
+            spare = [m for m in moving[name] if m[0] not in used]
+            picks = picks + _pick(spare, entry["value"])[: 3 - len(picks)]
+            used |= {i for i, _, _ in picks}
+        out = [_evidence_record(name, feats.views[i], effect, label) for i, effect, label in picks]
+        # Still too few lines moved it: the rubric's own picks that no other principle cites.
+        ids = {v.utterance.id: (i, v) for i, v in enumerate(feats.views)}
         for e in entry["evidence"]:
-            v = ids.get(e["utterance_id"])
             if len(out) >= 3:
                 break
-            if v is not None and e["utterance_id"] not in have and _eligible(p, v):
-                out.append(e)
+            i, v = ids.get(e["utterance_id"], (None, None))
+            if v is not None and i not in used and _eligible(RUBRIC[name], v):
+                out.append({**e, "why": f"counts towards {name.replace('_', ' ')}: {e['why']} "
+                            "(alone it does not move the score: the component is past its "
+                            "anchor or the line is one of many)"})
+                used.add(i)
+        if not out:  # every moving line is cited elsewhere: share rather than show nothing
+            out = [_evidence_record(name, feats.views[i], effect, label)
+                   for i, effect, label in _pick(moving[name], entry["value"])[:3]]
+        if not out:  # nothing moved it at all: the rubric's context lines, as they were
+            out = list(entry["evidence"])
         entry["evidence"] = sorted(out, key=lambda e: (e["start"], e["utterance_id"]))
+
+
+def _pick(lines: list[tuple[int, float, str]], value: float) -> list[tuple[int, float, str]]:
+    """Three raising then two lowering lines (lowering first below 3), at most five."""
+    up = sorted((m for m in lines if m[1] > 0), key=lambda m: (-m[1], m[0]))
+    down = sorted((m for m in lines if m[1] < 0), key=lambda m: (m[1], m[0]))
+    first, second = (up, down) if value >= 3.0 else (down, up)
+    picked = first[:3] + second[:2]
+    return picked + [m for m in first[3:] if m not in picked][: 5 - len(picked)]
+
+
+def _fmt_effect(effect: float) -> str:
+    x = abs(effect)
+    return f"{x:.2f}" if x >= 0.01 else f"{x:.1g}"
+
+
+def _evidence_record(name: str, v: UtteranceView, effect: float, label: str) -> dict[str, Any]:
+    p = RUBRIC[name]
+    u = v.utterance
+    signals = _utterance_support(p, v)[2]
+    if not signals and v.codes:
+        top = max(v.codes.items(), key=lambda kv: kv[1])
+        signals = [f"suggested {_CODE_LABEL.get(top[0], top[0])} ({top[1]:.2f})"]
+    verb = "raises" if effect > 0 else "lowers"
+    detail = f" ({'; '.join(signals)})" if signals else ""
+    return {"utterance_id": u.id, "start": u.start, "end": u.end, "text": u.text,
+            "why": f"{verb} {name.replace('_', ' ')} by {_fmt_effect(effect)} through "
+                   f"{label}{detail}",
+            "effect": round(float(effect), 3), "direction": verb}
 
 
 def _codes_for(codebook: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
