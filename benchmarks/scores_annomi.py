@@ -30,15 +30,21 @@ from msw_audio.coding.annomi import annomi_transcripts, default_annomi_csv  # no
 from msw_audio.scoring.rubric import MITI_PRINCIPLES, PRINCIPLES, score_session  # noqa: E402
 
 
-def evaluate(transcripts, label: str, counting: str = "soft") -> dict[str, float]:
-    y = np.array([t.mi_quality == "high" for t in transcripts])
+def principle_values(transcripts, counting: str = "plausible"):
+    """(half-point values, unrounded values) per principle, one entry per transcript."""
     table: dict[str, list[float]] = {p: [] for p in PRINCIPLES}
     raw: dict[str, list[float]] = {p: [] for p in PRINCIPLES}
     for t in transcripts:
-        scores = score_session(t.session, counting=counting)["principles"]
+        scores = score_session(t.session, counting=counting, evidence=False)["principles"]
         for p in PRINCIPLES:
             table[p].append(scores[p]["value"])
             raw[p].append(scores[p]["raw"])
+    return table, raw
+
+
+def evaluate(transcripts, label: str, counting: str = "plausible", values=None) -> dict[str, float]:
+    y = np.array([t.mi_quality == "high" for t in transcripts])
+    table, raw = values or principle_values(transcripts, counting)
     out = {}
     print(f"\n## {label}, {counting} counting: {len(y)} transcripts "
           f"({y.sum()} high, {(~y).sum()} low)\n")
@@ -58,10 +64,39 @@ def evaluate(transcripts, label: str, counting: str = "soft") -> dict[str, float
     return out
 
 
+def bias_report(transcripts, tagged_values, human_values, label: str) -> dict[str, float]:
+    """Tagger-code score minus human-code score per MITI principle, low and high quality.
+
+    Why: a tool that scores poor practice up is the most harmful error for an evaluator who
+    anchors on its suggestions (issue 15 goal: |bias| <= 0.25 on low-quality transcripts).
+    Also the high-vs-low AUC within each of the calibration's five folds (grouped by
+    transcript, stratified by quality), so the spread over folds is visible.
+    """
+    from training.calibrate import quality_folds
+
+    y = np.array([t.mi_quality == "high" for t in transcripts])
+    ids = np.array([t.transcript_id for t in transcripts])
+    fold_of = quality_folds(ids, np.where(y, "high", "low"))
+    print(f"\n### {label}: tagger-code minus human-code score (half-point values)\n")
+    print(f"| principle | bias, low quality (n={(~y).sum()}) | bias, high quality "
+          f"(n={y.sum()}) | AUC per quality-stratified fold (mean; min–max) |")
+    print("|---|---|---|---|")
+    out = {}
+    for p in MITI_PRINCIPLES:
+        diff = np.array(tagged_values[p]) - np.array(human_values[p])
+        v = np.array(tagged_values[p])
+        aucs = [roc_auc_score(y[fold_of == k], v[fold_of == k]) for k in sorted(set(fold_of))
+                if len(set(v[fold_of == k])) > 1]
+        out[p] = float(diff[~y].mean())
+        print(f"| {p} | {diff[~y].mean():+.2f} | {diff[y].mean():+.2f} | "
+              f"{np.mean(aucs):.3f}; {min(aucs):.2f}–{max(aucs):.2f} |")
+    return out
+
+
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "scores_annomi_oof.json"
 
 
-def out_of_fold_tagged(csv: Path, model_dir: Path | None):
+def out_of_fold_tagged(csv: Path, model_dir: Path | None, calibrated: bool = False):
     """AnnoMI sessions coded by taggers that never saw them.
 
     For the shipped fine-tuned model these are its own grouped-CV predictions
@@ -70,7 +105,9 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None):
     (training/model.py, GroupKFold); those are cached in .cache/ (keyed by the CSV; delete
     the file after changing the tagger), because the five fits take 5-20 minutes on two
     cores. The shipped tagger's cue rules are applied on top, exactly as
-    ``Tagger.tag_session`` does.
+    ``Tagger.tag_session`` does. ``calibrated``: each distribution calibrated by a
+    calibration fitted without its transcript's fold (``training.calibrate``), as the
+    shipped tagger calibrates its own; only for the shipped model's out-of-fold codes.
     """
     import gzip
     import hashlib
@@ -84,6 +121,10 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None):
         # a fine-tuned model: its own grouped CV's out-of-fold codes (training/finetune.py)
         with gzip.open(shipped, "rt") as fh:
             by_id = json.load(fh)["proba"]
+        if calibrated:
+            from training.calibrate import crossfitted_distributions
+
+            by_id = {**by_id, **crossfitted_distributions(model_dir or DEFAULT_MODEL_DIR)}
     else:
         key = hashlib.sha256(csv.read_bytes())  # delete the cache after retraining the tagger
         key.update(b"talk-context-1")  # the out-of-fold recipe: bump when it changes
@@ -129,8 +170,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=default_annomi_csv())
     ap.add_argument("--codes", choices=("tagger", "tagger-cv", "human", "all"), default="all")
-    ap.add_argument("--counting", choices=("soft", "top"), default="soft",
-                    help="count code probabilities (default) or each utterance's top code")
+    ap.add_argument("--counting", choices=("plausible", "soft", "top"), default="plausible",
+                    help="plausible codes by probability (default, as score_session), every "
+                    "probability, or each utterance's top code")
     ap.add_argument("--model-dir", type=Path, default=None, help="tagger model (default shipped)")
     args = ap.parse_args()
     if args.codes in ("human", "all"):
@@ -140,9 +182,17 @@ def main() -> int:
         print(f"\n({time.perf_counter() - t0:.1f} s)")
     if args.codes in ("tagger-cv", "all"):
         t0 = time.perf_counter()
-        transcripts = out_of_fold_tagged(args.csv, args.model_dir)
-        evaluate(transcripts, "out-of-fold tagger codes (5-fold, grouped by transcript)",
-                 args.counting)
+        human = annomi_transcripts(args.csv, with_codes=True)
+        human_values = principle_values(human, args.counting)
+        for calibrated in (False, True):
+            transcripts = out_of_fold_tagged(args.csv, args.model_dir, calibrated=calibrated)
+            label = ("out-of-fold tagger codes (5-fold, grouped by transcript)" +
+                     (", calibration cross-fitted (fitted without the transcript's fold)"
+                      if calibrated else ", uncalibrated"))
+            values = principle_values(transcripts, args.counting)
+            evaluate(transcripts, label, args.counting, values)
+            bias_report(transcripts, values[0], human_values[0],
+                        "calibrated" if calibrated else "uncalibrated")
         print(f"\n({time.perf_counter() - t0:.1f} s; 5 tagger fits or their cache)")
     if args.codes in ("tagger", "all"):
         import torch

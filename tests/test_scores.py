@@ -93,13 +93,54 @@ def evocative_session() -> Session:
     return make_session(turns)
 
 
+def advice_session() -> Session:
+    """Advice and information only, no reflection: what the tagger must not score up."""
+    lines = [
+        ("You need to cut down on the drinking before the weekend.", "persuade"),
+        ("The guidance says no more than fourteen units a week.", "giving_information"),
+        ("You should get him to bed by eight every night.", "persuade"),
+        ("Children his age need about eleven hours of sleep.", "giving_information"),
+        ("I want you to ring the school about his attendance.", "persuade"),
+        ("The health visitor can come round on Tuesdays.", "giving_information"),
+    ]
+    turns = []
+    for text, code in lines * 3:
+        turns += [("practitioner", text, code), ("parent", "Okay, I will try that.", "neutral")]
+    return make_session(turns)
+
+
+def test_advice_without_reflections_keeps_evocation_and_empathy_low():
+    """Issue 15: a session of advice-giving must not be scored up on evocation or empathy,
+    and its evidence says what lowered them (practitioner lines of three words or more)."""
+    scores = score_session(advice_session())["principles"]
+    for name in ("evocation", "empathy"):
+        assert scores[name]["value"] <= 2.0, (name, scores[name])
+    ev = scores["evocation"]["evidence"]
+    strongest = max(ev, key=lambda e: abs(e["effect"]))
+    assert strongest["direction"] == "lowers" and "lowers evocation" in strongest["why"]
+    assert all(len(e["text"].split()) >= 3 for e in ev)
+
+
+def test_evidence_is_the_lines_that_moved_each_principle():
+    scores = score_session(evocative_session())["principles"]
+    texts = {e["text"] for e in scores["empathy"]["evidence"]}
+    assert all("Okay" not in t and "Mm" not in t for t in texts)
+    for name in ("evocation", "empathy", "collaboration", "autonomy"):
+        for e in scores[name]["evidence"]:
+            assert e["utterance_id"] in {u.id for u in evocative_session().utterances
+                                         if u.speaker == ROLE_SPEAKER["practitioner"]}, name
+    assert scores["empathy"]["evidence"][0]["direction"] == "raises"
+    assert ({e["utterance_id"] for e in scores["evocation"]["evidence"]}
+            != {e["utterance_id"] for e in scores["empathy"]["evidence"]})
+
+
 def check_shape(scores: dict) -> None:
     assert scores["rubric_version"]
     assert set(scores["principles"]) == set(PRINCIPLES)
     for name, p in scores["principles"].items():
         assert 1.0 <= p["value"] <= 5.0 and (p["value"] * 2).is_integer(), name
         assert 0.0 <= p["confidence"] <= 1.0, name
-        assert 3 <= len(p["evidence"]) <= 5, name
+        assert 1 <= len(p["evidence"]) <= 5, name
         for e in p["evidence"]:
             assert set(e) >= {"utterance_id", "start", "end", "text", "why"}
             assert e["end"] >= e["start"]
@@ -374,3 +415,19 @@ def test_features_on_annomi_are_finite():
     t = _annomi()[0]
     values = session_features(t.session).values
     assert all(v == v and abs(v) < 1e6 for v in values.values())
+
+
+@pytest.mark.slow
+def test_demo_evidence_differs_between_evocation_and_empathy(speech_pipeline):
+    """Issue 15: on the demo recording evocation and empathy cited the same five lines,
+    "Mm hmm." and a parent's line among them."""
+    from msw_audio.scoring.features import session_features as features_of
+
+    session = speech_pipeline.process(REPO / "msw_audio" / "demo" / "demo.ogg")
+    principles = (session.scores or score_session(session))["principles"]
+    views = {v.utterance.id: v for v in features_of(session).views}
+    evo = {e["utterance_id"] for e in principles["evocation"]["evidence"]}
+    emp = {e["utterance_id"] for e in principles["empathy"]["evidence"]}
+    assert evo and emp and evo != emp
+    for uid in evo | emp:
+        assert views[uid].is_practitioner and len(views[uid].utterance.text.split()) >= 3

@@ -174,3 +174,34 @@ def test_malformed_confirmed_labels_are_refused(annomi_slice, tmp_path, capsys):
             "--out", str(tmp_path / "m"), "--folds", "0"]
     assert main(argv) == 2
     assert "not a family-member code" in capsys.readouterr().err
+
+
+def test_calibration_loads_and_lowers_ece_on_a_slice():
+    """The shipped calibration (temperature per head) makes out-of-fold probabilities of the
+    top code match how often it is right, on the first 40 transcripts' practitioner turns.
+    (The shipped file saw every transcript; training/calibrate.py reports cross-fitted ECE.)"""
+    import numpy as np
+
+    from msw_audio.coding.calibration import (
+        CALIBRATION_FILE,
+        TaggerCalibration,
+        expected_calibration_error,
+    )
+    from training.calibrate import load_oof
+
+    cal = TaggerCalibration.load(DEFAULT_MODEL_DIR / CALIBRATION_FILE)
+    rows = load_oof()["practitioner"]
+    first = sorted(set(rows.transcript), key=int)[:40]
+    m = np.isin(rows.transcript, first)
+    before = expected_calibration_error(rows.proba[m], rows.y[m])
+    after = expected_calibration_error(cal.heads["practitioner"].apply_array(rows.proba[m]),
+                                       rows.y[m])
+    assert after < before - 0.03 and after <= 0.06, (before, after)
+    # a temperature never changes the top code, and codes it does not know pass through
+    assert (cal.heads["practitioner"].apply_array(rows.proba[m]).argmax(1)
+            == rows.proba[m].argmax(1)).all()
+    dist = {"change_talk": 0.5, "neutral": 0.3, "sustain_talk": 0.2}
+    out = cal.apply("family", {**dist, "extra": 0.1})
+    assert out["extra"] == 0.1 and abs(sum(out[c] for c in dist) - 1.0) < 1e-9
+    tagger = load_tagger()
+    assert tagger.calibration is not None and tagger.version == "2.2.0"

@@ -242,9 +242,22 @@ def _soft_codes(u: Utterance, allowed: tuple[str, ...]) -> dict[str, float]:
     return dict(out)
 
 
+#: "plausible" counting keeps the codes at least this fraction as likely as the top one.
+PLAUSIBLE_FRACTION = 0.5
+
+
 def _counts(codes: dict[str, float], counting: str) -> dict[str, float]:
     if counting == "soft" or not codes:
         return dict(codes)
+    if counting == "plausible":
+        # Why: a calibrated tagger leaves a little mass on every code of every turn; summed
+        # over a session of advice that background reads as reflections that never happened.
+        # Only codes within PLAUSIBLE_FRACTION of the top one count, split by probability, so
+        # a sure turn counts once and an uncertain one is shared between its candidates.
+        top_p = max(codes.values())
+        kept = {c: p for c, p in codes.items() if p >= PLAUSIBLE_FRACTION * top_p and p > 0}
+        total = sum(kept.values()) or 1.0
+        return {c: p / total for c, p in kept.items()}
     top = max(codes.items(), key=lambda kv: kv[1])[0]
     return {top: 1.0}
 
@@ -264,11 +277,13 @@ def session_features(
 
     ``codebook`` (default: the shipped one) says which codes each role may have and which
     group each code is in; ``practitioner_codes``/``family_codes`` narrow the codes counted.
-    ``counting="soft"`` (default) adds each suggestion's probability; ``"top"`` counts each
-    utterance once under its top suggested code, as a MITI coder does (kept for comparison).
+    ``counting="soft"`` (default here) adds each suggestion's probability; ``"top"`` counts
+    each utterance once under its top suggested code, as a MITI coder does; ``"plausible"``
+    (what ``msw_audio.scoring.rubric.score_session`` uses) splits each utterance between the
+    codes at least half as likely as its top one.
     """
-    if counting not in ("top", "soft"):
-        raise ValueError(f"counting must be 'top' or 'soft', not {counting!r}")
+    if counting not in ("top", "soft", "plausible"):
+        raise ValueError(f"counting must be 'top', 'soft' or 'plausible', not {counting!r}")
     book = codebook or load_codebook()
     practitioner_codes = practitioner_codes or book.practitioner_codes
     family_codes = family_codes or book.family_codes

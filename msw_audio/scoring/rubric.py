@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from msw_audio.scoring.features import (
 )
 from msw_audio.scoring.miti import miti_summary
 
-RUBRIC_VERSION = "msw-rubric-1.0"
+#: 1.1: plausible-code counting, shares of few items shrunk, leave-one-out evidence (issue 15).
+RUBRIC_VERSION = "msw-rubric-1.1"
 #: The MITI-derived principles (checked against AnnoMI's high/low MI quality).
 MITI_PRINCIPLES = ("evocation", "empathy", "collaboration", "autonomy")
 #: Principles resting mostly on cue lexicons rather than trained codes: lower confidence.
@@ -54,13 +56,28 @@ class Component:
     hi: float
     weight: float
     label: str
+    #: For a share ("of reflections, how many are complex"): the per-turn rate features of its
+    #: denominator and a pseudo-count. The unit is multiplied by n / (n + prior), n the
+    #: denominator's count in the session. Why: a share of half a reflection says nothing,
+    #: yet an uncertain tagger gives a session of advice a little reflection mass on every
+    #: turn, and its complex share then looked like skilled practice (issue 15).
+    per: tuple[str, ...] = ()
+    prior: float = 0.0
 
     def value(self, values: dict[str, float]) -> float:
         return sum(values[f] for f in self.features)
 
+    def support(self, values: dict[str, float]) -> float:
+        """n / (n + prior) for a share component, 1 for any other."""
+        if not self.per or self.prior <= 0:
+            return 1.0
+        n = sum(values[f] for f in self.per) * values.get("n_practitioner", 0.0)
+        return float(n / (n + self.prior))
+
     def unit(self, values: dict[str, float]) -> float:
         x = self.value(values)
-        return float(np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0))
+        unit = float(np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0))
+        return unit * self.support(values)
 
 
 @dataclass(frozen=True)
@@ -76,11 +93,18 @@ class Principle:
 
 
 def C(
-    features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str
+    features: str | tuple[str, ...], lo: float, hi: float, weight: float, label: str,
+    per: tuple[str, ...] = (), prior: float = 0.0,
 ) -> Component:
     """Shorthand for the RUBRIC table below."""
     return Component(features if isinstance(features, tuple) else (features,), lo, hi, weight,
-                     label)
+                     label, per, prior)
+
+
+#: Pseudo-count of a share's denominator (see ``Component.per``): with 3 reflections a
+#: complex share counts at 3/5, with 15 at 15/17. Chosen a priori (a share of fewer than
+#: about three items is mostly noise), not fitted to any label.
+SHARE_PRIOR = 2.0
 
 
 _NON_ADHERENT = ("rate_mi_non_adherent", 0.15, 0.0)
@@ -88,7 +112,8 @@ RUBRIC: dict[str, Principle] = {
     "evocation": Principle(
         "evocation",
         (
-            C("pct_open_question", 0.3, 0.7, 0.15, "share of questions that are open"),
+            C("pct_open_question", 0.3, 0.7, 0.15, "share of questions that are open",
+              per=("rate_open_question", "rate_closed_question"), prior=SHARE_PRIOR),
             C("reflection_to_question", 0.5, 2.0, 0.2, "reflection-to-question ratio"),
             C("rate_complex_reflection", 0.03, 0.2, 0.2, "complex reflections per turn"),
             C("change_talk_share", 0.3, 0.8, 0.15, "change talk share of family talk"),
@@ -106,7 +131,8 @@ RUBRIC: dict[str, Principle] = {
         "empathy",
         (
             C("reflection_to_question", 0.5, 2.0, 0.25, "reflection-to-question ratio"),
-            C("pct_complex_reflection", 0.2, 0.5, 0.2, "share of reflections that are complex"),
+            C("pct_complex_reflection", 0.2, 0.5, 0.2, "share of reflections that are complex",
+              per=("rate_reflection",), prior=SHARE_PRIOR),
             C("rate_reflection", 0.08, 0.35, 0.3, "reflections per practitioner turn"),
             C("softening_sustain_talk", 0.3, 0.8, 0.1, "reflecting rather than arguing with "
               "sustain talk"),
@@ -142,7 +168,8 @@ RUBRIC: dict[str, Principle] = {
               "emphasising autonomy (codes and phrases)"),
             C(*_NON_ADHERENT, 0.25, "persuading/confronting (fewer is better)"),
             C("rate_directive", 0.1, 0.0, 0.15, "directive phrases (fewer is better)"),
-            C("pct_open_question", 0.3, 0.7, 0.1, "share of questions that are open"),
+            C("pct_open_question", 0.3, 0.7, 0.1, "share of questions that are open",
+              per=("rate_open_question", "rate_closed_question"), prior=SHARE_PRIOR),
             C("reflection_to_question", 0.5, 2.0, 0.15, "reflection-to-question ratio"),
             C("rate_giving_information", 0.3, 0.05, 0.1, "giving information (less is better)"),
         ),
@@ -283,8 +310,13 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:.0f}"
 
 
-def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
-    """Score one principle with the rubric: value, confidence, evidence and reasons."""
+def rubric_principle(p: Principle, feats: SessionFeatures,
+                     with_evidence: bool = True) -> dict[str, Any]:
+    """Score one principle with the rubric: value, confidence, evidence and reasons.
+
+    The evidence here is the cheap per-code ranking; ``score_session`` replaces it with the
+    lines that moved the score (``explained_evidence``).
+    """
     units = [c.unit(feats.values) for c in p.components]
     total = sum(c.weight for c in p.components)
     pairs = list(zip(p.components, units, strict=True))
@@ -298,26 +330,209 @@ def rubric_principle(p: Principle, feats: SessionFeatures) -> dict[str, Any]:
         "value": value,
         "raw": round(raw, 3),
         "confidence": _confidence(p, feats, units),
-        "evidence": _evidence(p, feats, value),
+        "evidence": _evidence(p, feats, value) if with_evidence else [],
         "reasons": reasons,
         "source": "rubric",
     }
+
+
+# --------------------------------------------------------------------------- evidence
+
+_BACKCHANNEL_WORDS = {
+    "mm", "mmm", "hmm", "mhm", "uh", "huh", "um", "ah", "oh", "yeah", "yes", "yep", "ok",
+    "okay", "right", "sure", "alright", "i", "see", "wow", "good", "great", "hm", "uhhuh",
+}
+_TOKEN = re.compile(r"[a-z']+")
+#: Cheaply pre-ranked candidates per principle and direction that get the exact
+#: leave-one-out influence (which recomputes the session's features once per candidate).
+EVIDENCE_CANDIDATES = 8
+#: A line already cited for another principle is cited again only if it moves this one at
+#: least this fraction as much as the line that moves this one most (it truly serves both).
+SHARED_EVIDENCE = 0.9
+
+
+def is_substantive(text: str) -> bool:
+    """At least three words and not only backchannel words ("Mm hmm.", "Yeah, okay, right")."""
+    words = _TOKEN.findall((text or "").lower())
+    return len(words) >= 3 and not all(w in _BACKCHANNEL_WORDS for w in words)
+
+
+def _soft_unit(t: float) -> float:
+    """A component's 0..1 unit with its clipping softened: linear between the anchors,
+    growing logarithmically beyond them (0.5 log t above 1, -0.5 log(1 - t) below 0)."""
+    if t > 1.0:
+        return 1.0 + 0.5 * float(np.log(t))
+    if t < 0.0:
+        return -0.5 * float(np.log1p(-t))
+    return float(t)
+
+
+def _raw_parts(p: Principle, values: dict[str, float]) -> tuple[float, list[float]]:
+    """The principle's raw score with softened clipping, and each component's points.
+
+    Why not the clipped score: a session already past a component's anchor still owes its
+    score to the reflections that put it there; clipped, removing any one of them changes
+    nothing and the evidence would be empty exactly where the score is highest. Why not
+    unclipped: a rate six times its anchor would make every other line look decisive (each
+    one removed raises the rate). The logarithm keeps every line's push in the right
+    direction and of a sensible size.
+    """
+    total = sum(c.weight for c in p.components)
+    parts = [4.0 * c.weight / total * c.support(values)
+             * _soft_unit((c.value(values) - c.lo) / (c.hi - c.lo)) for c in p.components]
+    return 1.0 + sum(parts), parts
+
+
+def _eligible(p: Principle, v: UtteranceView) -> bool:
+    # Every principle but child focus is about what the practitioner does; child focus also
+    # counts the child's own voice and family talk about the child.
+    role_ok = v.is_practitioner or p.name == "child_focus"
+    return role_ok and is_substantive(v.utterance.text)
+
+
+def utterance_influence(session: Session, feats: SessionFeatures, codebook: Any, counting: str
+                        ) -> dict[int, dict[str, tuple[float, str]]]:
+    """Leave-one-out influence: index -> principle -> (score points, component most moved).
+
+    Each candidate utterance is removed from the session, the features are recomputed and the
+    principle's raw score compared with the whole session's: positive means the
+    line raised the principle. Candidates are the eligible lines the cheap per-code support
+    (``_utterance_support``) ranks highest for or against each principle, so a long session
+    costs ``EVIDENCE_CANDIDATES`` x 2 x 7 feature passes at most.
+    """
+    from dataclasses import replace
+
+    base = {n: _raw_parts(RUBRIC[n], feats.values) for n in PRINCIPLES}
+    candidates: set[int] = set()
+    for name in PRINCIPLES:
+        p = RUBRIC[name]
+        sup = [(i, *_utterance_support(p, v)[:2]) for i, v in enumerate(feats.views)
+               if _eligible(p, v)]
+        for col in (1, 2):
+            ranked = sorted((s for s in sup if s[col] > 0), key=lambda s: (-s[col], s[0]))
+            candidates.update(i for i, *_ in ranked[:EVIDENCE_CANDIDATES])
+    out: dict[int, dict[str, tuple[float, str]]] = {}
+    utts = session.utterances
+    for i in sorted(candidates):
+        without = replace(session, utterances=utts[:i] + utts[i + 1:], scores=None)
+        values = session_features(without, counting=counting, codebook=codebook).values
+        out[i] = {}
+        for name in PRINCIPLES:
+            p = RUBRIC[name]
+            raw, parts = _raw_parts(p, values)
+            full_raw, full_parts = base[name]
+            moved = [f - w for f, w in zip(full_parts, parts, strict=True)]
+            j = int(np.argmax(np.abs(moved)))
+            out[i][name] = (full_raw - raw, p.components[j].label)
+    return out
+
+
+def explained_evidence(feats: SessionFeatures, principles: dict[str, dict[str, Any]],
+                       influence: dict[int, dict[str, tuple[float, str]]]) -> None:
+    """Replace each principle's evidence with the lines that most raised or lowered it.
+
+    Up to five lines: for a score of 3 or more the three that raised it most then up to two
+    that lowered it; below 3 the lowering ones first. A line counts for the principle it
+    moves most (relative to that principle's strongest line) unless it moves another nearly
+    as much (``SHARED_EVIDENCE``), so evocation and empathy do not cite the same reflections.
+    A principle left with fewer than three lines takes its next most moving lines that no
+    other principle cites, then the rubric's cheap picks that no other principle cites.
+    The record keeps its fields (utterance_id, start, end, text, why) and adds ``effect``
+    (signed score points) and ``direction`` ("raises"/"lowers").
+    """
+    strongest = {n: max((abs(d[n][0]) for d in influence.values()), default=0.0) or 1.0
+                 for n in PRINCIPLES}
+    rel = {i: {n: abs(d[n][0]) / strongest[n] for n in PRINCIPLES} for i, d in influence.items()}
+    moving: dict[str, list[tuple[int, float, str]]] = {}
+    chosen: dict[str, list[tuple[int, float, str]]] = {}
+    for name, entry in principles.items():
+        p = RUBRIC[name]
+        moving[name] = [(i, d[name][0], d[name][1]) for i, d in influence.items()
+                        if abs(d[name][0]) >= 1e-4 and _eligible(p, feats.views[i])]
+        mine = []
+        for i, effect, label in moving[name]:
+            owner = max(rel[i], key=lambda n: (rel[i][n], n == name))
+            if owner == name or rel[i][name] >= SHARED_EVIDENCE * rel[i][owner]:
+                mine.append((i, effect, label))
+        chosen[name] = _pick(mine, entry["value"])
+    used = {i for picks in chosen.values() for i, _, _ in picks}
+    for name, entry in principles.items():
+        picks = chosen[name]
+        if len(picks) < 3:
+            spare = [m for m in moving[name] if m[0] not in used]
+            picks = picks + _pick(spare, entry["value"])[: 3 - len(picks)]
+            used |= {i for i, _, _ in picks}
+        out = [_evidence_record(name, feats.views[i], effect, label) for i, effect, label in picks]
+        # Still too few lines moved it: the rubric's own picks that no other principle cites.
+        ids = {v.utterance.id: (i, v) for i, v in enumerate(feats.views)}
+        for e in entry["evidence"]:
+            if len(out) >= 3:
+                break
+            i, v = ids.get(e["utterance_id"], (None, None))
+            if v is not None and i not in used and _eligible(RUBRIC[name], v):
+                out.append({**e, "why": f"counts towards {name.replace('_', ' ')}: {e['why']} "
+                            "(alone it does not move the score: the component is past its "
+                            "anchor or the line is one of many)"})
+                used.add(i)
+        if not out:  # every moving line is cited elsewhere: share rather than show nothing
+            out = [_evidence_record(name, feats.views[i], effect, label)
+                   for i, effect, label in _pick(moving[name], entry["value"])[:3]]
+        if not out:  # nothing moved it at all: the rubric's context lines, as they were
+            out = list(entry["evidence"])
+        entry["evidence"] = sorted(out, key=lambda e: (e["start"], e["utterance_id"]))
+
+
+def _pick(lines: list[tuple[int, float, str]], value: float) -> list[tuple[int, float, str]]:
+    """Three raising then two lowering lines (lowering first below 3), at most five."""
+    up = sorted((m for m in lines if m[1] > 0), key=lambda m: (-m[1], m[0]))
+    down = sorted((m for m in lines if m[1] < 0), key=lambda m: (m[1], m[0]))
+    first, second = (up, down) if value >= 3.0 else (down, up)
+    picked = first[:3] + second[:2]
+    return picked + [m for m in first[3:] if m not in picked][: 5 - len(picked)]
+
+
+def _fmt_effect(effect: float) -> str:
+    x = abs(effect)
+    return f"{x:.2f}" if x >= 0.01 else f"{x:.1g}"
+
+
+def _evidence_record(name: str, v: UtteranceView, effect: float, label: str) -> dict[str, Any]:
+    p = RUBRIC[name]
+    u = v.utterance
+    signals = _utterance_support(p, v)[2]
+    if not signals and v.codes:
+        top = max(v.codes.items(), key=lambda kv: kv[1])
+        signals = [f"suggested {_code_words(top[0])} ({top[1]:.2f})"]
+    verb = "raises" if effect > 0 else "lowers"
+    detail = f" ({'; '.join(signals)})" if signals else ""
+    return {"utterance_id": u.id, "start": u.start, "end": u.end, "text": u.text,
+            "why": f"{verb} {name.replace('_', ' ')} by {_fmt_effect(effect)} through "
+                   f"{label}{detail}",
+            "effect": round(float(effect), 3), "direction": verb}
 
 
 def score_session(
     session: Session,
     codebook: Any = None,
     calibration: Calibration | Path | str | None = None,
-    counting: str = "soft",
+    counting: str = "plausible",
+    evidence: bool = True,
 ) -> dict[str, Any]:
     """Suggest the seven principle scores and the MITI summary; store them in session.scores.
 
     ``calibration``: a Calibration, or a directory written by ``msw-audio scores train``;
     when None, ``$MSW_SCORES_CALIBRATION`` is used if set, else the rubric alone.
-    ``counting``: "soft" (probabilities, default) or "top" (one code per utterance).
+    ``counting``: "plausible" (default: each utterance split by probability between the codes
+    at least half as likely as its top one), "soft" (every probability) or "top" (one code
+    per utterance); see ``msw_audio.scoring.features._counts`` and docs/principles.md.
+    ``evidence``: False skips the leave-one-out evidence (benchmarks over many sessions).
     """
     feats = session_features(session, counting=counting, codebook=codebook)
-    principles = {name: rubric_principle(RUBRIC[name], feats) for name in PRINCIPLES}
+    principles = {name: rubric_principle(RUBRIC[name], feats, with_evidence=evidence)
+                  for name in PRINCIPLES}
+    if evidence:
+        explained_evidence(feats, principles,
+                           utterance_influence(session, feats, codebook, counting))
     if calibration is None and os.environ.get(CALIBRATION_ENV):
         calibration = os.environ[CALIBRATION_ENV]
     if calibration is not None:
