@@ -52,7 +52,7 @@ class OofRows:
 
 def load_oof(model_dir: Path = DEFAULT_MODEL_DIR, csv: Path | None = None) -> dict[str, OofRows]:
     """The shipped out-of-fold distributions joined with AnnoMI's human codes, per head."""
-    from msw_audio.annomi import annomi_transcripts, default_annomi_csv
+    from msw_audio.coding.annomi import annomi_transcripts, default_annomi_csv
 
     with gzip.open(Path(model_dir) / "cv_predictions.json.gz", "rt") as fh:
         by_id = json.load(fh)["proba"]
