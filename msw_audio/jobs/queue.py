@@ -341,23 +341,29 @@ def claim(store: Store, worker_id: str) -> str | None:
             job_id = s.scalar(q.limit(1))
             if job_id is None:
                 return None
-            res = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.state == "queued")
-                .values(
-                    state="running",
-                    worker_id=worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    heartbeat_at=now,
-                    started_at=now,
-                    attempts=Job.attempts + 1,
-                    error=None,
-                )
-            )
-            if res.rowcount == 1:
+            if _take(s, job_id, worker_id, now):
                 return job_id
     return None
+
+
+def _take(s, job_id: str, worker_id: str, now) -> bool:  # noqa: ANN001 - ORM session, datetime
+    """Move one job from queued to running for ``worker_id``, if it is still queued: the one
+    conditional UPDATE both the polling claim and a broker's message go through."""
+    res = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "queued")
+        .values(
+            state="running",
+            worker_id=worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            heartbeat_at=now,
+            started_at=now,
+            attempts=Job.attempts + 1,
+            error=None,
+        )
+    )
+    return res.rowcount == 1
 
 
 def claim_job(store: Store, job_id: str, worker_id: str) -> bool:
@@ -367,23 +373,8 @@ def claim_job(store: Store, job_id: str, worker_id: str) -> bool:
     delivered twice (redelivery after a lost worker or connection), so the claim, not the
     message, decides who runs it: a job already running, done or failed is left alone.
     """
-    now = utcnow()
     with store.tx() as s:
-        res = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state == "queued")
-            .values(
-                state="running",
-                worker_id=worker_id,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                heartbeat_at=now,
-                started_at=now,
-                attempts=Job.attempts + 1,
-                error=None,
-            )
-        )
-        return res.rowcount == 1
+        return _take(s, job_id, worker_id, utcnow())
 
 
 def queued_job_ids(store: Store, older_than: float = 0.0, limit: int = 100) -> list[str]:
