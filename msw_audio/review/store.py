@@ -1019,19 +1019,33 @@ class Store:
             row.status = "in_progress"
         row.updated_at = now
         if kind in ("code", "role") and row.scores:
-            self._rescore(s, row)
+            self._rescore(s, row, evidence=False)
+        elif kind == "status" and new == "reviewed" and row.scores:
+            self._rescore(s, row, evidence=True)
         self._audit(s, user, f"{kind}.set", "session", row.id, target=target)
 
-    def _rescore(self, s: OrmSession, row: SessionRow) -> None:
+    def _rescore(self, s: OrmSession, row: SessionRow, evidence: bool) -> None:
         """Recompute the session's suggested scores and MITI summary from what it holds now
         (confirmed codes and roles where given, suggestions elsewhere), in the decision's own
         transaction: every figure the screen, the team view and the exports show follows
-        the evaluator, never the numbers made once at processing time."""
+        the evaluator, never the numbers made once at processing time.
+
+        ``evidence``: also re-choose each principle's evidence lines. That is a leave-one-out
+        pass per candidate line (seconds on a long visit), so a code or role decision keeps
+        the evidence chosen before (figures only, milliseconds) and marking the session
+        reviewed re-chooses it from the confirmed codes.
+        """
         from msw_audio.scoring.rubric import score_session
 
         s.flush()
         session = self._session_from_rows(s, row)
-        row.scores = score_session(session, codebook=self.codebook_for(row.id))
+        scores = score_session(session, codebook=self.codebook_for(row.id), evidence=evidence)
+        if not evidence:
+            before = (row.scores or {}).get("principles") or {}
+            for name, entry in scores.get("principles", {}).items():
+                if "evidence" in (before.get(name) or {}):
+                    entry["evidence"] = before[name]["evidence"]
+        row.scores = scores
 
     def set_code(self, session_id: str, utterance_id: str, code: str, user: User,
                  expected: Any = ANY_VALUE) -> None:
