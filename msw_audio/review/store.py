@@ -980,6 +980,10 @@ class Store:
         """
         with self.rtx() as s:
             models = s.scalar(select(SessionRow.models).where(SessionRow.id == session_id))
+        return self._codebook_of(models)
+
+    def _codebook_of(self, models: Any) -> Codebook:
+        """The codebook a session's ``models`` record names (else the store's)."""
         record = (models or {}).get("codebook") if isinstance(models, dict) else None
         if not record or record.get("name") == self.codebook.name:
             return self.codebook
@@ -1039,7 +1043,7 @@ class Store:
 
         s.flush()
         session = self._session_from_rows(s, row)
-        scores = score_session(session, codebook=self.codebook_for(row.id), evidence=evidence)
+        scores = score_session(session, codebook=self._codebook_of(row.models), evidence=evidence)
         if not evidence:
             before = (row.scores or {}).get("principles") or {}
             for name, entry in scores.get("principles", {}).items():

@@ -142,25 +142,25 @@ class LoginThrottle:
         while len(self._failures) > self.max_keys:
             self._failures.pop(next(iter(self._failures)))
 
+    def _wait_both(self, name: str, address: str | None) -> float:
+        wait = self._wait(name.lower(), self.limit)
+        if address:
+            wait = max(wait, self._wait("@" + address, self.address_limit))
+        return wait
+
     def wait_seconds(self, name: str, address: str | None = None) -> float:
         """0 if ``name`` (from ``address``) may try now, else how long until it may."""
         with self._lock:
-            wait = self._wait(name.lower(), self.limit)
-            if address:
-                wait = max(wait, self._wait("@" + address, self.address_limit))
-            return wait
+            return self._wait_both(name, address)
 
     def begin(self, name: str, address: str | None = None) -> float:
         """Reserve an attempt: 0 (and counted as a failure until ``succeeded``), or the
         seconds to wait (nothing counted)."""
         with self._lock:
-            key = name.lower()
-            wait = self._wait(key, self.limit)
-            if address:
-                wait = max(wait, self._wait("@" + address, self.address_limit))
+            wait = self._wait_both(name, address)
             if wait > 0:
                 return wait
-            self._add(key)
+            self._add(name.lower())
             if address:
                 self._add("@" + address)
             return 0.0
