@@ -41,6 +41,8 @@ SESSION_HOURS = 12
 #: Paths anyone may reach: the login form and its stylesheet.
 PUBLIC_PATHS = frozenset({"/login", "/static/login.css", "/favicon.ico"})
 STATIC_FILES = frozenset({"review.js", "review.css", "login.css"})
+#: Third-party browser files shipped in the package (``web/vendor/README.md``), never a CDN.
+VENDOR_FILES = frozenset({"wavesurfer.min.js", "regions.min.js", "minimap.min.js"})
 
 
 #: A login left untouched this long ends (a shared office computer left open).
@@ -398,6 +400,13 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             STATIC_DIR / name, media_type=media, headers={"Cache-Control": "no-cache"}
         )
 
+    @api.get("/static/vendor/{name}")
+    def vendor(name: str) -> Response:
+        if name not in VENDOR_FILES:
+            raise HTTPException(status_code=404)
+        return FileResponse(STATIC_DIR / "vendor" / name, media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache"})
+
     # ------------------------------------------------------------------ audio
     @api.get("/media/{session_id}")
     def media(session_id: str, request: Request) -> Response:
@@ -414,6 +423,18 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             media_type = "application/octet-stream"
             headers["Content-Disposition"] = "attachment"
         return FileResponse(path, media_type=media_type, headers=headers)
+
+    @api.get("/media/{session_id}/peaks")
+    def media_peaks(session_id: str, request: Request) -> Response:
+        """The recording's waveform (``speech.peaks``), for whoever may hear it: cached
+        beside the recording's stage cache (``<sha256>/``), computed once if missing."""
+        from msw_audio.speech.peaks import cached_peaks
+
+        user = current_user(request)
+        path: Path = _call(store.audio_file, session_id, user, False)
+        # the stored recording is named by its sha256 (``DataPaths.audio_file``)
+        peaks = _call(cached_peaks, path, path.stem, store.paths.cache)
+        return JSONResponse(peaks.to_record(), headers={"Cache-Control": "private, no-store"})
 
     # ------------------------------------------------------------------ session data
     @api.get("/api/me")

@@ -27,6 +27,7 @@ from msw_audio.web.render import (
     review_html,
     review_mount_html,
     shortlist_markdown,
+    url_mount_html,
 )
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
@@ -168,7 +169,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                         max_height=260,
                     )
                 review = gr.HTML(
-                    PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane"
+                    url_mount_html(PLACEHOLDER), js_on_load=None, apply_default_css=False,
+                    elem_id="msw-review-pane",
                 )
                 with gr.Accordion(
                     "Upload a recording for processing", open=False, visible=False
@@ -307,8 +309,9 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             ids = [s.id for s in items]
             teams = sorted({s.team for s in items if s.team})
             workers = sorted({s.worker for s in items if s.worker})
+            # a ?session= page is filled by review.js from the URL already (url_mount_html)
+            pane = gr.skip() if wanted else PLACEHOLDER
             wanted = wanted if wanted in ids else None
-            pane = review_mount_html(wanted) if wanted else PLACEHOLDER
             frame, jobs = queue_frame(items), jobs_frame(user)
             return (
                 _header(user),
