@@ -44,22 +44,41 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(served):
+    """One Chromium with one signed-in context per user: each test opens a fresh page (its
+    own sessionStorage) without signing in again or fetching Gradio's assets anew."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian chromium: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
+    _store, sid, base = served
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
+        contexts = {}
+
+        def context(name):
+            if name not in contexts:
+                ctx = b.new_context(viewport={"width": 1280, "height": 720})
+                page = ctx.new_page()
+                page.goto(base + f"/ui/?session={sid}")
+                assert "/login" in page.url, "every page asks for a login first"
+                page.fill("input[name=username]", name)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_selector(".msw-utt", timeout=60_000)
+                page.close()
+                contexts[name] = ctx
+            return contexts[name]
+
+        yield context
         b.close()
 
 
 def _open(browser, base, sid, name="eva", *, width=1280, height=720, only_app=False):
-    """Sign in as ``name`` and open the session at ``width``×``height``; with ``only_app``
-    every request to another host than the app's is aborted (and recorded)."""
-    ctx = browser.new_context(viewport={"width": width, "height": height})
-    page = ctx.new_page()
+    """A new page of ``name``'s signed-in context on the session, at ``width``×``height``;
+    with ``only_app`` every request to another host than the app's is aborted (and kept)."""
+    page = browser(name).new_page()
+    page.set_viewport_size({"width": width, "height": height})
     host = base.split("/")[2]
     page.msw_foreign = []
     if only_app:
@@ -72,9 +91,6 @@ def _open(browser, base, sid, name="eva", *, width=1280, height=720, only_app=Fa
 
         page.route("**/*", gate)
     page.goto(base + f"/ui/?session={sid}")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
     page.wait_for_selector(".msw-utt", timeout=60_000)
     return page
 
@@ -135,7 +151,7 @@ def test_header_stays_in_view_after_scrolling_to_the_last_line(served, browser):
     assert 0 <= note["y"] and note["y"] + note["height"] <= 720
     assert "Saved" in page.locator(".msw-toast").inner_text()
     assert uid in store.get_decisions(sid, store.get_user("eva"))["codes"]
-    page.context.close()
+    page.close()
 
 
 def test_one_line_highlighted_while_playing_and_the_list_follows(served, browser):
@@ -162,7 +178,7 @@ def test_one_line_highlighted_while_playing_and_the_list_follows(served, browser
     assert page.evaluate("document.querySelector('.msw-transcript').scrollTop") > before
     assert seen[-1] in page.evaluate(VISIBLE_ROWS), "the line being heard is in view"
     _pause(page)
-    page.context.close()
+    page.close()
 
 
 def test_speed_keys_replay_and_loop(served, browser):
@@ -206,7 +222,7 @@ def test_speed_keys_replay_and_loop(served, browser):
     assert any(b < a for a, b in zip(times, times[1:], strict=False)), "it went round at least once"
     page.keyboard.press("l")
     _pause(page)
-    page.context.close()
+    page.close()
 
 
 def test_search_finds_a_word_a_code_and_a_speaker(served, browser):
@@ -234,7 +250,7 @@ def test_search_finds_a_word_a_code_and_a_speaker(served, browser):
     page.wait_for_selector(".msw-nomatch:not([hidden])")
     search.press("Escape")
     page.wait_for_function(f"document.querySelectorAll('{shown}').length === {total}")
-    page.context.close()
+    page.close()
 
 
 def test_waveform_renders_with_the_network_limited_to_the_app(served, browser):
@@ -259,7 +275,7 @@ def test_waveform_renders_with_the_network_limited_to_the_app(served, browser):
     _pause(page)
     sel = page.locator(".msw-utt.msw-selected")
     assert float(sel.get_attribute("data-start")) - 0.1 <= t, (t, sel.get_attribute("data-start"))
-    page.context.close()
+    page.close()
 
 
 def test_layout_at_1280x720(served, browser):
@@ -282,7 +298,7 @@ def test_layout_at_1280x720(served, browser):
     side = page.locator(".msw-side").bounding_box()
     assert side["y"] + side["height"] <= 720.5, "the side panel scrolls inside the window"
     page.screenshot(path=str(store.paths.root / "layout-1280x720.png"))
-    page.context.close()
+    page.close()
 
 
 def test_keys_say_why_and_leave_page_scrolling_alone(served, browser):
@@ -304,7 +320,7 @@ def test_keys_say_why_and_leave_page_scrolling_alone(served, browser):
     page.locator(".msw-title").click()  # focus leaves the list
     page.keyboard.press("ArrowDown")
     assert page.locator(".msw-utt.msw-selected").get_attribute("data-uid") == moved
-    page.context.close()
+    page.close()
 
 
 def test_mark_reviewed_warns_with_the_number_of_unconfirmed_lines(served, browser):
@@ -324,7 +340,7 @@ def test_mark_reviewed_warns_with_the_number_of_unconfirmed_lines(served, browse
     assert messages and messages[0].startswith(f"{total - done} of {total} lines have no confirmed")
     assert store.get_decisions(sid, store.get_user("eva"))["status"] != "reviewed"
     assert page.locator(".msw-mark-reviewed").count() == 1
-    page.context.close()
+    page.close()
 
 
 def test_audio_plays_in_the_app_only(served, browser):
@@ -340,7 +356,7 @@ def test_audio_plays_in_the_app_only(served, browser):
         return a && w;
     }""")
     assert blocked, "no context menu (Save audio as…) on the player or the waveform"
-    page.context.close()
+    page.close()
     # a researcher without the audio grant: no player, and the server refuses the audio
     page = _open(browser, base, sid, "rita")
     assert page.locator("audio").count() == 0 and page.locator(".msw-wave").count() == 0
@@ -348,4 +364,4 @@ def test_audio_plays_in_the_app_only(served, browser):
         """async (sid) => [(await fetch(`/media/${sid}`)).status,
                            (await fetch(`/media/${sid}/peaks`)).status]""", sid)
     assert statuses == [403, 403]
-    page.context.close()
+    page.close()
