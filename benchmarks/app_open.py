@@ -55,6 +55,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from msw_audio.review.store import Store
+    from msw_audio.speech.audio import sha256_file
     from msw_audio.speech.peaks import cached_peaks, decode_peaks, load_peaks
     from msw_audio.web.render import load_codebook_view
     from msw_audio.web.ui import render_session
@@ -65,6 +66,7 @@ def main() -> int:
         store = Store.open(tmp_path / "data")
         store.add_user("bench", "evaluator", PASSWORD)
         session = demo_session(n_repeat=args.repeat, period=period)
+        session.audio.path, session.audio.sha256 = str(audio), sha256_file(audio)
         sid = store.ingest(write_session_dir(session, tmp_path / "out"), audio_path=audio)
         user = store.get_user("bench")
         book = load_codebook_view()

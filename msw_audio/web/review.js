@@ -408,7 +408,7 @@
         // regions after the first paint: the waveform shows at once, lines follow
         setTimeout(() => addRegions(root, ws), 0);
       };
-      ws.on("ready", ready);
+      ws.on("redraw", ready); // the part in view is drawn
       ws.on("redrawcomplete", ready);
     }).catch((err) => {
       root._wave = null;
@@ -764,6 +764,10 @@
         try { msg = JSON.parse(text).detail || text; } catch (e) { /* plain text */ }
         throw new Error(msg);
       }
+      // a pane with a waveform (only for logins who may hear it): its peaks are asked for
+      // now, so they are ready when the rows are inserted
+      const peaks = /data-peaks="([^"]+)"/.exec(text.slice(0, 20000));
+      if (peaks) fetchPeaks(peaks[1].replace(/&amp;/g, "&")).catch(() => {});
       return text;
     });
   }

@@ -33,6 +33,7 @@ from msw_audio.jobs.queue import JobConfig
 from msw_audio.review.auth import User
 from msw_audio.review.store import ANY_VALUE, Store
 from msw_audio.web import STATIC_DIR
+from msw_audio.web.preload import PreloadReview
 from msw_audio.web.security import SecurityHeaders, audio_media_type
 
 COOKIE = "msw_session"
@@ -587,7 +588,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             # refused while streaming (413), before a too-large file has landed on disk
             max_file_size=JobConfig().max_upload_bytes,
         )
-    return SecurityHeaders(LoginGate(api, sessions, store))
+    return SecurityHeaders(LoginGate(PreloadReview(api), sessions, store))
 
 
 def serve(
