@@ -192,11 +192,9 @@ def enqueue(
             existing.state, existing.error, existing.stage = "queued", None, ""
             existing.progress, existing.eta_seconds, existing.attempts = 0.0, None, 0
             existing.ext, existing.source_name = ext, original
-            store._audit(s, user, "job.retry", "job", existing.id)
+            store.audit(s, user, "job.retry", "job", existing.id)
             return existing.id
-        from msw_audio.review.db import SessionRow
-
-        session_id = s.scalar(select(SessionRow.id).where(SessionRow.recording_sha256 == sha))
+        session_id = store.session_for_hash(sha)  # the sessions table is the store's
         job = Job(
             id="j" + secrets.token_hex(8),
             state="done" if session_id else "queued",
@@ -211,7 +209,7 @@ def enqueue(
             finished_at=utcnow() if session_id else None,
         )
         s.add(job)
-        store._audit(s, user, "job.enqueue", "job", job.id)
+        store.audit(s, user, "job.enqueue", "job", job.id)
     if session_id:
         (store.paths.incoming / f"{sha}{ext}").unlink(missing_ok=True)
     return job.id
@@ -326,7 +324,7 @@ def recover_stale(store: Store, config: JobConfig | None = None) -> list[str]:
                 j.state, j.stage, j.eta_seconds = "queued", f"resuming after {j.stage}", None
             j.worker_id = j.pid = j.host = None
             recovered.append(j.id)
-            store._audit(s, "worker", "job.recover", "job", j.id)
+            store.audit(s, "worker", "job.recover", "job", j.id)
     return recovered
 
 
@@ -598,7 +596,7 @@ def _finish(
         j.eta_seconds = 0.0 if state == "done" else None
         if state == "done":
             j.stage, j.progress = "done", 1.0
-        store._audit(s, "worker", f"job.{state}", "job", job_id)
+        store.audit(s, "worker", f"job.{state}", "job", job_id)
         info = _info(j)
     if audio is not None:
         audio.unlink(missing_ok=True)  # a copy now lives in <data>/audio/
@@ -701,7 +699,7 @@ def purge_jobs(store: Store, days: float, user: User) -> int:
         ids = [j.id for j in old]
         files = [(j.audio_sha256, j.ext) for j in old]
         s.execute(delete(Job).where(Job.id.in_(ids)))
-        store._audit(s, user, "jobs.purge", "", "", jobs=len(ids))
+        store.audit(s, user, "jobs.purge", "", "", jobs=len(ids))
     for jid in ids:
         shutil.rmtree(store.paths.job_dir(jid), ignore_errors=True)
     for sha, ext in files:

@@ -13,7 +13,7 @@ import pytest
 
 from msw_audio.speech.peaks import PER_SECOND, peaks_file
 from msw_audio.web import STATIC_DIR
-from msw_audio.web.server import VENDOR_FILES
+from msw_audio.web.routes_files import VENDOR_FILES
 from tests.conftest_app import make_store, running_server
 from tests.test_app import _login, _request
 

@@ -1,0 +1,350 @@
+"""The store's core: engine, transactions, the audit log, codebooks and scoped row access.
+
+Every concern of the store (users, ingest, reading, decisions, analytics, exports,
+erasure) is a mixin over ``StoreCore`` in its own module; ``review.store.Store`` combines
+them. Scope and permission checks live here (``_session_row(user=)``, ``_visible``) so
+every concern applies the same rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from msw_audio.coding.codebook import Codebook, load_codebook, resolve_codebook
+from msw_audio.errors import InputError
+from msw_audio.records import (
+    AudioInfo,
+    CodeSuggestion,
+    Session,
+    Speaker,
+    Turn,
+    Utterance,
+    Word,
+)
+from msw_audio.review.auth import (
+    ALL_TEAMS,
+    User,
+    credential_stamp,
+)
+from msw_audio.review.db import (
+    AuditEntry,
+    Recording,
+    SessionRow,
+    SpeakerRow,
+    Suggestion,
+    UserRow,
+    UtteranceRow,
+)
+from msw_audio.review.paths import MIGRATIONS_DIR, DataPaths, default_data_dir
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"date {value!r} is not YYYY-MM-DD") from None
+
+
+def _model_version(models: dict[str, Any]) -> str:
+    tagger = models.get("tagger") or {}
+    if not isinstance(tagger, dict):
+        return str(tagger)
+    return " ".join(str(tagger[k]) for k in ("name", "version") if tagger.get(k)).strip()
+
+
+def _sqlite_engine(db_path: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        connect_args={"timeout": 60, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA synchronous=FULL")  # a committed decision survives power loss
+        cur.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not just unlinked
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        # Take the write lock up front: two workers can never both read "queued" and then
+        # fail to upgrade (SQLITE_BUSY_SNAPSHOT); they queue on busy_timeout instead.
+        read_only = conn.get_execution_options().get("msw_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to the newest Alembic revision (safe to call from many processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7317001)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class StoreCore:
+    """Engine, transactions, audit and codebooks; the concern mixins build on it."""
+
+    def __init__(self, engine: Engine, data_dir: Path, codebook: Codebook | None = None) -> None:
+        self.engine = engine
+        self.paths = DataPaths(Path(data_dir))
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(msw_read_only=True), expire_on_commit=False
+        )
+        self._lock = threading.Lock()
+        self._codebook = codebook
+        self._codebooks: dict[str, Codebook] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, data_dir: Path | None = None, url: str | None = None,
+             codebook: Codebook | None = None) -> StoreCore:
+        """Open (creating and migrating as needed) the store in ``data_dir``.
+
+        ``url`` selects another database (``postgresql+psycopg://user@host/db``); files
+        (audio, cache, job outputs) still live in ``data_dir``. ``codebook`` is the one this
+        store codes new sessions with (default: the shipped one); a session that records
+        another codebook is read and checked with that one (``codebook_for``).
+        """
+        root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        paths = DataPaths(root.resolve())
+        paths.create()
+        url = url or os.environ.get("MSW_AUDIO_DB_URL")
+        engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(paths.db)
+        migrate(engine)
+        if not url:
+            for suffix in ("", "-wal", "-shm"):
+                db_file = paths.db.with_name(paths.db.name + suffix)
+                if db_file.exists():
+                    try:
+                        db_file.chmod(0o600)  # owner only, like the folders
+                    except OSError:
+                        pass
+        return cls(engine, paths.root, codebook)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> StoreCore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.root
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def tx(self) -> Iterator[OrmSession]:
+        """One write transaction: committed on exit, rolled back on any error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    @contextmanager
+    def rtx(self) -> Iterator[OrmSession]:
+        """One read-only transaction: on SQLite a plain (deferred) BEGIN, so reads never
+        wait for a worker's writes in WAL mode. Never write through it."""
+        with self._read_sessions.begin() as s:
+            yield s
+
+    def audit(
+        self,
+        s: OrmSession,
+        user: User | str,
+        action: str,
+        target_type: str = "",
+        target_id: str = "",
+        **detail: Any,
+    ) -> None:
+        """Append one audit row inside the caller's transaction ``s``.
+
+        Public so the job queue (which owns the ``jobs`` table) logs its state changes in the
+        same append-only trail, in the same transaction as the change itself.
+        """
+        name = user.name if isinstance(user, User) else str(user)
+        s.add(
+            AuditEntry(
+                user_name=name,
+                action=action,
+                target_type=target_type,
+                target_id=target_id[:64],
+                detail=detail,
+            )
+        )
+
+
+    # ------------------------------------------------------------------ scoped rows
+    def _session_row(self, s: OrmSession, session_id: str, lock: bool = False,
+                     user: User | None = None) -> SessionRow:
+        """The session's row; with ``user``, only if that login may see its team (else the
+        same "no session" as for an id that does not exist: no existence leak)."""
+        q = select(SessionRow).where(SessionRow.id == session_id)
+        if lock and not self.is_sqlite:
+            q = q.with_for_update()
+        row = s.scalar(q)
+        if row is None or (user is not None and not user.sees_team(row.team)):
+            raise InputError(f"no session {session_id!r}")
+        return row
+
+    def _session_from_rows(self, s: OrmSession, row: SessionRow) -> Session:
+        """The session as stored now: confirmed roles, confirmed codes first (probability 1,
+        ``source="evaluator"``), then the model's other suggestions; scores as last computed."""
+        session_id = row.id
+        rec = s.get(Recording, row.recording_sha256)
+        speakers = list(
+            s.scalars(select(SpeakerRow).where(SpeakerRow.session_id == session_id))
+        )
+        utts = list(
+            s.scalars(
+                select(UtteranceRow)
+                .where(UtteranceRow.session_id == session_id)
+                .order_by(UtteranceRow.idx)
+            )
+        )
+        sugg: dict[str, list[Suggestion]] = {}
+        for sg in s.scalars(
+            select(Suggestion)
+            .where(Suggestion.session_id == session_id)
+            .order_by(Suggestion.utterance_id, Suggestion.rank)
+        ):
+            sugg.setdefault(sg.utterance_id, []).append(sg)
+        utterances = []
+        for u in utts:
+            model = [
+                CodeSuggestion(g.code, g.probability, g.source)
+                for g in sugg.get(u.utterance_id, [])
+            ]
+            if u.confirmed_code:
+                model = [CodeSuggestion(u.confirmed_code, 1.0, "evaluator")] + [
+                    c for c in model if c.code != u.confirmed_code
+                ]
+            utterances.append(
+                Utterance(
+                    id=u.utterance_id,
+                    start=u.start,
+                    end=u.end,
+                    speaker=u.speaker_id,
+                    text=u.text,
+                    words=[Word(**w) for w in (u.words or [])],
+                    codes=model,
+                )
+            )
+        return Session(
+            audio=AudioInfo(
+                path=rec.original_name if rec else "",
+                sha256=row.recording_sha256,
+                duration=row.duration or 0.0,
+            ),
+            speakers=[
+                Speaker(
+                    id=k.speaker_id,
+                    role=k.role,
+                    role_confidence=k.role_confidence,
+                    talk_time=k.talk_time,
+                )
+                for k in speakers
+            ],
+            utterances=utterances,
+            turns=[Turn(**t) for t in (row.turns or [])],
+            models=dict(row.models or {}),
+            scores=json.loads(json.dumps(row.scores)) if row.scores else None,
+            language=row.language,
+            schema_version=row.schema_version,
+        )
+
+    # ------------------------------------------------------------------ codebooks
+    @property
+    def codebook(self) -> Codebook:
+        """The store's codebook (loaded on first use, never at import)."""
+        if self._codebook is None:
+            self._codebook = load_codebook()
+        return self._codebook
+
+    def codebook_for(self, session_id: str) -> Codebook:
+        """The codebook that coded ``session_id`` (its ``models.codebook``), else the store's.
+
+        Why: a session coded with a second codebook is reviewed with that codebook's codes
+        and hotkeys, and only its codes are accepted for it.
+        """
+        with self.rtx() as s:
+            models = s.scalar(select(SessionRow.models).where(SessionRow.id == session_id))
+        return self._codebook_of(models)
+
+    def _codebook_of(self, models: Any) -> Codebook:
+        """The codebook a session's ``models`` record names (else the store's)."""
+        record = (models or {}).get("codebook") if isinstance(models, dict) else None
+        if not record or record.get("name") == self.codebook.name:
+            return self.codebook
+        key = f"{record.get('name')}@{record.get('version')}:{record.get('path')}"
+        if key not in self._codebooks:
+            self._codebooks[key] = resolve_codebook(record)
+        return self._codebooks[key]
+
+    def _known_codes(self, session_id: str) -> set[str]:
+        return set(self.codebook_for(session_id).ids)
+
+
+    def audit_log(self, user: User, limit: int = 1000) -> list[dict[str, Any]]:
+        """Newest first. There is deliberately no API to change or delete entries."""
+        user.require("audit.view")
+        with self.rtx() as s:
+            return [
+                {
+                    "at": _iso(a.at),
+                    "user": a.user_name,
+                    "action": a.action,
+                    "target_type": a.target_type,
+                    "target_id": a.target_id,
+                    "detail": a.detail,
+                }
+                for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+            ]
+
+
+def _visible(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
+    """``q`` (over SessionRow) limited to the sessions ``user`` may see."""
+    return q if user.all_teams else q.where(SessionRow.team.in_(sorted(user.teams)))
+
+
+def _user(row: UserRow) -> User:
+    teams = row.teams if row.teams is not None else [ALL_TEAMS]
+    return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
+                credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams))
