@@ -55,3 +55,20 @@ def test_only_the_listed_vendor_files_are_served_and_they_load_nothing_else(serv
     for name in ("README.md", "LICENSE-wavesurfer.txt", "..%2Fserver.py", "%2e%2e/review.js"):
         assert _request(base + f"/static/vendor/{name}", cookie=eva)[0] == 404, name
     assert (STATIC_DIR / "vendor" / "LICENSE-wavesurfer.txt").read_text().startswith("BSD 3")
+
+
+def test_the_review_page_preloads_the_peaks_only_for_logins_who_may_hear_them(served):
+    _store, sid, base = served
+    html = {"Accept": "text/html"}
+    _s, headers, _b = _request(base + f"/ui/?session={sid}", cookie=_login(base, "eva"),
+                               headers=html)
+    links = headers.get("link", "")
+    assert f"</fragment/review/{sid}?order=time>; rel=preload" in links
+    assert f"</media/{sid}/peaks>; rel=preload" in links
+    assert "</static/vendor/wavesurfer.min.js>; rel=preload; as=script" in links
+    _s, headers, _b = _request(base + f"/ui/?session={sid}", cookie=_login(base, "rita"),
+                               headers=html)
+    assert "/fragment/review/" in headers.get("link", "")
+    assert "/peaks" not in headers.get("link", "") and "vendor" not in headers.get("link", "")
+    _s, headers, _b = _request(base + "/ui/", cookie=_login(base, "eva"), headers=html)
+    assert "link" not in {k.lower() for k in headers}, "no session, nothing to preload"
