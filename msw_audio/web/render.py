@@ -33,7 +33,7 @@ LOW_CONFIDENCE = 0.6
 #: ignored (``review.js`` handles them first).
 RESERVED_KEYS = frozenset(
     {"j", "k", "l", " ", "Enter", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown",
-     "ArrowLeft", "ArrowRight", "[", "]", "/", "?"}
+     "ArrowLeft", "ArrowRight", "[", "]", "/"}
 )
 #: Playback speeds of the speed buttons and of the ``[`` / ``]`` keys.
 SPEEDS = (0.75, 1.0, 1.25, 1.5, 2.0)
