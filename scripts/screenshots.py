@@ -30,7 +30,8 @@ def _login(browser, base: str, name: str, password: str, target: str):  # noqa: 
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_selector(".msw-review[data-regions]", timeout=120_000)
-    page.wait_for_timeout(300)
+    page.wait_for_selector(".msw-header", timeout=60_000)  # Gradio's load event is done
+    page.wait_for_timeout(500)
     return page
 
 
@@ -55,6 +56,7 @@ def main() -> int:
         with running_server(store) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = _login(browser, base, "evaluator", password, f"/ui/?session={sid}")
+            page.screenshot(path=str(args.out / "demo-session.png"))
             rows = page.locator(".msw-utt")
             rows.nth(5).click()
             page.wait_for_timeout(2500)  # a few lines heard: one highlighted, list following

@@ -309,8 +309,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             ids = [s.id for s in items]
             teams = sorted({s.team for s in items if s.team})
             workers = sorted({s.worker for s in items if s.worker})
-            # a ?session= page is filled by review.js from the URL already (url_mount_html)
-            pane = gr.skip() if wanted else PLACEHOLDER
+            # the pane is not an output: review.js fills it from the URL (url_mount_html), and
+            # an output would be dimmed by Gradio until this handler returns
             wanted = wanted if wanted in ids else None
             frame, jobs = queue_frame(items), jobs_frame(user)
             return (
@@ -319,7 +319,6 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 jobs,
                 live_signature(frame, jobs),
                 gr.update(choices=session_choices(items), value=wanted),
-                pane,
                 ids,
                 gr.update(visible=user.can("session.ingest")),
                 gr.update(visible=user.can("job.enqueue")),
@@ -341,7 +340,6 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 jobs_table,
                 live_state,
                 session_dd,
-                review,
                 sessions_state,
                 ingest_box,
                 upload_box,
