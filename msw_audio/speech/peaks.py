@@ -71,7 +71,7 @@ def peaks_from_samples(samples: np.ndarray, sample_rate: int,
     if whole < len(samples):
         maxima.append(np.abs(samples[whole:]).max(keepdims=True))
     values = np.concatenate(maxima) if maxima else np.zeros(0)
-    return Peaks(len(samples) / sample_rate, per_second, _scale(values))
+    return Peaks(round(len(samples) / sample_rate, 3), per_second, _scale(values))
 
 
 #: Sample formats as FFmpeg names them (planar ones end in "p") -> numpy dtype, full scale.
@@ -135,7 +135,7 @@ def decode_peaks(path: str | Path, per_second: int = PER_SECOND) -> Peaks:
         raise AudioError(
             f"{display_name(p)} could not be decoded for its waveform ({exc})") from None
     values = np.concatenate(maxima) if maxima else np.zeros(0)
-    return Peaks(total / rate if rate else 0.0, per_second, _scale(values))
+    return Peaks(round(total / rate, 3) if rate else 0.0, per_second, _scale(values))
 
 
 def _bin_maxima(block: np.ndarray, bin_size: int, out: list[np.ndarray]) -> np.ndarray:
