@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""How long a 1,000-utterance session takes to open in the review screen (target < 2 s).
+"""How long a 1,000-utterance session takes to open in the review screen, with its waveform
+(target ≤ 1.5 s).
 
 Why: evaluators open long recordings (an hour is ~1,000 utterances); the screen renders the
-whole transcript at once so keyboard navigation never waits. This builds a session of about
-1,000 utterances over the bundled demo recording's real transcript (repeated in time),
-ingests it into a fresh store and measures:
+whole transcript at once so keyboard navigation never waits, and draws the waveform of the
+whole recording. This builds a session of about 1,000 utterances over the bundled demo
+recording's real transcript, repeated in time over the demo recording repeated as often
+(one ~96-minute Ogg/Opus file), ingests both into a fresh store and measures:
 
 * ``server``: store reads (``get_session``, ``get_decisions``, ``session_meta``) + HTML render;
-* ``browser``: headless Chromium, from choosing the session in the app's Session dropdown
-  until every transcript row is on screen (includes the Gradio round trip);
-* ``reload``: a full page load of ``/ui/?session=ID`` until every row is on screen.
+* ``peaks``: the waveform's peaks decoded from the file (once per recording, when the
+  pipeline did not write them), and read back from the cache (every opening);
+* ``browser``, headless Chromium, until every transcript row is on screen **and** the
+  waveform is drawn (``data-wave="ready"``; the utterance regions follow):
+  - pick the session in the app's Session dropdown (includes the Gradio round trip);
+  - a full page load of ``/ui/?session=ID`` in the same browser (assets in its cache):
+    the "cold open" of the target;
+  - the same in a new browser context (empty cache: every asset downloaded again).
 
     .venv/bin/python benchmarks/app_open.py [--repeat 20] [--runs 5]
 """
@@ -29,34 +36,38 @@ sys.path.insert(0, str(REPO))
 from tests.conftest_app import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    DEMO_AUDIO,
     PASSWORD,
     demo_session,
+    repeated_recording,
     running_server,
     write_session_dir,
 )
 
-TARGET_S = 2.0
+TARGET_S = 1.5
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--repeat", type=int, default=20, help="copies of the demo transcript (52 each)"
+        "--repeat", type=int, default=20, help="copies of the demo transcript (52 lines each)"
     )
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
 
     from msw_audio.review.store import Store
+    from msw_audio.speech.audio import sha256_file
+    from msw_audio.speech.peaks import cached_peaks, decode_peaks, load_peaks
     from msw_audio.web.render import load_codebook_view
     from msw_audio.web.ui import render_session
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        audio, period = repeated_recording(args.repeat, tmp_path / "long.ogg")
         store = Store.open(tmp_path / "data")
         store.add_user("bench", "evaluator", PASSWORD)
-        session = demo_session(n_repeat=args.repeat)
-        sid = store.ingest(write_session_dir(session, tmp_path / "out"), audio_path=DEMO_AUDIO)
+        session = demo_session(n_repeat=args.repeat, period=period)
+        session.audio.path, session.audio.sha256 = str(audio), sha256_file(audio)
+        sid = store.ingest(write_session_dir(session, tmp_path / "out"), audio_path=audio)
         user = store.get_user("bench")
         book = load_codebook_view()
         n = len(session.utterances)
@@ -72,53 +83,82 @@ def main() -> int:
             render_session(store, book, user, sid, "confidence")
             sorted_s.append(time.perf_counter() - t0)
 
-        browser, reload = [], []
-        if Path("/usr/bin/chromium").exists():
+        stored = store.audio_file(sid, user, False)
+        t0 = time.perf_counter()
+        peaks = decode_peaks(stored)
+        decode_s = time.perf_counter() - t0
+        cached_peaks(stored, stored.stem, store.paths.cache)  # what the first opening does
+        read = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            load_peaks(store.paths.cache, stored.stem)
+            read.append(time.perf_counter() - t0)
+
+        pick, reload, fresh = [], [], []
+        if CHROMIUM.exists():
             from playwright.sync_api import sync_playwright
 
+            shown = (
+                f"document.querySelectorAll('.msw-utt').length === {n} && "
+                "(document.querySelector('.msw-review') || {dataset: {}}).dataset.wave === 'ready'"
+            )
             with running_server(store) as base, sync_playwright() as p:
                 b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = b.new_page(viewport={"width": 1400, "height": 900})
+                ctx = b.new_context(viewport={"width": 1400, "height": 900})
+                page = ctx.new_page()
                 page.goto(base + "/login")
                 page.fill("input[name=username]", "bench")
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit]")
                 page.wait_for_selector(".msw-header", timeout=60_000)
-                rows = f"document.querySelectorAll('.msw-utt').length === {n}"
+                signed_in = ctx.storage_state()
                 for i in range(args.runs + 1):
                     page.goto(base + "/ui/")
                     page.wait_for_selector(".msw-header", timeout=60_000)
                     page.locator("#msw-session input").click()
                     t0 = time.perf_counter()
                     page.get_by_role("option").first.click()
-                    page.wait_for_function(rows, timeout=60_000)
-                    if i:  # first run warms caches
-                        browser.append(time.perf_counter() - t0)
+                    page.wait_for_function(shown, timeout=60_000, polling="raf")
+                    if i:  # the first run warms caches
+                        pick.append(time.perf_counter() - t0)
                 for i in range(args.runs + 1):
                     t0 = time.perf_counter()
                     page.goto(base + f"/ui/?session={sid}")
-                    page.wait_for_function(rows, timeout=60_000)
+                    page.wait_for_function(shown, timeout=60_000, polling="raf")
                     if i:
                         reload.append(time.perf_counter() - t0)
+                for _ in range(args.runs):
+                    cold = b.new_context(viewport={"width": 1400, "height": 900},
+                                         storage_state=signed_in)
+                    cp = cold.new_page()
+                    t0 = time.perf_counter()
+                    cp.goto(base + f"/ui/?session={sid}")
+                    cp.wait_for_function(shown, timeout=60_000, polling="raf")
+                    fresh.append(time.perf_counter() - t0)
+                    cold.close()
                 b.close()
         store.close()
 
-    def row(name: str, xs: list[float]) -> str:
+    def row(name: str, xs: list[float], target: float | None = TARGET_S) -> str:
         if not xs:
-            return f"{name:<34} {'(no /usr/bin/chromium)':>30}"
+            return f"{name:<44} {'(no /usr/bin/chromium)':>30}"
         med = statistics.median(xs)
-        ok = "ok" if med < TARGET_S else "SLOW"
-        return f"{name:<34} {med:8.3f} {min(xs):8.3f} {max(xs):8.3f}   {ok}"
+        ok = "" if target is None else ("ok" if med <= target else "SLOW")
+        return f"{name:<44} {med:8.3f} {min(xs):8.3f} {max(xs):8.3f}   {ok}"
 
     print(
-        f"session: {n} utterances, {len(html) / 1e6:.2f} MB of HTML; {args.runs} runs; target < "
-        f"{TARGET_S} s"
+        f"session: {n} utterances over {period * args.repeat / 60:.0f} min of audio, "
+        f"{len(html) / 1e6:.2f} MB of HTML, {len(peaks.data) / 1e3:.0f} k peaks; "
+        f"{args.runs} runs; target ≤ {TARGET_S} s"
     )
-    print(f"{'step':<34} {'median':>8} {'min':>8} {'max':>8}")
-    print(row("server: store + render (time)", server))
-    print(row("server: store + render (least conf.)", sorted_s))
-    print(row("browser: pick session -> rows shown", browser))
-    print(row("browser: page load -> rows shown", reload))
+    print(f"{'step':<44} {'median':>8} {'min':>8} {'max':>8}")
+    print(row("server: store + render (time)", server, None))
+    print(row("server: store + render (least conf.)", sorted_s, None))
+    print(row("peaks: decode the recording (once)", [decode_s], None))
+    print(row("peaks: read from the cache", read, None))
+    print(row("browser: pick session -> rows + waveform", pick))
+    print(row("browser: page load -> rows + waveform", reload))
+    print(row("browser: empty cache -> rows + waveform", fresh))
     return 0
 
 

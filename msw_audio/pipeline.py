@@ -23,6 +23,7 @@ from msw_audio.speech.align import AlignOptions, assign_speakers, build_utteranc
 from msw_audio.speech.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
 from msw_audio.speech.cache import StageCache, default_cache_dir
 from msw_audio.speech.diarize import DiarizeOptions
+from msw_audio.speech.peaks import peaks_from_samples, save_peaks
 from msw_audio.speech.transcribe import TranscribeOptions
 from msw_audio.speech.writers import write_outputs
 
@@ -170,6 +171,8 @@ class Pipeline:
         progress("decode", 0.0)
         audio = load_audio(audio_path, max_duration=self.config.max_duration)
         sha = sha256_file(audio_path)
+        if self.config.cache_dir is not None:  # the review screen's waveform, ~free here
+            save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
         progress("decode", 1.0)
 
         # The two model stages are independent: run them side by side, one core each

@@ -57,15 +57,16 @@ def _codes(role: str, text: str, i: int) -> list[CodeSuggestion]:
     ]
 
 
-def demo_session(n_repeat: int = 1) -> Session:
+def demo_session(n_repeat: int = 1, period: float | None = None) -> Session:
     """The demo recording's reference transcript as a Session (``n_repeat`` > 1 makes a
-    long synthetic session for the open-time benchmark by repeating it in time)."""
+    long synthetic session for the open-time benchmark by repeating it in time, every
+    ``period`` seconds: the length of the recording repeated, see ``repeated_recording``)."""
     lines = [
         ln.split(maxsplit=5)
         for ln in DEMO_STM.read_text(encoding="utf-8").splitlines()
         if ln.strip()
     ]
-    duration = max(float(x[4]) for x in lines) + 1.0
+    duration = period or max(float(x[4]) for x in lines) + 1.0
     utterances = []
     for rep in range(n_repeat):
         offset = rep * duration
@@ -132,6 +133,32 @@ def demo_session(n_repeat: int = 1) -> Session:
         models={"tagger": {"name": "hand-made-test-codes", "version": "0"}},
         scores=scores,
     )
+
+
+def repeated_recording(n_repeat: int, out: Path) -> tuple[Path, float]:
+    """The demo recording ``n_repeat`` times in a row, as one Ogg/Opus file (packets copied,
+    not re-encoded: seconds, not minutes), and the length of one copy in seconds.
+
+    Why: the open-time benchmark needs an hour-long recording whose lines match a
+    1,000-utterance session (``demo_session(n_repeat, period)``).
+    """
+    import av
+
+    with av.open(str(DEMO_AUDIO)) as src:
+        stream = src.streams.audio[0]
+        packets = [p for p in src.demux(stream) if p.dts is not None]
+        # mid-stream the last packet plays whole (its end trim applies only at the end)
+        step = packets[-1].pts + packets[0].duration - packets[0].pts
+        with av.open(str(out), "w", format="ogg") as dst:
+            copy = dst.add_stream_from_template(stream)
+            for rep in range(n_repeat):
+                for p in packets:
+                    q = av.Packet(bytes(p))
+                    q.pts, q.dts = p.pts + rep * step, p.dts + rep * step
+                    q.duration, q.time_base, q.stream = p.duration, stream.time_base, copy
+                    dst.mux(q)
+        period = float(step * stream.time_base)
+    return out, period
 
 
 def write_session_dir(session: Session, out_dir: Path) -> Path:

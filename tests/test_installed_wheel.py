@@ -47,6 +47,11 @@ def test_tagger_commands_run_from_an_installed_wheel(tmp_path: Path):
                     "--target", str(site), str(wheel)], check=True)
     assert (site / "training" / "train.py").is_file()
     assert (site / "msw_audio" / "coding" / "codebooks" / "codebook.yaml").is_file()
+    # the review screen's own files and the vendored waveform player (never a CDN)
+    web = site / "msw_audio" / "web"
+    for name in ("review.js", "review.css", "vendor/wavesurfer.min.js", "vendor/regions.min.js",
+                 "vendor/minimap.min.js", "vendor/LICENSE-wavesurfer.txt"):
+        assert (web / name).is_file(), name
     run_dir = tmp_path / "elsewhere"
     run_dir.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1",

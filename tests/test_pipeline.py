@@ -120,6 +120,12 @@ def test_finished_stages_are_reused(tmp_path, jfk_path):
     second = again.process(jfk_path)
     assert again._transcriber is None and again._diarizer is None  # no model was loaded
     assert [u.text for u in second.utterances] == [u.text for u in first.utterances]
+    # the review screen's waveform was written beside the stage cache, from the same decode
+    from msw_audio.speech.peaks import PER_SECOND, load_peaks
+
+    peaks = load_peaks(config.cache_dir, first.audio.sha256)
+    assert peaks is not None and abs(peaks.duration - first.audio.duration) < 0.05
+    assert abs(len(peaks.data) - first.audio.duration * PER_SECOND) <= 1
 
 
 def test_same_transcript_and_codes_in_process_and_in_a_subprocess_whatever_the_env(

@@ -29,10 +29,16 @@ PRINCIPLE_LABELS = {
 }
 #: Below this model probability a suggestion is marked "check me".
 LOW_CONFIDENCE = 0.6
-#: Keys the screen keeps for navigation; a codebook hotkey on one of these is ignored.
+#: Keys the screen keeps for navigation and listening; a codebook hotkey on one of these is
+#: ignored (``review.js`` handles them first).
 RESERVED_KEYS = frozenset(
-    {"j", "k", " ", "Enter", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown"}
+    {"j", "k", "l", " ", "Enter", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown",
+     "ArrowLeft", "ArrowRight", "[", "]", "/"}
 )
+#: Playback speeds of the speed buttons and of the ``[`` / ``]`` keys.
+SPEEDS = (0.75, 1.0, 1.25, 1.5, 2.0)
+#: Seconds ``←`` (and the replay button) goes back, and ``→`` forward.
+REPLAY_SECONDS = 5
 SCORE_STEPS = tuple(x / 2 for x in range(2, 11))  # 1.0 .. 5.0 in halves
 
 @dataclass
@@ -222,7 +228,8 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
     title = f' title="Also: {_attr(alts)}"' if alts else ""
     return (
         f'<div class="{" ".join(classes)}" data-uid="{_attr(r.uid)}" data-start="{r.start:.3f}" '
-        f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-group="{group_of(r.role)}" '
+        f'data-end="{r.end:.3f}" data-speaker="{_attr(r.speaker)}" data-role="{_attr(r.role)}" '
+        f'data-group="{group_of(r.role)}" '
         f'data-suggested="{_attr(r.suggested or "")}" data-seen="{_attr(r.confirmed or "")}">'
         f'<div class="msw-time">{clock(r.start)}</div>'
         f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">'
@@ -236,22 +243,36 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
     )
 
 
-def _legend(book: CodebookView, editable: bool) -> str:
+def _keys_html(book: CodebookView, editable: bool, can_listen: bool) -> str:
+    """The keys panel: the codebook's hotkeys (for editors) and the screen's own keys."""
     parts = []
-    for group, title in (("practitioner", "Practitioner"), ("client", "Family member")):
-        keys = " ".join(
-            f'<span class="msw-key"><kbd>{escape(c.hotkey)}</kbd> {escape(c.label)}</span>'
-            for c in book.groups.get(group, [])
-            if c.hotkey and c.hotkey not in RESERVED_KEYS
-        )
-        parts.append(f'<div class="msw-legend-row"><b>{title}:</b> {keys}</div>')
-    nav = (
-        "<kbd>j</kbd>/<kbd>↓</kbd> next · <kbd>k</kbd>/<kbd>↑</kbd> previous · "
-        "<kbd>space</kbd> play from the utterance's start / pause · <kbd>Esc</kbd> stop"
-    )
     if editable:
-        nav += " · <kbd>Enter</kbd> accept suggestion · <kbd>⌫</kbd> undo confirmation"
-    return f'<div class="msw-legend">{"".join(parts) if editable else ""}<div>{nav}</div></div>'
+        for group, title in (("practitioner", "Practitioner lines"), ("client", "Family lines")):
+            keys = "".join(
+                f'<li><kbd>{escape(c.hotkey)}</kbd> {escape(c.label)}</li>'
+                for c in book.groups.get(group, [])
+                if c.hotkey and c.hotkey not in RESERVED_KEYS
+            )
+            parts.append(f'<h5>{title}</h5><ul class="msw-keys">{keys}</ul>')
+    nav = [("j / ↓", "next line (↓ when the transcript has the focus)"),
+           ("k / ↑", "previous line"), ("/", "search the transcript")]
+    if can_listen:
+        nav += [("space", "play the line from its start / pause"), ("Esc", "stop"),
+                ("←", f"back {REPLAY_SECONDS} s (replay)"), ("→", f"forward {REPLAY_SECONDS} s"),
+                ("[ / ]", "slower / faster (" + " · ".join(f"{x:g}×" for x in SPEEDS) + ")"),
+                ("l", "loop the selected line")]
+    if editable:
+        nav += [("Enter", "accept the suggested code"), ("⌫", "remove the confirmation")]
+    rows = "".join(f"<li><kbd>{escape(k)}</kbd> {escape(v)}</li>" for k, v in nav)
+    parts.append(f'<h5>Screen</h5><ul class="msw-keys msw-keys-nav">{rows}</ul>')
+    note = (
+        '<p class="msw-muted">A code key means the code for whoever speaks in the selected '
+        "line; a practitioner key on a family member's line (or the other way round) is "
+        "refused with a note.</p>"
+        if editable
+        else ""
+    )
+    return f'<section class="msw-panel msw-legend">{"".join(parts)}{note}</section>'
 
 
 def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) -> str:
@@ -410,6 +431,69 @@ def principles_html(scores: dict[str, Any] | None, editable: bool) -> str:
     return f'<section class="msw-panel"><h4>Principle scores (1–5)</h4>{"".join(cards)}</section>'
 
 
+def _player_html(session_id: str, session: Session) -> str:
+    """Player, listening tools and the waveform (``review.js`` draws it with wavesurfer.js).
+
+    Why ``controlslist="nodownload"`` and no context menu (``review.js``): recordings play in
+    the app only; the server still decides who may hear them (``/media`` checks the grant).
+    """
+    speeds = "".join(
+        f'<button type="button" class="msw-speed{" msw-on" if x == 1.0 else ""}" '
+        f'data-rate="{x:g}" aria-pressed="{"true" if x == 1.0 else "false"}" '
+        f'title="Play at {x:g}× ([ slower, ] faster)">{x:g}×</button>'
+        for x in SPEEDS
+    )
+    return (
+        '<div class="msw-listen">'
+        '<audio class="msw-audio" controls controlslist="nodownload noplaybackrate" '
+        f'preload="metadata" src="/media/{_attr(session_id)}"></audio>'
+        f'<span class="msw-speeds" role="group" aria-label="Playback speed">{speeds}</span>'
+        f'<button type="button" class="msw-replay" title="Back {REPLAY_SECONDS} s and play (←)">'
+        f"↺ {REPLAY_SECONDS} s</button>"
+        '<button type="button" class="msw-loop" aria-pressed="false" '
+        'title="Loop the selected line (l)">⟲ Loop line</button>'
+        '<label class="msw-follow" title="Scroll the transcript to the line being heard">'
+        '<input type="checkbox" class="msw-follow-box" checked> Follow</label>'
+        '<span class="msw-zoom" role="group" aria-label="Waveform zoom">'
+        '<button type="button" class="msw-zoom-out" title="Show more of the recording">−</button>'
+        '<button type="button" class="msw-zoom-in" title="Zoom in on the waveform">+</button>'
+        "</span></div>"
+        f'<div class="msw-wave" data-peaks="/media/{_attr(session_id)}/peaks" '
+        f'data-duration="{float(session.audio.duration or 0):.3f}">'
+        '<div class="msw-wave-main" aria-label="Waveform: click to play from there"></div>'
+        '<div class="msw-wave-map" aria-label="Whole recording: click to go there"></div>'
+        '<span class="msw-wave-note msw-muted">Drawing the waveform…</span></div>'
+    )
+
+
+def _side_html(
+    session: Session, decisions: dict[str, Any], book: CodebookView, *, editable: bool,
+    can_listen: bool,
+) -> str:
+    """Speakers on top, then tabs (keys, principle scores, MITI) instead of one long scroll."""
+    tabs = (
+        ("keys", "Keys", _keys_html(book, editable, can_listen)),
+        ("scores", "Principle scores", principles_html(session.scores, editable)),
+        ("miti", "MITI", miti_html((session.scores or {}).get("miti"))),
+    )
+    first = "keys" if editable else "scores"
+    buttons = "".join(
+        f'<button type="button" role="tab" class="msw-tab" data-tab="{key}" '
+        f'aria-selected="{"true" if key == first else "false"}">{label}</button>'
+        for key, label, _ in tabs
+    )
+    panels = "".join(
+        f'<div class="msw-tabpanel" role="tabpanel" data-tab="{key}"'
+        f'{"" if key == first else " hidden"}>{html}</div>'
+        for key, _, html in tabs
+    )
+    return (
+        '<aside class="msw-side">'
+        f"{_speakers_html(session, decisions, editable)}"
+        f'<div class="msw-tabs" role="tablist">{buttons}</div>{panels}</aside>'
+    )
+
+
 def review_html(
     session_id: str,
     session: Session,
@@ -421,21 +505,19 @@ def review_html(
     can_listen: bool,
     order: str = "time",
 ) -> str:
-    """The whole review pane for one session: player, transcript, speakers, scores."""
+    """The whole review pane for one session: a header that stays in view (progress, save
+    state, player, waveform, search), the transcript, and the side panel."""
     rows = transcript_rows(session, decisions)
     n_done = sum(1 for r in rows if r.confirmed)
     speaker_names = {s.id: s.id for s in session.speakers}
     body = "".join(_row_html(book, r, speaker_names) for r in order_rows(rows, order))
     status = decisions.get("status", meta.get("status", ""))
     if can_listen:
-        player = (
-            '<audio class="msw-audio" controls preload="metadata" '
-            f'src="/media/{_attr(session_id)}"></audio>'
-        )
+        player = _player_html(session_id, session)
     else:
         player = '<div class="msw-noaudio">Audio is not available to your role.</div>'
     reviewed_btn = (
-        '<button class="msw-mark-reviewed">Mark reviewed</button>'
+        '<button type="button" class="msw-mark-reviewed">Mark reviewed</button>'
         if editable and status != "reviewed"
         else ""
     )
@@ -455,27 +537,29 @@ def review_html(
         f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
         f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}">'
         '<div class="msw-toolbar">'
+        '<div class="msw-head">'
         f'<div class="msw-title"><b>{escape(meta.get("title") or session_id)}</b> <span class="'
         f'msw-muted">{info}</span></div>'
-        f"{player}"
         f'<span class="msw-status msw-status-{_attr(status)}">'
         f"{escape(status.replace('_', ' '))}</span>"
-        f'<span class="msw-progress"><span class="msw-ndone">{n_done}</span>/{len(rows)} '
-        "confirmed</span>"
+        f'<span class="msw-progress"><span class="msw-ndone">{n_done}</span>/'
+        f'<span class="msw-ntotal">{len(rows)}</span> confirmed</span>'
         f"{reviewed_btn}"
+        '<span class="msw-searchbox"><input type="search" class="msw-search" '
+        'placeholder="Search text, code, speaker  ( / )" aria-label="Search the transcript">'
+        '<span class="msw-search-count msw-muted" aria-live="polite"></span></span>'
         '<span class="msw-toast" role="status" aria-live="polite"></span>'
         "</div>"
-        f"{_legend(book, editable)}"
+        f"{player}"
+        "</div>"
         '<div class="msw-body">'
-        '<div class="msw-transcript" tabindex="0" role="list">'
+        '<div class="msw-transcript" tabindex="0" role="list" aria-label="Transcript">'
         '<div class="msw-thead"><div>Time</div><div>Speaker</div><div>Utterance</div>'
         "<div>Suggested</div><div>Confirmed</div></div>"
-        f"{body}</div>"
-        '<aside class="msw-side">'
-        f"{_speakers_html(session, decisions, editable)}"
-        f"{principles_html(session.scores, editable)}"
-        f"{miti_html((session.scores or {}).get('miti'))}"
-        "</aside></div></div>"
+        f"{body}"
+        '<div class="msw-nomatch msw-muted" hidden>No line matches the search.</div></div>'
+        f"{_side_html(session, decisions, book, editable=editable, can_listen=can_listen)}"
+        "</div></div>"
     )
 
 
@@ -490,6 +574,18 @@ def review_mount_html(session_id: str, order: str = "time") -> str:
         f'<div class="msw-review-mount" data-session="{_attr(session_id)}" data-order="'
         f'{_attr(order)}">'
         '<div class="msw-muted msw-empty">Loading transcript…</div></div>'
+    )
+
+
+def url_mount_html(placeholder: str) -> str:
+    """The review pane's first content: ``review.js`` fills it at once from the page's
+    ``?session=`` (else shows ``placeholder``).
+
+    Why: waiting for Gradio's load event to hand over the session id costs ~0.7 s of a
+    cold page load; the transcript and the waveform are fetched while Gradio starts.
+    """
+    return (
+        f'<div class="msw-review-mount msw-url-mount" data-order="time">{placeholder}</div>'
     )
 
 
@@ -537,7 +633,8 @@ def exemplars_html(items: list[dict[str, Any]], book: CodebookView, can_listen: 
             f'<ul class="msw-context">{ctx}</ul></div>'
         )
     player = (
-        '<audio class="msw-audio msw-clip-audio" controls preload="none"></audio>'
+        '<audio class="msw-audio msw-clip-audio" controls controlslist="nodownload" '
+        'preload="none"></audio>'
         if can_listen
         else ""
     )

@@ -1,15 +1,26 @@
-/* msw-audio review screen: synced transcript, click-to-seek and keyboard-first coding.
+/* msw-audio review screen: synced transcript, waveform, listening tools and keyboard-first coding.
  *
  * Why plain JS with document-level listeners: the server re-renders the review pane as
- * HTML (fast, testable); this script keeps no state of its own beyond the selected row,
- * reading codes, hotkeys and permissions from data- attributes of whatever is on screen.
- * Every change is POSTed at once to the server, which checks the user's role; the
- * browser only reflects what the server accepted.
+ * HTML (fast, testable); this script keeps no state of its own beyond what hangs on the
+ * pane's element (selected row, waveform, loop), reading codes, hotkeys and permissions
+ * from data- attributes of whatever is on screen. Every change is POSTed at once to the
+ * server, which checks the user's role; the browser only reflects what the server accepted.
+ *
+ * The waveform is wavesurfer.js (vendored in msw_audio/web/vendor/, served by the app):
+ * it plays through the page's own <audio> element and draws peaks computed on the server
+ * (/media/<id>/peaks), so the recording is downloaded once, by the player, and never
+ * decoded in the browser.
  */
 (function () {
   "use strict";
   if (window.__mswReview) return;
   window.__mswReview = true;
+
+  const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
+  const REPLAY_S = 5;
+  const FOLLOW_PAUSE_MS = 4000; // after the user scrolls the transcript, following waits
+  const VENDOR = ["wavesurfer.min.js", "regions.min.js", "minimap.min.js"];
+  const REGION = { practitioner: "79, 70, 229", parent: "219, 39, 119", child: "217, 119, 6", other: "100, 116, 139" };
 
   const q = (sel, el) => (el || document).querySelector(sel);
   const qa = (sel, el) => Array.from((el || document).querySelectorAll(sel));
@@ -20,6 +31,13 @@
 
   function json(el, name) {
     try { return JSON.parse(el.dataset[name] || "{}"); } catch (e) { return {}; }
+  }
+
+  function remember(key, value) {
+    try { sessionStorage.setItem(key, value); } catch (e) { /* private mode */ }
+  }
+  function recall(key) {
+    try { return sessionStorage.getItem(key); } catch (e) { return null; }
   }
 
   function toast(root, text, isError) {
@@ -53,13 +71,19 @@
   }
 
   // ---------------------------------------------------------------- audio
+  function player(root) { return q("audio.msw-audio", root); }
+
+  function play(audio) {
+    const p = audio.play();
+    if (p && p.catch) p.catch(() => {});
+  }
+
   function seek(audio, start, end) {
     if (!audio) return;
     const go = () => {
       audio.currentTime = start;
       audio._stopAt = end || null;
-      const p = audio.play();
-      if (p && p.catch) p.catch(() => {});
+      play(audio);
     };
     if (audio.readyState >= 1) go();
     else {
@@ -69,44 +93,354 @@
     }
   }
 
+  // Rows sorted by start (the list may be in confidence order): the line being heard at t
+  // is found by binary search, so a 1,000-line session costs nothing per tick.
+  function timeline(root) {
+    if (!root._timeline) {
+      root._timeline = qa(".msw-utt", root)
+        .map((row) => ({ row: row, start: +row.dataset.start, end: +row.dataset.end }))
+        .sort((a, b) => a.start - b.start);
+    }
+    return root._timeline;
+  }
+
+  function rowAt(root, t) {
+    const tl = timeline(root);
+    let lo = 0, hi = tl.length - 1, k = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (tl[mid].start <= t) { k = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    for (let i = k; i >= 0 && i > k - 4; i--) { // overlapping talk: the latest line still on
+      if (t < tl[i].end) return tl[i].row;
+    }
+    return null;
+  }
+
+  function setPlaying(root, row) {
+    if (root._playing === row) return;
+    // exactly one line is "now playing": drop the mark wherever it is
+    qa(".msw-utt.msw-playing", root).forEach((r) => r.classList.remove("msw-playing"));
+    root._playing = row;
+    if (!row) return;
+    row.classList.add("msw-playing");
+    const audio = player(root);
+    const follow = q(".msw-follow-box", root);
+    const userScrolled = Date.now() - (root._userScrollAt || 0) < FOLLOW_PAUSE_MS;
+    if (audio && !audio.paused && follow && follow.checked && !userScrolled) reveal(root, row, "follow");
+  }
+
+  function tick(root, audio) {
+    const t = audio.currentTime;
+    if (root._loop) {
+      const sel = selected(root);
+      if (sel && (t >= +sel.dataset.end || t < +sel.dataset.start - 0.5)) {
+        audio.currentTime = +sel.dataset.start;
+        return;
+      }
+    }
+    setPlaying(root, rowAt(root, t));
+  }
+
   document.addEventListener("timeupdate", (ev) => {
     const audio = ev.target;
     if (!(audio instanceof HTMLAudioElement)) return;
     if (audio._stopAt && audio.currentTime >= audio._stopAt) { audio.pause(); audio._stopAt = null; }
     const root = audio.closest(".msw-review");
-    if (!root) return;
-    const t = audio.currentTime;
-    let playing = null;
-    for (const row of qa(".msw-utt", root)) {
-      if (t >= +row.dataset.start && t < +row.dataset.end) { playing = row; break; }
-    }
-    const old = q("tr.msw-playing", root);
-    if (old !== playing) {
-      if (old) old.classList.remove("msw-playing");
-      if (playing) playing.classList.add("msw-playing");
-    }
+    if (root) tick(root, audio);
   }, true);
+
+  document.addEventListener("ratechange", (ev) => {
+    const audio = ev.target;
+    const root = audio instanceof HTMLAudioElement && audio.closest(".msw-review");
+    if (!root) return;
+    qa(".msw-speed", root).forEach((b) => {
+      const on = Math.abs(+b.dataset.rate - audio.playbackRate) < 1e-6;
+      b.classList.toggle("msw-on", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+  }, true);
+
+  function setRate(root, rate) {
+    const audio = player(root);
+    if (!audio) return;
+    audio.playbackRate = rate;
+    audio.defaultPlaybackRate = rate;
+    remember("msw-rate", String(rate));
+    toast(root, "Speed " + rate + "×");
+  }
+
+  function stepRate(root, step) {
+    const audio = player(root);
+    if (!audio) return;
+    let i = SPEEDS.findIndex((x) => Math.abs(x - audio.playbackRate) < 1e-6);
+    if (i < 0) i = SPEEDS.indexOf(1);
+    setRate(root, SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, i + step))]);
+  }
+
+  function jump(root, seconds) {
+    const audio = player(root);
+    if (!audio) return;
+    audio.currentTime = Math.max(0, audio.currentTime + seconds);
+    if (seconds < 0) play(audio);
+  }
+
+  function setLoop(root, on) {
+    root._loop = on;
+    const btn = q(".msw-loop", root);
+    if (btn) { btn.setAttribute("aria-pressed", on ? "true" : "false"); btn.classList.toggle("msw-on", on); }
+    const row = selected(root);
+    if (on && row) seek(player(root), +row.dataset.start);
+    toast(root, on ? "Looping the selected line" : "Loop off");
+  }
+
+  // ---------------------------------------------------------------- scrolling
+  // Only the transcript scrolls (never the page), so the header and the side panel stay put.
+  function reveal(root, row, how) {
+    const box = q(".msw-transcript", root);
+    if (!box || !row || row.offsetParent === null) return;
+    const head = q(".msw-thead", box);
+    const hh = head ? head.offsetHeight : 0;
+    const top = row.offsetTop, bottom = top + row.offsetHeight;
+    const viewTop = box.scrollTop + hh, viewBottom = box.scrollTop + box.clientHeight;
+    if (how === "follow") {
+      if (top < viewTop || bottom > viewBottom - row.offsetHeight) {
+        box.scrollTop = top - hh - (box.clientHeight - hh) / 3;
+      }
+    } else if (top < viewTop) box.scrollTop = top - hh;
+    else if (bottom > viewBottom) box.scrollTop = bottom - box.clientHeight;
+  }
 
   // ---------------------------------------------------------------- selection
   function selected(root) { return q(".msw-utt.msw-selected", root); }
 
-  function select(root, row, play) {
+  function select(root, row, andPlay) {
     if (!row) return;
     const old = selected(root);
     if (old) old.classList.remove("msw-selected");
     row.classList.add("msw-selected");
-    row.scrollIntoView({ block: "nearest" });
-    try { sessionStorage.setItem("msw-sel-" + root.dataset.session, row.dataset.uid); } catch (e) { /* private mode */ }
-    if (play) seek(q("audio.msw-audio", root), +row.dataset.start);
+    reveal(root, row, "nearest");
+    remember("msw-sel-" + root.dataset.session, row.dataset.uid);
+    markRegion(root, old, row);
+    if (andPlay) seek(player(root), +row.dataset.start);
+    else if (root._ws && player(root) && player(root).paused) showTime(root, +row.dataset.start);
   }
 
+  function visibleRows(root) { return qa(".msw-utt:not(.msw-hide)", root); }
+
   function move(root, step) {
-    const rows = qa(".msw-utt", root);
+    const rows = visibleRows(root);
     if (!rows.length) return;
     const cur = selected(root);
-    let i = cur ? rows.indexOf(cur) + step : 0;
+    let i = cur && !cur.classList.contains("msw-hide") ? rows.indexOf(cur) + step : 0;
     i = Math.max(0, Math.min(rows.length - 1, i));
     select(root, rows[i], false);
+  }
+
+  // ---------------------------------------------------------------- search
+  function searchIndex(root) {
+    if (!root._index) {
+      const labels = json(root, "labels");
+      root._index = qa(".msw-utt", root).map((row) => {
+        const codes = [row.dataset.suggested, row.dataset.seen].filter(Boolean);
+        return {
+          row: row,
+          text: (q(".msw-text", row) || row).textContent.toLowerCase(),
+          speaker: (row.dataset.speaker + " " + row.dataset.role).toLowerCase(),
+          code: codes.map((c) => c + " " + c.replace(/_/g, " ") + " " + (labels[c] || "")).join(" ").toLowerCase(),
+        };
+      });
+    }
+    return root._index;
+  }
+
+  // "word", or field:word with field text / code / speaker (role counts as speaker)
+  function matcher(query) {
+    const terms = query.toLowerCase().split(/\s+/).filter(Boolean).map((term) => {
+      const m = /^(text|code|speaker|role):(.*)$/.exec(term);
+      return m ? { field: m[1] === "role" ? "speaker" : m[1], word: m[2] } : { field: null, word: term };
+    }).filter((t) => t.word);
+    return (item) => terms.every((t) => t.field ? item[t.field].includes(t.word)
+      : item.text.includes(t.word) || item.code.includes(t.word) || item.speaker.includes(t.word));
+  }
+
+  function search(root, query) {
+    const index = searchIndex(root);
+    const hits = matcher(query || "");
+    let n = 0;
+    for (const item of index) {
+      const ok = !query || hits(item);
+      item.row.classList.toggle("msw-hide", !ok);
+      if (ok) n++;
+    }
+    const count = q(".msw-search-count", root);
+    if (count) count.textContent = query ? n + " of " + index.length + " lines" : "";
+    const none = q(".msw-nomatch", root);
+    if (none) none.hidden = !(query && n === 0);
+    const sel = selected(root);
+    if (query && n && (!sel || sel.classList.contains("msw-hide"))) select(root, visibleRows(root)[0], false);
+    else if (sel) reveal(root, sel, "nearest");
+  }
+
+  // ---------------------------------------------------------------- waveform
+  let vendorLoad = null;
+  function loadVendor() {
+    // async=false: fetched in parallel, run in this order (the plugins attach to WaveSurfer)
+    if (!vendorLoad) {
+      vendorLoad = Promise.all(VENDOR.map((name) => new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = "/static/vendor/" + name;
+        s.async = false;
+        s.onload = resolve;
+        s.onerror = () => reject(new Error("could not load " + name));
+        document.head.appendChild(s);
+      })));
+      vendorLoad.catch(() => { vendorLoad = null; });
+    }
+    return vendorLoad;
+  }
+
+  const peaksCache = {};
+  function fetchPeaks(url) {
+    if (!peaksCache[url]) {
+      peaksCache[url] = fetch(url, { credentials: "same-origin" }).then(async (res) => {
+        if (!res.ok) {
+          let msg = res.status + " " + res.statusText;
+          try { msg = (await res.json()).detail || msg; } catch (e) { /* not JSON */ }
+          throw new Error(msg);
+        }
+        return res.json();
+      });
+      peaksCache[url].catch(() => { delete peaksCache[url]; });
+    }
+    return peaksCache[url];
+  }
+
+  function peaksArray(record) {
+    const raw = atob(record.peaks || "");
+    const out = new Float32Array(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i) / 255;
+    return out;
+  }
+
+  function regionColour(row, strong) {
+    const rgb = REGION[row.dataset.role] || REGION.other;
+    return "rgba(" + rgb + ", " + (strong ? 0.42 : 0.14) + ")";
+  }
+
+  function markRegion(root, oldRow, row) {
+    const regions = root._regionsById;
+    if (!regions) return;
+    if (oldRow && regions[oldRow.dataset.uid]) regions[oldRow.dataset.uid].setOptions({ color: regionColour(oldRow, false) });
+    if (row && regions[row.dataset.uid]) regions[row.dataset.uid].setOptions({ color: regionColour(row, true) });
+  }
+
+  function showTime(root, t) {
+    // bring a paused line into the waveform's view (playback scrolls by itself)
+    const ws = root._ws;
+    if (!ws) return;
+    const width = ws.getWidth() / (ws.options.minPxPerSec || 1);
+    const left = ws.getScroll() / (ws.options.minPxPerSec || 1);
+    if (t < left || t > left + width * 0.9) ws.setScrollTime(Math.max(0, t - width / 4));
+  }
+
+  function zoom(root, factor) {
+    const ws = root._ws;
+    if (!ws) return;
+    const px = Math.max(2, Math.min(400, (ws.options.minPxPerSec || 20) * factor));
+    ws.zoom(px);
+    remember("msw-zoom", String(px));
+  }
+
+  function buildWave(root) {
+    const box = q(".msw-wave", root);
+    const audio = player(root);
+    if (!box || !audio || root._wave) return;
+    root._wave = "loading";
+    const note = q(".msw-wave-note", box);
+    Promise.all([loadVendor(), fetchPeaks(box.dataset.peaks)]).then(([, record]) => {
+      if (!root.isConnected) return;
+      const duration = record.duration || +box.dataset.duration;
+      const main = q(".msw-wave-main", box);
+      const px = +recall("msw-zoom") || Math.max(8, Math.round(main.clientWidth / 45));
+      const ws = window.WaveSurfer.create({
+        container: main,
+        media: audio,
+        peaks: [peaksArray(record)],
+        duration: duration,
+        height: 52,
+        normalize: true,
+        waveColor: "#94a3b8",
+        progressColor: "#475569",
+        cursorColor: "#1d4ed8",
+        cursorWidth: 2,
+        barWidth: 2,
+        barGap: 1,
+        barRadius: 1,
+        minPxPerSec: px,
+        autoScroll: true,
+        autoCenter: true,
+        dragToSeek: true,
+        plugins: [window.WaveSurfer.Minimap.create({
+          container: q(".msw-wave-map", box),
+          height: 16,
+          waveColor: "#cbd5e1",
+          progressColor: "#94a3b8",
+          cursorColor: "#1d4ed8",
+          overlayColor: "rgba(29, 78, 216, 0.18)",
+          normalize: true,
+        })],
+      });
+      root._ws = ws;
+      // click or drag anywhere on the waveform: play from there, select the line heard
+      ws.on("interaction", (t) => {
+        const row = rowAt(root, t);
+        if (row && row !== selected(root)) select(root, row, false);
+        if (audio.paused) play(audio);
+      });
+      ws.on("timeupdate", () => tick(root, audio)); // per frame while playing: a tight loop
+      let drawn = false;
+      const ready = () => {
+        if (drawn) return;
+        drawn = true;
+        root.dataset.wave = "ready";
+        if (note) note.remove();
+        // regions after the first paint: the waveform shows at once, lines follow
+        setTimeout(() => addRegions(root, ws), 0);
+      };
+      ws.on("redraw", ready); // the part in view is drawn
+      ws.on("redrawcomplete", ready);
+    }).catch((err) => {
+      root._wave = null;
+      root.dataset.wave = "failed";
+      if (note) note.textContent = "Waveform not shown: " + err.message + " (the player still works).";
+    });
+  }
+
+  function addRegions(root, ws) {
+    if (!root.isConnected || root._regionsById) return;
+    const plugin = ws.registerPlugin(window.WaveSurfer.Regions.create());
+    const sel = selected(root);
+    const byId = {};
+    for (const { row, start, end } of timeline(root)) {
+      byId[row.dataset.uid] = plugin.addRegion({
+        id: row.dataset.uid, start: start, end: Math.max(end, start + 0.05),
+        color: regionColour(row, row === sel), drag: false, resize: false,
+      });
+    }
+    root._regionsById = byId;
+    root.dataset.regions = String(Object.keys(byId).length);
+    if (sel) showTime(root, +sel.dataset.start);
+  }
+
+  function recolourSpeaker(root, speaker) {
+    const regions = root._regionsById;
+    if (!regions) return;
+    const sel = selected(root);
+    qa('.msw-utt[data-speaker="' + CSS.escape(speaker) + '"]', root).forEach((row) => {
+      const r = regions[row.dataset.uid];
+      if (r) r.setOptions({ color: regionColour(row, row === sel) });
+    });
   }
 
   // ---------------------------------------------------------------- saving
@@ -150,6 +484,7 @@
       q(".msw-final", row).innerHTML = chip(root, data.code);
       row.classList.toggle("msw-done", !!data.code);
       if (data.code) row.classList.remove("msw-low");
+      root._index = null;
       progress(root, data);
       const labels = json(root, "labels");
       toast(root, data.code ? "Saved: " + (labels[data.code] || data.code) : "Confirmation removed");
@@ -160,11 +495,51 @@
         row.dataset.seen = err.detail.current || "";
         q(".msw-final", row).innerHTML = chip(root, err.detail.current);
         row.classList.toggle("msw-done", !!err.detail.current);
+        root._index = null;
         toast(root, "Not saved: " + err.message + ". Their code is shown; press again to replace it.", true);
         return;
       }
       toast(root, "Not saved: " + err.message, true);
     }
+  }
+
+  // A code key on a line of the other kind of speaker: say so instead of doing nothing.
+  function wrongRole(root, row, key, code, keys) {
+    const labels = json(root, "labels");
+    const mine = keys[row.dataset.group] || {};
+    const list = Object.keys(mine).map((k) => k + " " + (labels[mine[k]] || mine[k])).join(", ");
+    const kind = row.dataset.group === "practitioner" ? "family-member" : "practitioner";
+    toast(root, "\u201c" + key + "\u201d is " + (labels[code] || code) + ", a " + kind +
+      " code; this line is the " + row.dataset.role + "'s. Keys for it: " + list + ".", true);
+  }
+
+  async function markReviewed(root, btn) {
+    const total = qa(".msw-utt", root).length;
+    const left = total - qa(".msw-utt.msw-done", root).length;
+    if (left > 0 && !window.confirm(left + " of " + total + " lines have no confirmed code.\n\n" +
+        "Mark the session reviewed anyway?")) {
+      toast(root, "Not marked reviewed: " + left + " lines still need a confirmed code.");
+      return;
+    }
+    try {
+      const data = await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/reviewed");
+      progress(root, data);
+      btn.remove();
+      toast(root, "Session marked reviewed");
+    } catch (err) { toast(root, "Not saved: " + err.message, true); }
+  }
+
+  function showTab(root, name) {
+    const tabs = qa(".msw-tab", root);
+    if (!tabs.some((t) => t.dataset.tab === name)) return;
+    tabs.forEach((t) => t.setAttribute("aria-selected", t.dataset.tab === name ? "true" : "false"));
+    qa(".msw-tabpanel", root).forEach((p) => { p.hidden = p.dataset.tab !== name; });
+    remember("msw-tab-" + root.dataset.editable, name);
+  }
+
+  function focusList(root) {
+    const box = q(".msw-transcript", root);
+    if (box) box.focus({ preventScroll: true });
   }
 
   // ---------------------------------------------------------------- events
@@ -189,11 +564,21 @@
     const root = t.closest(".msw-review");
     if (!root) return;
 
+    const tab = t.closest(".msw-tab");
+    if (tab) { showTab(root, tab.dataset.tab); return; }
+
+    const speed = t.closest(".msw-speed");
+    if (speed) { setRate(root, +speed.dataset.rate); focusList(root); return; }
+    if (t.closest(".msw-replay")) { jump(root, -REPLAY_S); focusList(root); return; }
+    if (t.closest(".msw-loop")) { setLoop(root, !root._loop); focusList(root); return; }
+    if (t.closest(".msw-zoom-in")) { zoom(root, 2); focusList(root); return; }
+    if (t.closest(".msw-zoom-out")) { zoom(root, 0.5); focusList(root); return; }
+
     const ev_ = t.closest(".msw-evidence");
     if (ev_) {
       const row = q('.msw-utt[data-uid="' + CSS.escape(ev_.dataset.uid) + '"]', root);
       if (row) select(root, row, false);
-      seek(q("audio.msw-audio", root), +ev_.dataset.start);
+      seek(player(root), +ev_.dataset.start);
       return;
     }
 
@@ -212,18 +597,34 @@
       return;
     }
 
-    if (t.closest(".msw-mark-reviewed")) {
-      try {
-        const data = await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/reviewed");
-        progress(root, data);
-        t.closest(".msw-mark-reviewed").remove();
-        toast(root, "Session marked reviewed");
-      } catch (err) { toast(root, "Not saved: " + err.message, true); }
-      return;
-    }
+    const mark = t.closest(".msw-mark-reviewed");
+    if (mark) { markReviewed(root, mark); return; }
 
     const row = t.closest(".msw-utt");
     if (row) select(root, row, true);
+  });
+
+  // Recordings play in the app only: no "Save audio as…" on the player or the waveform.
+  document.addEventListener("contextmenu", (ev) => {
+    const t = ev.target;
+    if (t instanceof Element && t.closest("audio.msw-audio, .msw-wave")) ev.preventDefault();
+  });
+
+  // Scrolling the transcript by hand pauses follow-playback for a few seconds.
+  const userScroll = (ev) => {
+    const t = ev.target;
+    const root = t instanceof Element && t.closest(".msw-transcript") && t.closest(".msw-review");
+    if (root) root._userScrollAt = Date.now();
+  };
+  document.addEventListener("wheel", userScroll, { passive: true, capture: true });
+  document.addEventListener("touchmove", userScroll, { passive: true, capture: true });
+
+  document.addEventListener("input", (ev) => {
+    const box = ev.target;
+    if (!(box instanceof HTMLInputElement) || !box.classList.contains("msw-search")) return;
+    const root = box.closest(".msw-review");
+    clearTimeout(box._timer);
+    box._timer = setTimeout(() => search(root, box.value.trim()), 120);
   });
 
   document.addEventListener("change", async (ev) => {
@@ -238,10 +639,13 @@
       const group = role === "practitioner" ? "practitioner" : "client";
       qa('.msw-utt[data-speaker="' + CSS.escape(spk) + '"]', root).forEach((row) => {
         row.dataset.group = group;
+        row.dataset.role = role;
         const r = q(".msw-role", row);
         r.className = "msw-role msw-role-" + role;
         r.textContent = role;
       });
+      root._index = null;
+      recolourSpeaker(root, spk);
       toast(root, "Saved: " + spk + " is " + role);
     } catch (err) { toast(root, "Not saved: " + err.message, true); }
   });
@@ -249,34 +653,73 @@
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
-    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
     const key = ev.key;
+    if (t instanceof HTMLInputElement && t.classList.contains("msw-search")) {
+      const root = t.closest(".msw-review");
+      if (key === "Escape") { t.value = ""; search(root, ""); focusList(root); ev.preventDefault(); }
+      else if (key === "Enter") { search(root, t.value.trim()); focusList(root); ev.preventDefault(); }
+      return;
+    }
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
     // Enter/space on a focused button, link or player already mean "press" / "play"
     if ((key === "Enter" || key === " ") && t instanceof Element &&
         t.closest("button, a, audio, summary, [role=button], [role=tab]")) return;
     const root = review();
     if (!root) return;
+    // ↑/↓ belong to the page unless the transcript has the focus (then they move the line)
+    const inList = t instanceof Element && !!t.closest(".msw-transcript");
+    if ((key === "ArrowDown" || key === "ArrowUp") && !inList) return;
     const row = selected(root);
-    const audio = q("audio.msw-audio", root);
+    const audio = player(root);
     let handled = true;
     if (key === "j" || key === "ArrowDown") move(root, 1);
     else if (key === "k" || key === "ArrowUp") move(root, -1);
+    else if (key === "/") { const s = q(".msw-search", root); if (s) { s.focus(); s.select(); } }
     else if (key === " ") {
       if (audio && !audio.paused) audio.pause();
       else if (row) seek(audio, +row.dataset.start);
     }
+    else if (key === "Escape") { if (audio) audio.pause(); }
+    else if (audio && key === "ArrowLeft") jump(root, -REPLAY_S);
+    else if (audio && key === "ArrowRight") jump(root, REPLAY_S);
+    else if (audio && key === "[") stepRate(root, -1);
+    else if (audio && key === "]") stepRate(root, 1);
+    else if (audio && key === "l") setLoop(root, !root._loop);
     else if (key === "Enter") { if (row) setCode(root, row, null, "accept"); }
     else if (key === "Backspace" || key === "Delete") { if (row) setCode(root, row, null, "clear"); }
-    else if (key === "Escape") { if (audio) audio.pause(); }
     else {
-      const group = row ? row.dataset.group : null;
       const keys = json(root, "hotkeys");
+      const group = row ? row.dataset.group : null;
+      const other = group === "practitioner" ? "client" : "practitioner";
       const code = group && keys[group] ? keys[group][key] : null;
-      if (code && row) setCode(root, row, code, "set");
-      else handled = false;
+      const otherCode = group && keys[other] ? keys[other][key] : null;
+      if (row && (code || otherCode)) {
+        if (root.dataset.editable !== "1" || code) setCode(root, row, code, "set");
+        else wrongRole(root, row, key, otherCode, keys);
+      } else handled = false;
     }
     if (handled) ev.preventDefault();
   });
+
+  // Opening a session brings its header to the top of the window, so the lines fill the
+  // rest. Gradio may still be laying out the queue above it for a moment: keep it there
+  // for up to 3 s, unless the user scrolls, clicks or types first.
+  function pinToTop(root) {
+    const until = Date.now() + 3000;
+    let stop = false;
+    const quit = () => { stop = true; };
+    const events = ["wheel", "touchstart", "keydown", "mousedown"];
+    events.forEach((e) => window.addEventListener(e, quit, { once: true, capture: true, passive: true }));
+    const step = () => {
+      if (stop || !root.isConnected || Date.now() > until) {
+        events.forEach((e) => window.removeEventListener(e, quit, { capture: true }));
+        return;
+      }
+      if (Math.abs(root.getBoundingClientRect().top) > 2) root.scrollIntoView({ block: "start" });
+      requestAnimationFrame(step);
+    };
+    step();
+  }
 
   // ---------------------------------------------------------------- (re)render hook
   function onRender(root) {
@@ -290,10 +733,21 @@
         history.replaceState(null, "", url.toString());
       }
     } catch (e) { /* non-standard location */ }
-    let uid = null;
-    try { uid = sessionStorage.getItem("msw-sel-" + sid); } catch (e) { /* private mode */ }
+    // the header's height, for the transcript and side panel to fill the rest of the window
+    const bar = q(".msw-toolbar", root);
+    if (bar && window.ResizeObserver) {
+      new ResizeObserver(() => root.style.setProperty("--msw-head", bar.offsetHeight + "px")).observe(bar);
+    }
+    const tab = recall("msw-tab-" + root.dataset.editable);
+    if (tab) showTab(root, tab);
+    const audio = player(root);
+    const rate = +recall("msw-rate");
+    if (audio && SPEEDS.includes(rate) && rate !== 1) { audio.playbackRate = rate; audio.defaultPlaybackRate = rate; }
+    pinToTop(root);
+    const uid = recall("msw-sel-" + sid);
     const row = (uid && q('.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q(".msw-utt", root);
     if (row) select(root, row, false);
+    buildWave(root);
   }
 
   // The transcript is fetched straight from the server (not through Gradio's component
@@ -310,18 +764,28 @@
         try { msg = JSON.parse(text).detail || text; } catch (e) { /* plain text */ }
         throw new Error(msg);
       }
+      // a pane with a waveform (only for logins who may hear it): its peaks are asked for
+      // now, so they are ready when the rows are inserted
+      const peaks = /data-peaks="([^"]+)"/.exec(text.slice(0, 20000));
+      if (peaks) fetchPeaks(peaks[1].replace(/&amp;/g, "&")).catch(() => {});
       return text;
     });
   }
-  try {
-    const sid0 = new URL(window.location.href).searchParams.get("session");
-    if (sid0) prefetched[fragmentUrl(sid0, "time")] = fetchFragment(sid0, "time");
-  } catch (e) { /* non-standard location */ }
+  function urlSession() {
+    try { return new URL(window.location.href).searchParams.get("session"); } catch (e) { return null; }
+  }
+  const sid0 = urlSession();
+  if (sid0) {
+    prefetched[fragmentUrl(sid0, "time")] = fetchFragment(sid0, "time");
+    loadVendor().catch(() => {}); // the waveform's code loads while Gradio starts
+  }
 
   function fill(mount) {
     if (mount.dataset.loading) return;
     mount.dataset.loading = "1";
-    const sid = mount.dataset.session;
+    // the pane's first content (ui.url_mount_html): the session of the page's URL, if any
+    const sid = mount.classList.contains("msw-url-mount") ? urlSession() : mount.dataset.session;
+    if (!sid) return;
     const order = mount.dataset.order || "time";
     const key = fragmentUrl(sid, order);
     const promise = prefetched[key] || fetchFragment(sid, order);

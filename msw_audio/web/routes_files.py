@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from msw_audio.review.store import Store
 from msw_audio.web import STATIC_DIR
@@ -17,10 +17,13 @@ from msw_audio.web.deps import _call, current_user
 from msw_audio.web.security import audio_media_type
 
 STATIC_FILES = frozenset({"review.js", "review.css", "login.css"})
+#: Third-party browser files shipped in the package (``web/vendor/README.md``), never a CDN.
+VENDOR_FILES = frozenset({"wavesurfer.min.js", "regions.min.js", "minimap.min.js"})
 
 
 def router(store: Store) -> APIRouter:
-    """``/``, ``/favicon.ico``, ``/static/{name}`` and ``/media/{session_id}``."""
+    """``/``, ``/favicon.ico``, ``/static/{name}``, ``/static/vendor/{name}``,
+    ``/media/{session_id}`` and its waveform, ``/media/{session_id}/peaks``."""
     api = APIRouter()
 
     @api.get("/")
@@ -39,6 +42,25 @@ def router(store: Store) -> APIRouter:
         return FileResponse(
             STATIC_DIR / name, media_type=media, headers={"Cache-Control": "no-cache"}
         )
+
+    @api.get("/static/vendor/{name}")
+    def vendor(name: str) -> Response:
+        if name not in VENDOR_FILES:
+            raise HTTPException(status_code=404)
+        return FileResponse(STATIC_DIR / "vendor" / name, media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache"})
+
+    @api.get("/media/{session_id}/peaks")
+    def media_peaks(session_id: str, request: Request) -> Response:
+        """The recording's waveform (``speech.peaks``), for whoever may hear it: cached
+        beside the recording's stage cache (``<sha256>/``), computed once if missing."""
+        from msw_audio.speech.peaks import cached_peaks
+
+        user = current_user(request)
+        path: Path = _call(store.audio_file, session_id, user, False)
+        # the stored recording is named by its sha256 (``DataPaths.audio_file``)
+        peaks = _call(cached_peaks, path, path.stem, store.paths.cache)
+        return JSONResponse(peaks.to_record(), headers={"Cache-Control": "private, no-store"})
 
     @api.get("/media/{session_id}")
     def media(session_id: str, request: Request) -> Response:

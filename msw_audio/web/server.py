@@ -44,7 +44,8 @@ from msw_audio.web.login import (  # noqa: F401 - re-exported
     Sessions,
     UnknownLogins,
 )
-from msw_audio.web.routes_files import STATIC_FILES  # noqa: F401 - re-exported
+from msw_audio.web.preload import PreloadReview
+from msw_audio.web.routes_files import STATIC_FILES, VENDOR_FILES  # noqa: F401 - re-exported
 from msw_audio.web.security import SecurityHeaders
 
 
@@ -93,7 +94,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             # refused while streaming (413), before a too-large file has landed on disk
             max_file_size=JobConfig().max_upload_bytes,
         )
-    return SecurityHeaders(LoginGate(api, sessions, store))
+    return SecurityHeaders(LoginGate(PreloadReview(api), sessions, store))
 
 
 

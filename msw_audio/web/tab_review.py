@@ -14,7 +14,7 @@ import pandas as pd
 from msw_audio.errors import MswError
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
-from msw_audio.web.render import CodebookView, review_mount_html
+from msw_audio.web.render import CodebookView, review_mount_html, url_mount_html
 from msw_audio.web.ui_common import (
     JOB_COLUMNS,
     ORDERS,
@@ -58,7 +58,8 @@ def build(store: Store, book: CodebookView) -> Tab:
                 max_height=260,
             )
         review = gr.HTML(
-            PLACEHOLDER, js_on_load=None, apply_default_css=False, elem_id="msw-review-pane"
+            url_mount_html(PLACEHOLDER), js_on_load=None, apply_default_css=False,
+            elem_id="msw-review-pane",
         )
         with gr.Accordion(
             "Upload a recording for processing", open=False, visible=False
@@ -265,22 +266,22 @@ def build(store: Store, book: CodebookView) -> Tab:
     def load(user: User, items: list[SessionSummary], request: gr.Request) -> list:
         wanted = (request.query_params.get("session") if request else None) or None
         ids = [s.id for s in items]
+        # the pane is not an output: review.js fills it from the URL (url_mount_html), and
+        # an output would be dimmed by Gradio until this handler returns
         wanted = wanted if wanted in ids else None
-        pane = review_mount_html(wanted) if wanted else PLACEHOLDER
         frame, jobs = queue_frame(items), jobs_frame(user)
         return [
             frame,
             jobs,
             live_signature(frame, jobs),
             gr.update(choices=session_choices(items), value=wanted),
-            pane,
             ids,
             gr.update(visible=user.can("session.ingest")),
             gr.update(visible=user.can("job.enqueue")),
         ]
 
     return Tab(
-        outputs=[queue, jobs_table, live_state, session_dd, review, sessions_state, ingest_box,
+        outputs=[queue, jobs_table, live_state, session_dd, sessions_state, ingest_box,
                  upload_box],
         load=load,
     )

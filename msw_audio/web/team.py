@@ -26,7 +26,36 @@ MITI_LABELS = {
     "relational_global": "Relational global (est.)",
     "change_talk_share": "Change talk share",
     "practitioner_talk_share": "Practitioner talk share",
+    "mi_adherent": "MI-adherent",
+    "mi_non_adherent": "MI-non-adherent",
 }
+
+
+#: MITI measures by unit. Counts, percentages, ratios, 0–1 shares and 1–5 global estimates
+#: never share an axis: each unit is its own panel with its own scale.
+MITI_UNITS: tuple[tuple[str, tuple[str, ...], tuple[float, float] | None], ...] = (
+    ("Reflections per question (ratio)", ("reflection_to_question",), None),
+    ("Percent of questions / reflections", ("pct_open_question", "pct_complex_reflection"),
+     (0.0, 100.0)),
+    ("MI-adherent / non-adherent (count per session)", ("mi_adherent", "mi_non_adherent"),
+     None),
+    ("Share of talk (0–1)", ("change_talk_share", "practitioner_talk_share"), (0.0, 1.0)),
+    ("Global estimates (1–5)", ("technical_global", "relational_global"), (1.0, 5.0)),
+)
+
+
+def miti_panels(measures: list[str]) -> list[tuple[str, list[str], tuple[float, float] | None]]:
+    """The unit panels needed for ``measures`` (in ``MITI_UNITS`` order; unknown ones last,
+    one panel each, so a new measure is never forced onto another unit's axis)."""
+    panels = []
+    known: set[str] = set()
+    for title, group, limits in MITI_UNITS:
+        known.update(group)
+        present = [m for m in group if m in measures]
+        if present:
+            panels.append((title, present, limits))
+    panels += [(_label(m), [m], None) for m in measures if m not in known]
+    return panels
 
 
 def _label(measure: str) -> str:
@@ -50,11 +79,52 @@ def _empty(title: str, text: str) -> Figure:
     return fig
 
 
+def _miti_trend(monthly: pd.DataFrame, title: str) -> Figure:
+    panels = miti_panels(sorted(monthly["measure"].unique()))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 0.4 + 1.55 * len(panels)),
+                             layout="constrained", sharex=True, squeeze=False)
+    for ax, (unit, measures, limits) in zip(axes[:, 0], panels, strict=True):
+        for measure in measures:
+            m = monthly[monthly["measure"] == measure].sort_values("period")
+            ax.plot(m["period"], m["mean"], marker="o", label=_label(measure))
+        if limits:
+            ax.set_ylim(*limits)
+        ax.set_title(unit, loc="left", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle(title, x=0.02, ha="left", fontsize=11)
+    return fig
+
+
+def _miti_spread(overall: pd.DataFrame) -> Figure:
+    panels = miti_panels(sorted(overall["measure"].unique()))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 0.4 + 1.3 * len(panels)),
+                             layout="constrained", squeeze=False)
+    for ax, (unit, measures, limits) in zip(axes[:, 0], panels, strict=True):
+        part = overall.set_index("measure").loc[measures]
+        y = list(range(len(part)))
+        ax.hlines(y, part["min"], part["max"], color="#94a3b8", linewidth=4, alpha=0.6)
+        ax.plot(part["median"], y, "|", color="#0f172a", markersize=12, label="median")
+        ax.plot(part["mean"], y, "o", color="#1d4ed8", label="mean")
+        ax.set_yticks(y, [_label(m) for m in measures], fontsize=8)
+        ax.set_ylim(-0.7, len(part) - 0.3)
+        if limits:
+            ax.set_xlim(*limits)
+        ax.set_title(unit, loc="left", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].legend(fontsize=7, frameon=False, loc="upper right")
+    fig.suptitle("Spread across sessions (range, median, mean)", x=0.02, ha="left", fontsize=11)
+    return fig
+
+
 def trend_figure(df: pd.DataFrame, kind: str, title: str = "Trend by month") -> Figure:
+    """Mean per month: principle scores on one 1–5 axis; MITI one panel per unit."""
     g = _main_group(df)
     monthly = g[g["period"] != "all"] if not g.empty else g
     if monthly.empty:
         return _empty(title, "Not enough reviewed sessions per month yet (at least 3).")
+    if kind == "miti":
+        return _miti_trend(monthly, title)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     for measure, m in monthly.groupby("measure"):
         m = m.sort_values("period")
@@ -69,10 +139,13 @@ def trend_figure(df: pd.DataFrame, kind: str, title: str = "Trend by month") -> 
 
 
 def distribution_figure(df: pd.DataFrame, kind: str) -> Figure:
+    """Range, median and mean across sessions; MITI one panel per unit (as ``trend_figure``)."""
     g = _main_group(df)
     overall = g[g["period"] == "all"] if not g.empty else g
     if overall.empty:
         return _empty("Spread across sessions", "Not enough reviewed sessions yet (at least 3).")
+    if kind == "miti":
+        return _miti_spread(overall)
     overall = overall.sort_values("measure")
     labels = [_label(m) for m in overall["measure"]]
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
