@@ -132,6 +132,19 @@ def _words_of(utt: UtteranceRow) -> list[Word]:
     return _spread(_tokens(utt.text or ""), utt.start, utt.end, utt.speaker_id)
 
 
+#: Word texts Whisper emits as separate tokens that the line's text glues to the previous word
+_GLUED = (",", ".", "?", "!", "'", "n't")
+
+
+def _token_starts(words: list[Word]) -> list[int]:
+    """Index of the word that starts each space-separated word of the line's text.
+
+    Why: the screen shows the text, and "split before this word" counts its words, while
+    Whisper may have given a comma or "n't" as a token of its own (``align.join_words``).
+    """
+    return [i for i, w in enumerate(words) if i == 0 or not w.text.startswith(_GLUED)]
+
+
 def _word_key(w: dict[str, Any] | Word) -> tuple[float, float, str]:
     if isinstance(w, Word):
         return (round(w.start, 3), round(w.end, 3), w.text)
@@ -231,9 +244,11 @@ class Corrections(Decisions):
                 at = int(at_word)
             except (TypeError, ValueError):
                 raise InputError(f"word number {at_word!r} is not a number") from None
-            if len(words) < 2 or not 1 <= at < len(words):
-                raise InputError(f"a line of {len(words)} words can be cut before word 1.."
-                                 f"{max(0, len(words) - 1)}, not {at}")
+            starts = _token_starts(words)
+            if len(starts) < 2 or not 1 <= at < len(starts):
+                raise InputError(f"a line of {len(starts)} words can be cut before word 1.."
+                                 f"{max(0, len(starts) - 1)}, not {at}")
+            at_token, at = at, starts[at]
             before = {"utterances": [_dump(utt, _UTT_FIELDS)],
                       "suggestions": self._dump_suggestions(s, session_id, [utterance_id])}
             first, second = words[:at], words[at:]
@@ -255,7 +270,7 @@ class Corrections(Decisions):
             self._renumber(s, session_id)
             self._retag(s, row, [utterance_id, new_id])
             self._record(s, row, user, "split", utterance_id, before, [utterance_id, new_id],
-                         old_text, f"{utt.text} | {part.text}", at_word=at)
+                         old_text, f"{utt.text} | {part.text}", at_word=at_token)
             return {"utterance_id": utterance_id, "new_utterance_id": new_id}
 
     def merge_with_next(self, session_id: str, utterance_id: str, user: User) -> dict[str, Any]:

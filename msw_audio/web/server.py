@@ -508,6 +508,10 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         _call(store.mark_reviewed, session_id, user)
         return _progress(session_id, user)
 
+    from msw_audio.web import routes_corrections
+
+    api.include_router(routes_corrections.router(store))
+
     # ------------------------------------------------------------------ exports
     @api.get("/export/labels.csv")
     def export_labels(request: Request) -> Response:
