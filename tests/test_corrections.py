@@ -138,7 +138,7 @@ def test_each_correction_is_saved_audited_undoable_and_refused_to_a_coach(corr_s
         store.undo_correction(sid, eva)
     assert _rows(store, sid) == rows0
     assert _utt(store, sid, "u0003").codes[0].source == "evaluator"  # confirmed before: kept
-    with pytest.raises(InputError, match="no correction to undo"):
+    with pytest.raises(InputError, match="nothing to undo"):
         store.undo_correction(sid, eva)
     assert store.machine_transcript(sid, eva)["utterances"][3]["speaker"] == old_speaker
     assert [c["undone_by"] for c in store.corrections(sid, eva)] == ["eva"] * 5

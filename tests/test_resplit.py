@@ -42,12 +42,15 @@ def test_resplit_with_three_speakers_uses_the_cache_and_keeps_surviving_codes(
         confirmed = {u.id: (u.codes[0].code, [(w.start, w.text) for w in u.words])
                      for u in store.get_session(sid, eva).utterances}
 
+        results = []
         for counts in ({"num_speakers": 2}, {"num_speakers": 3}):
             started = time.perf_counter()
             result = store.resplit_speakers(sid, eva, **counts)
             seconds = time.perf_counter() - started
+            print(f"re-split {counts}: {seconds:.1f} s, {result}")
             assert seconds < 30, f"re-split took {seconds:.1f} s: not only the clustering"
             assert result["speakers"] == counts["num_speakers"]
+            results.append(result)
         after = store.get_session(sid, eva)
         assert len({u.speaker for u in after.utterances}) == 3
         ref = read_stm_words(THREE / "three_speakers.stm")
@@ -63,7 +66,8 @@ def test_resplit_with_three_speakers_uses_the_cache_and_keeps_surviving_codes(
                 assert u.codes[0].code == old[0]
                 kept += 1
         assert kept >= len(after.utterances) // 2
-        assert result["kept"] + result["flagged"] == len(confirmed)
+        assert results[0]["kept"] + results[0]["flagged"] == len(confirmed)
+        assert results[0]["kept"] > 0
         assert all(isinstance(v, str) for v in flags.values())
         # undo twice: exactly the session as processed and confirmed
         store.undo_correction(sid, eva)

@@ -370,7 +370,7 @@ class Corrections(Decisions):
                 Correction.session_id == session_id, Correction.undone_at.is_(None),
             ).order_by(Correction.id.desc()).limit(1))
             if last is None:
-                raise InputError("no correction to undo in this session")
+                raise InputError("nothing to undo: this session has no correction left to undo")
             if expected is not None and int(expected) != last.id:
                 raise StaleEdit(f"the last correction is now #{last.id} ({last.kind} by "
                                 f"{last.user_name})", current=str(last.id), by=last.user_name,
