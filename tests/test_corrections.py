@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from msw_audio.errors import InputError, PermissionDenied, StaleEdit
-from msw_audio.review.corrections import retime_words
 from msw_audio.records import Word
+from msw_audio.review.corrections import retime_words
 from tests.conftest_app import DEMO_AUDIO, PASSWORD, USERS, demo_session, write_session_dir
 
 

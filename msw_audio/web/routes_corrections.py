@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from msw_audio.review.store import ANY_VALUE, Store
-from msw_audio.web.server import _call, _check_csrf, current_user
+from msw_audio.web.deps import _call, _check_csrf, current_user
 
 #: ``expected`` omitted: the caller did not say what it showed (scripts), nothing checked.
 _ANY = "*"
