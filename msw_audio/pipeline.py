@@ -22,12 +22,19 @@ from msw_audio.records import AudioInfo, Session, Turn, Word
 from msw_audio.speech.align import AlignOptions, assign_speakers, build_utterances, speakers_from
 from msw_audio.speech.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
 from msw_audio.speech.cache import StageCache, default_cache_dir
-from msw_audio.speech.diarize import DiarizeOptions
+from msw_audio.speech.diarize import (
+    DiarizeOptions,
+    feature_settings,
+    load_features,
+    save_features,
+)
 from msw_audio.speech.peaks import peaks_from_samples, save_peaks
 from msw_audio.speech.transcribe import TranscribeOptions
 from msw_audio.speech.writers import write_outputs
 
 Progress = Callable[[str, float], None]
+#: Stage-cache name of the diarization networks' outputs (``speech.diarize.save_features``)
+DIARIZE_FEATURES = "diarize-features"
 STAGES = ("decode", "transcribe", "diarize", "align", "tag", "score", "write")
 
 
@@ -155,9 +162,35 @@ class Pipeline:
         if cached is not None:
             progress("diarize", 1.0)
             return [Turn(**t) for t in cached]
-        turns = self.diarizer(audio, lambda f: progress("diarize", f))
+        features_file = self.cache.file(sha, DIARIZE_FEATURES,
+                                        feature_settings(self.config.diarize))
+        features = None
+        if features_file is not None and features_file.is_file():
+            try:  # another speaker count of the same recording: reuse the networks' outputs
+                features = load_features(features_file)
+            except (OSError, ValueError, KeyError):
+                features = None
+        if features is None:
+            features = self.diarizer.features(audio, lambda f: progress("diarize", f))
+            if features_file is not None:
+                # kept so "re-split speakers" re-runs only the clustering (seconds)
+                save_features(features_file, features)
+        turns = self.diarizer.turns(features, options=self.config.diarize)
+        progress("diarize", 1.0)
         self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
         return turns
+
+    def with_speakers(self, num_speakers: int | None = None, min_speakers: int | None = None,
+                      max_speakers: int | None = None) -> Pipeline:
+        """This pipeline (same loaded models) with another speaker count for diarization:
+        "people present" of one job, without loading the models again."""
+        from msw_audio.speech.diarize import with_speaker_count
+
+        other = Pipeline.__new__(Pipeline)
+        other.__dict__.update(self.__dict__)
+        other.config = replace(self.config, diarize=with_speaker_count(
+            self.config.diarize, num_speakers, min_speakers, max_speakers))
+        return other
 
     def process(self, audio_path: str | Path, out_dir: str | Path | None = None,
                 progress: Progress | None = None) -> Session:
@@ -196,8 +229,12 @@ class Pipeline:
                 "asr": self.transcriber.info if self._transcriber else
                 {"name": self.config.transcribe.model, "cached": True,
                  "threads": self.config.transcribe.threads},
-                "diarization": self.diarizer.info if self._diarizer else
-                {"cached": True, **asdict(self.config.diarize)},
+                # the speaker count asked for ("people present") is this run's, not the
+                # loaded diarizer's (one loaded model serves every job's count)
+                "diarization": {**self.diarizer.info, **{
+                    k: getattr(self.config.diarize, k)
+                    for k in ("num_speakers", "min_speakers", "max_speakers")}}
+                if self._diarizer else {"cached": True, **asdict(self.config.diarize)},
             },
         )
         progress("align", 1.0)

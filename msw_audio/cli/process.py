@@ -39,6 +39,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-speakers", type=int, help="exact number of speakers, if known")
     p.add_argument("--min-speakers", type=int)
     p.add_argument("--max-speakers", type=int)
+    p.add_argument("--people", default="", metavar="N|MIN-MAX",
+                   help="people present: an exact number (3) or a range (2-4); the same as "
+                        "--num-speakers, or --min-speakers/--max-speakers")
     p.add_argument("--segmentation-step", type=float, default=DiarizeOptions.segmentation_step,
                    help="diarization window step as a fraction of the 10 s window (default "
                         "%(default)s; 0.2 finds speakers better in long recordings with many "
@@ -59,6 +62,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    if getattr(args, "people", ""):
+        from msw_audio.speech.diarize import parse_people
+
+        if any(getattr(args, k) is not None
+               for k in ("num_speakers", "min_speakers", "max_speakers")):
+            raise MswError("give --people or --num/--min/--max-speakers, not both")
+        for key, value in parse_people(args.people).items():
+            setattr(args, key, value)
     for key in ("num_speakers", "min_speakers", "max_speakers"):
         value = getattr(args, key)
         if value is not None and value < 1:

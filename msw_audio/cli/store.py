@@ -99,9 +99,15 @@ def _meta_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--type", dest="recording_type", default="", help="recording type, e.g. visit")
 
 
+def _people_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--people", default="", metavar="N|MIN-MAX",
+                   help="people present: an exact number (3) or a range (2-4), passed to "
+                        "diarization as the speaker count")
+
+
 def _meta(args: argparse.Namespace) -> dict[str, str]:
-    keys = ("worker", "team", "date", "family", "recording_type")
-    return {k: getattr(args, k) for k in keys if getattr(args, k)}
+    keys = ("worker", "team", "date", "family", "recording_type", "people")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None)}
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -358,6 +364,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", type=float, default=None, help="size limit per file")
     engine_args(p)
     _meta_args(p)
+    _people_arg(p)
     p.set_defaults(func=cmd_enqueue)
 
     p = _common(sub.add_parser("jobs", help="list processing jobs with stage and progress"))

@@ -156,6 +156,11 @@ def enqueue(
     meta = dict(meta or {})
     path = Path(path)
     original = check_upload_name(str(meta.pop("filename", "") or path.name))
+    if meta.get("people") not in (None, ""):  # refused now, not when the job runs
+        from msw_audio.speech.diarize import parse_people
+
+        parse_people(meta["people"])
+        meta["people"] = str(meta["people"]).strip()
     check_file(path)
     size = path.stat().st_size
     if size > config.max_upload_bytes:
@@ -486,7 +491,8 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
     """
     loaded: dict[Path, Any] = {}
 
-    def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn) -> None:
+    def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn,
+            speakers: dict[str, int | None] | None = None) -> None:
         from msw_audio.pipeline import Pipeline, PipelineConfig
 
         if cache_dir not in loaded:
@@ -495,7 +501,15 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
                 cfg = dataclasses.replace(cfg, codebook=codebook)
             loaded.clear()  # one store per worker: keep one set of models in memory
             loaded[cache_dir] = Pipeline(dataclasses.replace(cfg, cache_dir=cache_dir))
-        loaded[cache_dir].process(audio, out_dir, progress)
+        pipeline = loaded[cache_dir]
+        if speakers and any(speakers.values()):  # "people present" of this job
+            job_pipeline = pipeline.with_speakers(**speakers)
+            job_pipeline.process(audio, out_dir, progress)
+            for name in ("_transcriber", "_diarizer", "_tagger", "_codebook"):
+                if getattr(pipeline, name) is None:  # keep models loaded for the next job
+                    setattr(pipeline, name, getattr(job_pipeline, name))
+        else:
+            pipeline.process(audio, out_dir, progress)
 
     return run
 
@@ -523,6 +537,18 @@ def overall_fraction(stage: str, fraction: float) -> float:
     done = sum(STAGE_WEIGHTS[n] for n in names[: names.index(stage)])
     total = sum(STAGE_WEIGHTS.values())
     return min(1.0, (done + STAGE_WEIGHTS[stage] * min(1.0, max(0.0, fraction))) / total)
+
+
+def speaker_hint(meta: dict[str, Any]) -> dict[str, int | None] | None:
+    """The job's "people present" (``meta["people"]``, as typed) as diarization's speaker
+    count, or None when not given."""
+    from msw_audio.speech.diarize import parse_people
+
+    people = meta.get("people")
+    if people in (None, ""):
+        return None
+    hint = parse_people(people)
+    return hint if any(v is not None for v in hint.values()) else None
 
 
 def run_job(
@@ -555,7 +581,11 @@ def run_job(
             out_dir.mkdir(parents=True, exist_ok=True)
             with _Reporter(store, job_id, worker_id, config, log) as report:
                 report("starting", 0.0)
-                processor(audio, out_dir, store.paths.cache, report)
+                speakers = speaker_hint(meta)
+                if speakers:  # "people present": only processors that take it get it
+                    processor(audio, out_dir, store.paths.cache, report, speakers=speakers)
+                else:
+                    processor(audio, out_dir, store.paths.cache, report)
                 report("saving", 0.99)
             if not _job_exists(store, job_id):  # erased while it ran: leave no trace
                 shutil.rmtree(store.paths.cache_for(sha), ignore_errors=True)

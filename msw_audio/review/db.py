@@ -92,6 +92,9 @@ class SessionRow(Base):
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: diarization turns (the source of session.rttm), as ``[{start, end, speaker}]``
     turns: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: the transcript as the pipeline made it, kept at the first correction
+    #: (``{"utterances": [{id, start, end, speaker, text, words}], "turns": [...]}``)
+    machine: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(255), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -148,6 +151,8 @@ class UtteranceRow(Base):
     confirmed_code: Mapped[str | None] = mapped_column(String(64))
     confirmed_by: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: why the line needs another look after a correction (None: it does not)
+    flag: Mapped[str | None] = mapped_column(String(255))
 
     session: Mapped[SessionRow] = relationship(back_populates="utterances")
 
@@ -183,6 +188,26 @@ class Decision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     user_name: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Correction(Base):
+    """One transcript correction (reassign, edit, split, merge, re-split) with the exact
+    rows it replaced (``before``) and the utterance ids it left (``after_ids``): undo
+    deletes those and puts ``before`` back."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_session", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    user_name: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after_ids: Mapped[list[Any]] = mapped_column(JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class PrincipleScore(Base):

@@ -14,8 +14,10 @@ crash loses at most the click in flight.
 from __future__ import annotations
 
 from msw_audio.errors import PermissionDenied
+from msw_audio.review.accuracy import Accuracy
 from msw_audio.review.analytics import MIN_GROUP, TEAM_MITI_MEASURES, Analytics
 from msw_audio.review.core import StoreCore, migrate
+from msw_audio.review.corrections import Corrections
 from msw_audio.review.decisions import ANY_VALUE, Decisions
 from msw_audio.review.erasure import Erasure
 from msw_audio.review.exports import Exports
@@ -25,7 +27,8 @@ from msw_audio.review.reading import STATUSES, Reading, SessionSummary
 from msw_audio.review.users import Users
 
 
-class Store(Users, Ingest, Decisions, Analytics, Exports, Reading, Erasure, StoreCore):
+class Store(Corrections, Accuracy, Users, Ingest, Decisions, Analytics, Exports, Reading,
+            Erasure, StoreCore):
     """Review store API used by the app, the CLI and the job worker."""
 
 

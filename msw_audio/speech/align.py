@@ -270,6 +270,12 @@ def _join(words: list[Word]) -> str:
     return text
 
 
+def join_words(words: list[Word]) -> str:
+    """The text of ``words`` as an utterance shows it (the one joining rule, also for lines
+    an evaluator splits or merges in the review screen)."""
+    return _join(words)
+
+
 def speakers_from(turns: list[Turn], utterances: list[Utterance]) -> list[Speaker]:
     """One ``Speaker`` per label heard, with talk time from diarization (role set later)."""
     talk: dict[str, float] = {}

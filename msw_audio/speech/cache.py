@@ -34,6 +34,12 @@ class StageCache:
         key = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return self.root / audio_sha / f"{stage}-{key}.json"
 
+    def file(self, audio_sha: str, stage: str, settings: dict[str, Any],
+             suffix: str = ".npz") -> Path | None:
+        """Where a stage's binary result (arrays) lives, keyed like ``get``/``put``."""
+        path = self._path(audio_sha, stage, settings)
+        return path.with_suffix(suffix) if path is not None else None
+
     def get(self, audio_sha: str, stage: str, settings: dict[str, Any]) -> Any | None:
         path = self._path(audio_sha, stage, settings)
         if path is None or not path.exists():

@@ -12,8 +12,10 @@ before pyannote is imported, because recordings of families must not leak even m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -68,6 +70,98 @@ class DiarizationFeatures:
     segmentations: object  # pyannote SlidingWindowFeature (chunks, frames, local speakers)
     count: object  # SlidingWindowFeature (frames, 1): instantaneous speaker count
     embeddings: np.ndarray | None  # (chunks, local speakers, dim); None when nobody speaks
+
+
+#: DiarizeOptions fields that change only the clustering, not the networks' outputs: the
+#: cached ``DiarizationFeatures`` of a recording serve every value of these (re-split).
+CLUSTERING_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "clustering_threshold",
+                     "min_cluster_size", "min_speaker_seconds", "min_duration_off")
+#: Fields that never change any result (where and how fast it runs).
+RUNTIME_FIELDS = ("device", "threads", "embedding_batch_size", "segmentation_batch_size")
+
+
+def feature_settings(options: DiarizeOptions | dict) -> dict:
+    """The settings that decide the networks' outputs (the features' cache key)."""
+    opts = dict(options) if isinstance(options, dict) else {
+        k: getattr(options, k) for k in DiarizeOptions.__dataclass_fields__}
+    return {k: v for k, v in opts.items()
+            if k in DiarizeOptions.__dataclass_fields__
+            and k not in CLUSTERING_FIELDS + RUNTIME_FIELDS}
+
+
+def parse_people(text: str | int | None) -> dict[str, int | None]:
+    """"People present" as diarization's speaker count: ``"3"`` is exact, ``"2-4"`` (or
+    ``2–4``, ``2..4``) a range, ``"2-"`` at least 2, ``"-4"`` at most 4, empty: unknown.
+
+    Why here: the upload form, ``enqueue`` and ``process`` all take it and must mean the
+    same thing by it (pyannote's ``num_speakers`` / ``min_speakers`` / ``max_speakers``).
+    """
+    from msw_audio.errors import InputError
+
+    none = {"num_speakers": None, "min_speakers": None, "max_speakers": None}
+    if text is None or str(text).strip() == "":
+        return none
+    raw = str(text).strip().replace("–", "-").replace("—", "-").replace("..", "-")
+    m = re.fullmatch(r"(\d*)\s*-\s*(\d*)", raw)
+    try:
+        if m is None:
+            n = int(raw)
+            if not 1 <= n <= 20:
+                raise ValueError
+            return none | {"num_speakers": n}
+        lo = int(m.group(1)) if m.group(1) else None
+        hi = int(m.group(2)) if m.group(2) else None
+        if (lo is None and hi is None) or any(x is not None and not 1 <= x <= 20
+                                              for x in (lo, hi)):
+            raise ValueError
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError
+        if lo is not None and lo == hi:
+            return none | {"num_speakers": lo}
+        return none | {"min_speakers": lo, "max_speakers": hi}
+    except ValueError:
+        raise InputError(
+            f"people present {text!r}: give a number (3) or a range (2-4), each 1-20"
+        ) from None
+
+
+def save_features(path: Path, features: DiarizationFeatures) -> None:
+    """Write ``features`` as one compressed ``.npz`` (atomically), so clustering can be
+    re-run later without the networks (``review.corrections``: re-split speakers)."""
+    import os
+    import secrets
+
+    seg, count = features.segmentations, features.count
+    arrays = {
+        "segmentations": np.asarray(seg.data, dtype=np.float32),
+        "seg_window": np.array([seg.sliding_window.start, seg.sliding_window.duration,
+                                seg.sliding_window.step]),
+        "count": np.asarray(count.data),
+        "count_window": np.array([count.sliding_window.start, count.sliding_window.duration,
+                                  count.sliding_window.step]),
+    }
+    if features.embeddings is not None:
+        arrays["embeddings"] = np.asarray(features.embeddings, dtype=np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def load_features(path: Path) -> DiarizationFeatures:
+    """The ``DiarizationFeatures`` written by ``save_features``."""
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    with np.load(Path(path)) as z:
+        sw = SlidingWindow(start=float(z["seg_window"][0]), duration=float(z["seg_window"][1]),
+                           step=float(z["seg_window"][2]))
+        cw = SlidingWindow(start=float(z["count_window"][0]),
+                           duration=float(z["count_window"][1]), step=float(z["count_window"][2]))
+        embeddings = np.array(z["embeddings"]) if "embeddings" in z.files else None
+        return DiarizationFeatures(SlidingWindowFeature(np.array(z["segmentations"]), sw),
+                                   SlidingWindowFeature(np.array(z["count"]), cw), embeddings)
 
 
 def merge_tiny_clusters(
@@ -187,6 +281,9 @@ class Diarizer:
             "segmentation_step": self.options.segmentation_step,
             "embedding_exclude_overlap": self.options.embedding_exclude_overlap,
             "min_speaker_seconds": self.options.min_speaker_seconds,
+            "num_speakers": self.options.num_speakers,
+            "min_speakers": self.options.min_speakers,
+            "max_speakers": self.options.max_speakers,
             "device": str(self.device),
             "threads": self.options.threads,
         }
@@ -233,13 +330,15 @@ class Diarizer:
         features: DiarizationFeatures,
         clustering_threshold: float | None = None,
         min_speaker_seconds: float | None = None,
+        options: DiarizeOptions | None = None,
     ) -> list[Turn]:
-        """Cluster the embeddings and rebuild turns; the two keyword arguments override the
-        options (the benchmark compares settings on the same ``features``)."""
+        """Cluster the embeddings and rebuild turns; the keyword arguments override the
+        options (the benchmark compares settings on the same ``features``; a re-split or a
+        job with "people present" gives its own speaker counts in ``options``)."""
         from pyannote.audio.pipelines.utils.diarization import set_num_speakers
         from pyannote.core import SlidingWindowFeature
 
-        options = self.options
+        options = options or self.options
         if features.embeddings is None:
             return []
         threshold = options.clustering_threshold if clustering_threshold is None else (
@@ -288,6 +387,14 @@ class Diarizer:
             for seg, _, label in annotation.itertracks(yield_label=True)
         ]
         return sorted(turns, key=lambda t: (t.start, t.end))
+
+
+def with_speaker_count(options: DiarizeOptions, num_speakers: int | None = None,
+                       min_speakers: int | None = None,
+                       max_speakers: int | None = None) -> DiarizeOptions:
+    """``options`` with another speaker count (exact, or min/max)."""
+    return replace(options, num_speakers=num_speakers, min_speakers=min_speakers,
+                   max_speakers=max_speakers)
 
 
 def _as_file(audio: np.ndarray) -> dict:

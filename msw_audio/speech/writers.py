@@ -55,6 +55,23 @@ def to_rttm(turns: list[Turn], uri: str = "session") -> str:
     )
 
 
+def to_stm(session: Session, uri: str = "session") -> str:
+    """NIST STM, one line per utterance (``uri channel speaker start end text``): the
+    reference format of ``speech.evaluation`` (a corrected session becomes a test set)."""
+    lines = []
+    for u in sorted(session.utterances, key=lambda u: (u.start, u.end)):
+        text = " ".join(u.text.split())
+        if text:
+            lines.append(f"{uri} 1 {u.speaker} {u.start:.3f} {u.end:.3f} {text}\n")
+    return "".join(lines)
+
+
+def utterance_turns(session: Session) -> list[Turn]:
+    """One turn per utterance (speaker, start, end): who spoke when, as the lines say."""
+    return [Turn(round(u.start, 3), round(u.end, 3), u.speaker)
+            for u in sorted(session.utterances, key=lambda u: (u.start, u.end)) if u.end > u.start]
+
+
 def to_srt(session: Session) -> str:
     blocks = []
     for i, utt in enumerate(session.utterances, 1):

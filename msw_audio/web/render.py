@@ -154,6 +154,7 @@ class Row:
     probability: float | None
     confirmed: str | None
     alternatives: list[tuple[str, float]]
+    flag: str = ""  # why a correction asks for another look at this line
 
 
 def transcript_rows(session: Session, decisions: dict[str, Any]) -> list[Row]:
@@ -163,6 +164,7 @@ def transcript_rows(session: Session, decisions: dict[str, Any]) -> list[Row]:
     suggestion comes from ``get_decisions`` so the screen can show both.
     """
     confirmed = decisions.get("codes", {})
+    flags = decisions.get("flags", {})
     roles = {s.id: s.role for s in session.speakers}
     rows = []
     for i, u in enumerate(session.utterances):
@@ -186,6 +188,7 @@ def transcript_rows(session: Session, decisions: dict[str, Any]) -> list[Row]:
                 probability=prob,
                 confirmed=code,
                 alternatives=[(c.code, c.probability) for c in model[:3]],
+                flag=flags.get(u.id, ""),
             )
         )
     return rows
@@ -223,6 +226,10 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
         classes.append("msw-low")
     if r.confirmed:
         classes.append("msw-done")
+    if r.flag:
+        classes.append("msw-flagged")
+    flag = (f'<span class="msw-flag" title="{_attr(r.flag)}" aria-label="{_attr(r.flag)}">⚑'
+            "</span> " if r.flag else "")
     conf = "" if r.probability is None else f"{round(100 * r.probability)}%"
     alts = " · ".join(f"{book.label(c)} {round(100 * p)}%" for c, p in r.alternatives[1:])
     title = f' title="Also: {_attr(alts)}"' if alts else ""
@@ -235,7 +242,7 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
         f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">'
         f"{escape(r.role)}</span>"
         f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></div>'
-        f'<div class="msw-text">{escape(r.text)}</div>'
+        f'<div class="msw-text">{flag}<span class="msw-words">{escape(r.text)}</span></div>'
         f'<div class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
         f'<span class="msw-conf{" msw-conf-low" if low else ""}">{conf}</span></div>'
         f'<div class="msw-final">{_code_chip(book, r.confirmed)}</div>'
@@ -262,7 +269,11 @@ def _keys_html(book: CodebookView, editable: bool, can_listen: bool) -> str:
                 ("[ / ]", "slower / faster (" + " · ".join(f"{x:g}×" for x in SPEEDS) + ")"),
                 ("l", "loop the selected line")]
     if editable:
-        nav += [("Enter", "accept the suggested code"), ("⌫", "remove the confirmation")]
+        nav += [("Enter", "accept the suggested code"), ("⌫", "remove the confirmation"),
+                ("Shift+T", "edit the line's text"), ("Shift+S", "split the line at a word"),
+                ("Shift+M", "merge with the next line"),
+                ("Shift+P", "give the line to another speaker"),
+                ("Shift+U", "undo the last correction")]
     rows = "".join(f"<li><kbd>{escape(k)}</kbd> {escape(v)}</li>" for k, v in nav)
     parts.append(f'<h5>Screen</h5><ul class="msw-keys msw-keys-nav">{rows}</ul>')
     note = (
@@ -292,9 +303,19 @@ def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) 
             f'<li><span class="msw-spk-id">{escape(s.id)}</span> {ctrl}'
             f'<span class="msw-muted">{mark} · {clock(s.talk_time)} talk</span></li>'
         )
+    resplit = (
+        '<div class="msw-resplit" role="group" aria-label="Re-split speakers">'
+        '<b>Re-split speakers</b> <span class="msw-muted">people present:</span> '
+        '<label>exact <input class="msw-resplit-num" type="number" min="1" max="20" '
+        'size="2"></label> <span class="msw-muted">or</span> '
+        '<label>min <input class="msw-resplit-min" type="number" min="1" max="20" size="2">'
+        '</label> <label>max <input class="msw-resplit-max" type="number" min="1" max="20" '
+        'size="2"></label> <button class="msw-resplit-go">Re-split</button></div>'
+        if editable else ""
+    )
     return (
         '<section class="msw-panel"><h4>Speakers</h4>'
-        f'<ul class="msw-speakers">{"".join(items)}</ul></section>'
+        f'<ul class="msw-speakers">{"".join(items)}</ul>{resplit}</section>'
     )
 
 
@@ -521,6 +542,14 @@ def review_html(
         if editable and status != "reviewed"
         else ""
     )
+    if editable:  # transcript corrections: undo, and the corrected session as STM / RTTM
+        sid = _attr(session_id)
+        reviewed_btn += (
+            '<button class="msw-undo-correction" title="Undo the last transcript correction '
+            '(Shift+U)">Undo correction</button>'
+            f'<a class="msw-download" href="/export/sessions/{sid}/transcript.stm">STM</a>'
+            f'<a class="msw-download" href="/export/sessions/{sid}/transcript.rttm">RTTM</a>'
+        )
     info = " · ".join(
         escape(str(x))
         for x in (
@@ -535,7 +564,8 @@ def review_html(
         f'<div class="msw-review msw-scope" data-session="{_attr(session_id)}" '
         f'data-editable="{"1" if editable else "0"}" data-hotkeys="{_json_attr(book.hotkeys())}" '
         f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
-        f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}">'
+        f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}" '
+        f'data-speakers="{_json_attr([s.id for s in session.speakers])}">'
         '<div class="msw-toolbar">'
         '<div class="msw-head">'
         f'<div class="msw-title"><b>{escape(meta.get("title") or session_id)}</b> <span class="'

@@ -213,12 +213,14 @@
 
   // ---------------------------------------------------------------- selection
   function selected(root) { return q(".msw-utt.msw-selected", root); }
+  const pendingNote = {};
 
   function select(root, row, andPlay) {
     if (!row) return;
     const old = selected(root);
     if (old) old.classList.remove("msw-selected");
     row.classList.add("msw-selected");
+    if (root._mswTools && !row.contains(root._mswTools)) q(".msw-text", row).appendChild(root._mswTools);
     reveal(root, row, "nearest");
     remember("msw-sel-" + root.dataset.session, row.dataset.uid);
     markRegion(root, old, row);
@@ -542,6 +544,106 @@
     if (box) box.focus({ preventScroll: true });
   }
 
+  // ---------------------------------------------------------------- transcript corrections
+  // Each correction is one POST; the server checks role, team and staleness, saves at once
+  // and recomputes the figures, so the pane is then fetched again from the server.
+  function canEdit(root) {
+    if (root.dataset.editable === "1") return true;
+    toast(root, "Your role can listen and read, but not correct the transcript.", true);
+    return false;
+  }
+
+  function redraw(root, note) {
+    const mount = document.createElement("div");
+    mount.className = "msw-review-mount";
+    mount.dataset.session = root.dataset.session;
+    mount.dataset.order = root.dataset.order || "time";
+    if (note) mount.dataset.note = note;
+    root.replaceWith(mount);
+  }
+
+  async function correct(root, path, body, note) {
+    if (!canEdit(root)) return;
+    try {
+      await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + path, body);
+      redraw(root, note);
+    } catch (err) { toast(root, "Not saved: " + err.message, true); }
+  }
+
+  function uttPath(row, action) {
+    return "/utterances/" + encodeURIComponent(row.dataset.uid) + "/" + action;
+  }
+
+  function editText(root, row) {
+    if (!canEdit(root) || q(".msw-edit-text", row)) return;
+    const box = q(".msw-words", row);
+    const old = box.textContent;
+    const input = document.createElement("input");
+    input.className = "msw-edit-text";
+    input.value = old;
+    input.setAttribute("aria-label", "Text of this line (Enter saves, Esc cancels)");
+    box.replaceWith(input);
+    input.focus();
+    input.addEventListener("keydown", (ev) => {
+      ev.stopPropagation();
+      if (ev.key === "Escape") { input.replaceWith(box); }
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        if (input.value.trim() === old.trim()) { input.replaceWith(box); return; }
+        correct(root, uttPath(row, "text"), { text: input.value, expected: old }, "Saved: text");
+      }
+    });
+  }
+
+  function splitMode(root, row) {
+    if (!canEdit(root) || q(".msw-split-word", row)) return;
+    const box = q(".msw-words", row);
+    const words = box.textContent.split(/\s+/).filter((w) => w);
+    if (words.length < 2) { toast(root, "A one-word line cannot be split.", true); return; }
+    box.textContent = "";
+    words.forEach((w, i) => {
+      const b = document.createElement("button");
+      b.className = "msw-split-word";
+      b.dataset.word = String(i);
+      b.textContent = w;
+      b.title = i ? "Split before this word" : "The first word (pick a later one)";
+      box.appendChild(b);
+      box.appendChild(document.createTextNode(" "));
+    });
+    toast(root, "Click the word the new line starts with (Esc cancels)");
+    const first = q('.msw-split-word[data-word="1"]', box);
+    if (first) first.focus();
+  }
+
+  function speakerMenu(root, row) {
+    if (!canEdit(root) || q(".msw-speaker-pick", row)) return;
+    const sel = document.createElement("select");
+    sel.className = "msw-speaker-pick";
+    sel.setAttribute("aria-label", "Give this line to");
+    const opts = [["", "Give this line to…"]].concat(
+      (json(root, "speakers") || []).filter((s) => s !== row.dataset.speaker).map((s) => [s, s]),
+      [["new", "a new speaker"]]);
+    opts.forEach(([v, label]) => {
+      const o = document.createElement("option");
+      o.value = v; o.textContent = label; sel.appendChild(o);
+    });
+    q(".msw-spk", row).appendChild(sel);
+    sel.focus();
+    sel.addEventListener("keydown", (ev) => { ev.stopPropagation(); if (ev.key === "Escape") sel.remove(); });
+  }
+
+  function undoCorrection(root) {
+    correct(root, "/corrections/undo", {}, "Last correction undone");
+  }
+
+  function resplit(root) {
+    const val = (cls) => { const el = q(cls, root); return el && el.value ? parseInt(el.value, 10) : null; };
+    const body = { num_speakers: val(".msw-resplit-num"), min_speakers: val(".msw-resplit-min"),
+      max_speakers: val(".msw-resplit-max") };
+    toast(root, "Re-splitting speakers…");
+    correct(root, "/speakers/resplit", body, "Speakers re-split");
+  }
+
   // ---------------------------------------------------------------- events
   document.addEventListener("click", async (ev) => {
     const t = ev.target;
@@ -597,6 +699,27 @@
       return;
     }
 
+    const word = t.closest(".msw-split-word");
+    if (word) {
+      const row = word.closest(".msw-utt");
+      if (word.dataset.word === "0") { toast(root, "Pick a later word: the new line starts there.", true); return; }
+      correct(root, uttPath(row, "split"), { at_word: parseInt(word.dataset.word, 10) }, "Saved: line split");
+      return;
+    }
+    if (t.closest(".msw-edit-text, .msw-speaker-pick")) return;
+    const tool = t.closest("[data-correct]");
+    if (tool) {
+      const row = tool.closest(".msw-utt");
+      const act = tool.dataset.correct;
+      if (act === "text") editText(root, row);
+      else if (act === "split") splitMode(root, row);
+      else if (act === "merge") correct(root, uttPath(row, "merge"), {}, "Saved: merged with the next line");
+      else if (act === "speaker") speakerMenu(root, row);
+      return;
+    }
+    if (t.closest(".msw-undo-correction")) { if (canEdit(root)) undoCorrection(root); return; }
+    if (t.closest(".msw-resplit-go")) { if (canEdit(root)) resplit(root); return; }
+
     const mark = t.closest(".msw-mark-reviewed");
     if (mark) { markReviewed(root, mark); return; }
 
@@ -625,6 +748,16 @@
     const root = box.closest(".msw-review");
     clearTimeout(box._timer);
     box._timer = setTimeout(() => search(root, box.value.trim()), 120);
+  });
+
+  document.addEventListener("change", (ev) => {
+    const pick = ev.target;
+    if (!(pick instanceof HTMLSelectElement) || !pick.classList.contains("msw-speaker-pick")) return;
+    const root = pick.closest(".msw-review");
+    const row = pick.closest(".msw-utt");
+    if (!pick.value) return;
+    correct(root, uttPath(row, "speaker"), { speaker: pick.value, expected: row.dataset.speaker },
+      "Saved: line given to " + (pick.value === "new" ? "a new speaker" : pick.value));
   });
 
   document.addEventListener("change", async (ev) => {
@@ -661,6 +794,25 @@
       return;
     }
     if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
+    if (ev.shiftKey && ["T", "S", "M", "P", "U"].includes(key)) {  // transcript corrections
+      const root = review();
+      const row = root && selected(root);
+      if (!root) return;
+      ev.preventDefault();
+      if (key === "U") { if (canEdit(root)) undoCorrection(root); return; }
+      if (!row) return;
+      if (key === "T") editText(root, row);
+      else if (key === "S") splitMode(root, row);
+      else if (key === "M") correct(root, uttPath(row, "merge"), {}, "Saved: merged with the next line");
+      else if (key === "P") speakerMenu(root, row);
+      return;
+    }
+    if (key === "Escape" && t instanceof Element && t.closest(".msw-split-word")) {
+      const root = review();
+      if (root) redraw(root);
+      ev.preventDefault();
+      return;
+    }
     // Enter/space on a focused button, link or player already mean "press" / "play"
     if ((key === "Enter" || key === " ") && t instanceof Element &&
         t.closest("button, a, audio, summary, [role=button], [role=tab]")) return;
@@ -725,6 +877,25 @@
   function onRender(root) {
     if (root._mswReady) return;
     root._mswReady = true;
+    if (root.dataset.editable === "1" && !q(".msw-line-tools", root)) {
+      const tools = document.createElement("div");
+      tools.className = "msw-line-tools";
+      tools.setAttribute("role", "toolbar");
+      tools.setAttribute("aria-label", "Correct this line");
+      [["speaker", "Speaker…", "Give this line to another speaker (Shift+P)"],
+       ["text", "Edit text", "Edit the words (Shift+T)"],
+       ["split", "Split", "Split at a word (Shift+S)"],
+       ["merge", "Merge ↓", "Merge with the next line (Shift+M)"]].forEach(([act, label, title]) => {
+        const b = document.createElement("button");
+        b.dataset.correct = act; b.textContent = label; b.title = title;
+        b.className = "msw-tool msw-tool-" + act;
+        tools.appendChild(b);
+      });
+      root._mswTools = tools;
+    }
+    const note = root.dataset.note || pendingNote[root.dataset.session];
+    delete pendingNote[root.dataset.session];
+    if (note) toast(root, note);
     const sid = root.dataset.session;
     try {
       const url = new URL(window.location.href);
@@ -790,6 +961,7 @@
     const key = fragmentUrl(sid, order);
     const promise = prefetched[key] || fetchFragment(sid, order);
     delete prefetched[key];
+    if (mount.dataset.note) pendingNote[sid] = mount.dataset.note;
     promise.then((html) => {
       if (mount.isConnected) mount.outerHTML = html;
     }).catch((err) => {

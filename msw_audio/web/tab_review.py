@@ -83,6 +83,9 @@ def build(store: Store, book: CodebookView) -> Tab:
                 up_type = gr.Dropdown(
                     RECORDING_TYPES, label="Recording type", allow_custom_value=True
                 )
+                up_people = gr.Textbox(
+                    label="People present (3, or 2-4)", elem_id="msw-upload-people"
+                )
             with gr.Row():
                 up_btn = gr.Button("Upload and process", variant="primary")
                 jobs_btn = gr.Button("Refresh processing status")
@@ -209,7 +212,7 @@ def build(store: Store, book: CodebookView) -> Tab:
         ]
         return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
-    def on_upload(path, worker, team, date, family, rtype, request: gr.Request):
+    def on_upload(path, worker, team, date, family, rtype, people, request: gr.Request):
         from msw_audio.jobs.queue import enqueue, submit
 
         user = signed_in_user(store, request)
@@ -222,6 +225,7 @@ def build(store: Store, book: CodebookView) -> Tab:
             "date": date,
             "family": family,
             "recording_type": rtype,
+            "people": (people or "").strip(),  # diarization's speaker count
             "filename": upload.name,
         }
         try:
@@ -236,7 +240,7 @@ def build(store: Store, book: CodebookView) -> Tab:
 
     up_btn.click(
         on_upload,
-        [up_file, up_worker, up_team, up_date, up_family, up_type],
+        [up_file, up_worker, up_team, up_date, up_family, up_type, up_people],
         [up_result, jobs_table],
     )
 

@@ -34,6 +34,8 @@ def render_session(
     if book is None:
         book = codebook_view(store.codebook_for(session_id))
     decisions = store.get_decisions(session_id, user)
+    decisions["flags"] = store.flags(session_id, user)  # lines a correction asks to re-check
+    decisions["flags"] = store.flags(session_id, user)  # lines a correction asks to re-check
     meta = store.session_meta(session_id, user)
     return review_html(
         session_id,

@@ -1,0 +1,81 @@
+"""``msw-audio accuracy``: the pipeline measured on a service's own corrected sessions, and
+``msw-audio transcript``: one corrected session as STM + RTTM (a growing test set)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from msw_audio.cli.store import _common, _local_user, _open
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        report = store.accuracy_report(_local_user(), since=args.since)
+    if args.json:
+        print(json.dumps(_no_nan(report), indent=2))
+        return 0
+    head = f"{'session':<16}{'date':<12}{'words':>7}{'WER':>8}{'DER':>8}{'WSE':>8}" \
+           f"{'lines':>7}{'kappa':>8}"
+    print(head)
+    for it in report["sessions"]:
+        print(f"{it['session_id']:<16}{it['date'] or '':<12}{it['ref_words']:>7}"
+              f"{_fmt(it['wer']):>8}{_fmt(it['der']):>8}{_fmt(it['word_speaker_error']):>8}"
+              f"{it['confirmed_lines']:>7}{_fmt(it['kappa']):>8}")
+    o = report["overall"]
+    print(f"{'overall':<28}{o['ref_words']:>7}{_fmt(o['wer']):>8}{_fmt(o['der']):>8}"
+          f"{_fmt(o['word_speaker_error']):>8}{o['confirmed_lines']:>7}{_fmt(o['kappa']):>8}")
+    print(f"{o['sessions']} corrected or reviewed sessions. WER: machine words vs the "
+          "evaluator's; DER (collar 0.25 s) and WSE (word speaker error): machine speakers "
+          "vs the corrected lines'; kappa: top suggestion vs confirmed code.")
+    return 0
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def cmd_transcript(args: argparse.Namespace) -> int:
+    if not args.stm and not args.rttm:
+        from msw_audio.errors import InputError
+
+        raise InputError("give --stm FILE and/or --rttm FILE")
+    with _open(args) as store:
+        files = store.export_transcript(args.session, _local_user())
+    for key in ("stm", "rttm"):
+        path: Path | None = getattr(args, key)
+        if path:
+            path.write_text(files[key], encoding="utf-8")
+            print(f"{key.upper()} -> {path}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = _common(sub.add_parser(
+        "accuracy", help="WER, DER, word speaker error and kappa on corrected sessions"))
+    p.add_argument("--since", default=None, metavar="DATE",
+                   help="only sessions changed on or after this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_accuracy)
+
+    p = _common(sub.add_parser(
+        "transcript", help="export one (corrected) session as STM and/or RTTM"))
+    p.add_argument("--session", required=True, metavar="ID")
+    p.add_argument("--stm", type=Path, default=None, metavar="FILE")
+    p.add_argument("--rttm", type=Path, default=None, metavar="FILE")
+    p.set_defaults(func=cmd_transcript)
