@@ -420,8 +420,14 @@ def review_html(
     editable: bool,
     can_listen: bool,
     order: str = "time",
+    threshold: float = 0.9,
 ) -> str:
-    """The whole review pane for one session: player, transcript, speakers, scores."""
+    """The whole review pane for one session: player, transcript, speakers, scores.
+
+    ``threshold``: the default of "accept ≥ T %" (``review.by_exception.default_threshold``).
+    """
+    from msw_audio.web.render_review_tools import review_tools_html
+
     rows = transcript_rows(session, decisions)
     n_done = sum(1 for r in rows if r.confirmed)
     speaker_names = {s.id: s.id for s in session.speakers}
@@ -434,11 +440,8 @@ def review_html(
         )
     else:
         player = '<div class="msw-noaudio">Audio is not available to your role.</div>'
-    reviewed_btn = (
-        '<button class="msw-mark-reviewed">Mark reviewed</button>'
-        if editable and status != "reviewed"
-        else ""
-    )
+    reviewed_btn = review_tools_html(editable=editable, status=status,
+                                     n_open=len(rows) - n_done, threshold=threshold)
     info = " · ".join(
         escape(str(x))
         for x in (
@@ -451,7 +454,9 @@ def review_html(
     )
     return (
         f'<div class="msw-review msw-scope" data-session="{_attr(session_id)}" '
-        f'data-editable="{"1" if editable else "0"}" data-hotkeys="{_json_attr(book.hotkeys())}" '
+        f'data-editable="{"1" if editable else "0"}" '
+        f'data-readonly="{"1" if status == "reviewed" else "0"}" '
+        f'data-hotkeys="{_json_attr(book.hotkeys())}" '
         f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
         f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}">'
         '<div class="msw-toolbar">'

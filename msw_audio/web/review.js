@@ -138,6 +138,10 @@
       toast(root, "Your role can listen and read, but not change codes.", true);
       return;
     }
+    if (root.dataset.readonly === "1") {
+      toast(root, "This session is marked reviewed and is read-only: press \u201cReopen for changes\u201d first.", true);
+      return;
+    }
     const base = "/api/sessions/" + encodeURIComponent(root.dataset.session) +
       "/utterances/" + encodeURIComponent(row.dataset.uid) + "/";
     // what this screen showed for the line: a line someone else changed since is a 409
@@ -212,15 +216,8 @@
       return;
     }
 
-    if (t.closest(".msw-mark-reviewed")) {
-      try {
-        const data = await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/reviewed");
-        progress(root, data);
-        t.closest(".msw-mark-reviewed").remove();
-        toast(root, "Session marked reviewed");
-      } catch (err) { toast(root, "Not saved: " + err.message, true); }
-      return;
-    }
+    if (t.closest(".msw-mark-reviewed")) { markReviewed(root); return; }
+    if (tool(root, t)) return;
 
     const row = t.closest(".msw-utt");
     if (row) select(root, row, true);
@@ -272,10 +269,95 @@
       const group = row ? row.dataset.group : null;
       const keys = json(root, "hotkeys");
       const code = group && keys[group] ? keys[group][key] : null;
-      if (code && row) setCode(root, row, code, "set");
+      // a hotkey of the other speaker group: the server refuses it with a message that says so
+      const other = group && !code ? Object.keys(keys).filter((g) => g !== group)
+        .map((g) => keys[g][key]).find(Boolean) : null;
+      if ((code || other) && row) setCode(root, row, code || other, "set");
       else handled = false;
     }
     if (handled) ev.preventDefault();
+  });
+
+  // ---------------------------------------------------------------- server-side tools
+  // Undo / redo, bulk accept, mark reviewed and reopen change many things at once, so the
+  // pane is fetched again from the server afterwards (the server holds the journal).
+  const orders = {};
+  function sessionUrl(root, tail) {
+    return "/api/sessions/" + encodeURIComponent(root.dataset.session) + "/" + tail;
+  }
+  function reload(root, order) {
+    const sid = root.dataset.session;
+    const mount = document.createElement("div");
+    mount.className = "msw-review-mount";
+    mount.dataset.session = sid;
+    mount.dataset.order = order || orders[sid] || "time";
+    const audio = q("audio.msw-audio", root);
+    const at = audio ? audio.currentTime : 0;
+    root.replaceWith(mount);
+    fill(mount, () => {
+      const again = review();
+      const a = again && q("audio.msw-audio", again);
+      if (a && at) { try { a.currentTime = at; } catch (e) { /* not loaded yet */ } }
+    });
+  }
+
+  async function step(root, how) {
+    if (root.dataset.editable !== "1") return;
+    try {
+      const data = await post(sessionUrl(root, how));
+      if (!data.done) { toast(root, data.message); return; }
+      pendingToast = data.message;
+      reload(root);
+    } catch (err) {
+      toast(root, (how === "undo" ? "Not undone: " : "Not redone: ") + err.message, true);
+    }
+  }
+
+  async function markReviewed(root, force) {
+    try {
+      const data = await post(sessionUrl(root, "reviewed"), { force: !!force });
+      pendingToast = "Session marked reviewed" + (data.unconfirmed ? " (" + data.unconfirmed + " lines unconfirmed)" : "");
+      reload(root);
+    } catch (err) {
+      if (err.status === 409 && err.detail && err.detail.confirm_required) {
+        if (window.confirm(err.message)) markReviewed(root, true);
+        else toast(root, err.detail.unconfirmed + " lines still need a person: not marked reviewed");
+        return;
+      }
+      toast(root, "Not saved: " + err.message, true);
+    }
+  }
+
+  function tool(root, t) {
+    if (t.closest(".msw-undo")) { step(root, "undo"); return true; }
+    if (t.closest(".msw-redo")) { step(root, "redo"); return true; }
+    if (t.closest(".msw-reopen")) {
+      post(sessionUrl(root, "reopen")).then(() => { pendingToast = "Session reopened for changes"; reload(root); })
+        .catch((err) => toast(root, "Not reopened: " + err.message, true));
+      return true;
+    }
+    if (t.closest(".msw-bulk-accept")) {
+      const pct = parseFloat((q(".msw-bulk-pct", root) || {}).value);
+      post(sessionUrl(root, "accept-above"), { percent: pct }).then((data) => {
+        pendingToast = "Accepted " + data.accepted + " suggestions at \u2265 " + pct + " %; " +
+          data.remaining + " lines still need a person (least confident first)";
+        reload(root, "confidence");
+      }).catch((err) => toast(root, "Not saved: " + err.message, true));
+      return true;
+    }
+    return false;
+  }
+
+  let pendingToast = null;
+  document.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey) || ev.altKey || (ev.key || "").toLowerCase() !== "z" && (ev.key || "").toLowerCase() !== "y") return;
+    const t = ev.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
+    const root = review();
+    if (!root) return;
+    ev.preventDefault();
+    const redo = ev.shiftKey || (ev.key || "").toLowerCase() === "y";
+    step(root, redo ? "redo" : "undo");
   });
 
   // ---------------------------------------------------------------- (re)render hook
@@ -318,16 +400,20 @@
     if (sid0) prefetched[fragmentUrl(sid0, "time")] = fetchFragment(sid0, "time");
   } catch (e) { /* non-standard location */ }
 
-  function fill(mount) {
+  function fill(mount, then) {
     if (mount.dataset.loading) return;
     mount.dataset.loading = "1";
     const sid = mount.dataset.session;
     const order = mount.dataset.order || "time";
+    orders[sid] = order;
     const key = fragmentUrl(sid, order);
     const promise = prefetched[key] || fetchFragment(sid, order);
     delete prefetched[key];
     promise.then((html) => {
       if (mount.isConnected) mount.outerHTML = html;
+      scan();
+      if (pendingToast) { toast(review(), pendingToast); pendingToast = null; }
+      if (then) then();
     }).catch((err) => {
       if (mount.isConnected) {
         mount.innerHTML = "";

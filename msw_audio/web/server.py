@@ -28,7 +28,14 @@ from fastapi import Body, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from msw_audio.errors import InputError, MswError, PermissionDenied, StaleEdit
+from msw_audio.errors import (
+    InputError,
+    MswError,
+    PermissionDenied,
+    ReadOnlySession,
+    StaleEdit,
+    UnconfirmedLines,
+)
 from msw_audio.jobs.queue import JobConfig
 from msw_audio.review.auth import User
 from msw_audio.review.store import ANY_VALUE, Store
@@ -278,6 +285,11 @@ def _http_error(exc: MswError) -> HTTPException:
     if isinstance(exc, StaleEdit):  # the screen shows "changed by X at T" and offers both
         return HTTPException(status_code=409, detail={
             "message": str(exc), "current": exc.current, "by": exc.by, "at": exc.at})
+    if isinstance(exc, ReadOnlySession):  # the toast says so; the reopen button undoes it
+        return HTTPException(status_code=409, detail={"message": str(exc), "read_only": True})
+    if isinstance(exc, UnconfirmedLines):  # the screen asks, then posts {"force": true}
+        return HTTPException(status_code=409, detail={
+            "message": str(exc), "unconfirmed": exc.count, "confirm_required": True})
     if isinstance(exc, PermissionDenied):
         return HTTPException(status_code=403, detail=str(exc))
     if isinstance(exc, InputError) and str(exc).startswith("no "):
@@ -502,11 +514,18 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
         return {"principle": principle, "value": value, "note": note}
 
     @api.post("/api/sessions/{session_id}/reviewed")
-    def reviewed(session_id: str, request: Request) -> dict[str, Any]:
+    def reviewed(session_id: str, request: Request,
+                 force: bool = Body(False, embed=True)) -> dict[str, Any]:
+        """409 ``confirm_required`` with the count while lines are unconfirmed, unless
+        ``force`` (the evaluator said "mark reviewed anyway")."""
         _check_csrf(request)
         user = current_user(request)
-        _call(store.mark_reviewed, session_id, user)
-        return _progress(session_id, user)
+        done = _call(store.mark_reviewed, session_id, user, True, force)
+        return _progress(session_id, user) | {"unconfirmed": done["unconfirmed"]}
+
+    from msw_audio.web import routes_review_state
+
+    api.include_router(routes_review_state.router(store))
 
     # ------------------------------------------------------------------ exports
     @api.get("/export/labels.csv")
