@@ -24,11 +24,12 @@ from msw_audio.review.history import History
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
+from msw_audio.review.session_meta import SessionMeta
 from msw_audio.review.users import Users
 
 
 class Store(Users, Ingest, Decisions, Analytics, Exports, Reading, Erasure,
-            History, ByException, StoreCore):
+            History, ByException, SessionMeta, StoreCore):
     """Review store API used by the app, the CLI and the job worker."""
 
 
