@@ -13,11 +13,10 @@ from fastapi import APIRouter, Body, Request
 
 from msw_audio.review.auth import User
 from msw_audio.review.store import Store
+from msw_audio.web.deps import _call, _check_csrf, current_user
 
 
 def router(store: Store) -> APIRouter:
-    from msw_audio.web.server import _call, _check_csrf, current_user
-
     api = APIRouter()
 
     def _progress(session_id: str, user: User) -> dict[str, Any]:
