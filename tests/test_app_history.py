@@ -59,7 +59,7 @@ def _wait_chip(page, uid, code):
         "([u, c]) => { const el = document.querySelector("
         "`.msw-utt[data-uid=\"${u}\"] .msw-final .msw-chip`);"
         " return c === null ? !el : el && el.dataset.code === c; }",
-        arg=[uid, code], timeout=15_000)
+        arg=[uid, code], timeout=30_000)
 
 
 @pytest.mark.browser
@@ -87,12 +87,12 @@ def test_ctrl_z_undoes_a_code_a_role_and_a_score_across_a_reload(served, browser
 
     page.locator(".msw-transcript").click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+z")  # the score
-    page.wait_for_selector(".msw-toast-on:has-text('Undone')", timeout=15_000)
+    page.wait_for_selector(".msw-toast-on:has-text('Undone')", timeout=30_000)
     assert (store.get_decisions(sid, ev)["scores"].get(principle) or {}).get("value") is None
     page.keyboard.press("Control+z")  # the role
     page.wait_for_function(
         "document.querySelector('.msw-role-select[data-speaker=\"SPEAKER_02\"]')"
-        "?.value === 'child'", timeout=15_000)
+        "?.value === 'child'", timeout=30_000)
     page.keyboard.press("Control+z")  # the code
     _wait_chip(page, uid, None)
     assert uid not in store.get_decisions(sid, ev)["codes"]
@@ -105,9 +105,9 @@ def test_ctrl_z_undoes_a_code_a_role_and_a_score_across_a_reload(served, browser
     page.keyboard.press("Control+Shift+z")
     page.wait_for_function(
         "document.querySelector('.msw-role-select[data-speaker=\"SPEAKER_02\"]')"
-        "?.value === 'other'", timeout=15_000)
+        "?.value === 'other'", timeout=30_000)
     page.keyboard.press("Control+Shift+z")
-    page.wait_for_selector(".msw-toast-on:has-text('Redone')", timeout=15_000)
+    page.wait_for_selector(".msw-toast-on:has-text('Redone')", timeout=30_000)
     assert store.get_decisions(sid, ev)["scores"][principle]["value"] == 4.5
     # a hotkey meant for the other role says so
     fam = page.locator('.msw-utt[data-group="client"]').nth(1)
@@ -127,7 +127,7 @@ def test_bulk_accept_then_reviewed_warning_read_only_and_reopen(served, browser)
     n = page.locator(".msw-utt").count()
     page.fill(".msw-bulk-pct", "80")
     page.click(".msw-bulk-accept")
-    page.wait_for_selector(".msw-toast-on:has-text('Accepted')", timeout=15_000)
+    page.wait_for_selector(".msw-toast-on:has-text('Accepted')", timeout=30_000)
     codes = store.get_decisions(sid, ev)["codes"]
     # exactly the lines whose suggestion is at or above 80 % (the rest stay open)
     high = {u.id for u in demo_session().utterances if u.codes[0].probability >= 0.8}
@@ -139,13 +139,13 @@ def test_bulk_accept_then_reviewed_warning_read_only_and_reopen(served, browser)
     assert first.locator(".msw-final .msw-chip").count() == 0
     page.locator(".msw-transcript").click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+z")  # one undo reverts the whole bulk accept
-    page.wait_for_selector(".msw-toast-on:has-text('Undone')", timeout=15_000)
+    page.wait_for_selector(".msw-toast-on:has-text('Undone')", timeout=30_000)
     assert store.get_decisions(sid, ev)["codes"] == {}
 
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.click(".msw-mark-reviewed")
-    page.wait_for_selector(".msw-reopen", timeout=15_000)
+    page.wait_for_selector(".msw-reopen", timeout=30_000)
     assert dialogs and f"{n} lines are not confirmed" in dialogs[0]
     assert store.get_decisions(sid, ev)["status"] == "reviewed"
     # read-only: the server refuses, whatever the browser sends
@@ -155,6 +155,6 @@ def test_bulk_accept_then_reviewed_warning_read_only_and_reopen(served, browser)
             body: '{}'})).status""", sid)
     assert status == 409
     page.click(".msw-reopen")
-    page.wait_for_selector(".msw-mark-reviewed", timeout=15_000)
+    page.wait_for_selector(".msw-mark-reviewed", timeout=30_000)
     assert store.get_decisions(sid, ev)["status"] == "in_progress"
     page.context.close()
