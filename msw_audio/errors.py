@@ -42,3 +42,20 @@ class StaleEdit(MswError):
     def __init__(self, message: str, current: str | None, by: str | None, at: str | None):
         super().__init__(message)
         self.current, self.by, self.at = current, by, at
+
+
+class ReadOnlySession(MswError):
+    """The session is marked reviewed: it refuses changes until an evaluator reopens it."""
+
+    exit_code = 5
+
+
+class UnconfirmedLines(MswError):
+    """"Mark reviewed" with lines nobody confirmed: ``count`` of them; asked again with
+    ``allow_unconfirmed`` it goes through (the screen asks the evaluator first)."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, count: int):
+        super().__init__(message)
+        self.count = count

@@ -176,7 +176,7 @@ def test_audio_supports_range_and_roles(served):
 
 def test_roles_enforced_on_json_routes(served):
     store, sid, base = served
-    url = base + f"/api/sessions/{sid}/utterances/u0002/code"
+    url = base + f"/api/sessions/{sid}/utterances/u0003/code"  # a parent's line
     body = b'{"code": "change_talk"}'
     json_headers = {"Content-Type": "application/json", "X-MSW": "1"}
     status, _, _ = _request(
@@ -191,7 +191,7 @@ def test_roles_enforced_on_json_routes(served):
     status, _, _ = _request(url, method="POST", data=body, headers=json_headers, cookie=eva)
     assert status == 200
     assert (
-        store.get_decisions(sid, store.get_user("eva"))["codes"]["u0002"]["code"] == "change_talk"
+        store.get_decisions(sid, store.get_user("eva"))["codes"]["u0003"]["code"] == "change_talk"
     )
     rita = _login(base, "rita")
     status, _, csv_body = _request(base + "/export/labels.csv", cookie=rita)

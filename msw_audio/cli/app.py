@@ -143,6 +143,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     store = _open(args.data)
     session_id, password = prepare_demo(store)
+    # uploads made in the demo are processed here (a demo has no separate worker)
+    runner = start_demo_worker(store)
     url = f"http://{args.host}:{args.port}/ui/?session={session_id}"
     print()
     print(f"demo session {session_id} is ready; data folder: {store.data_dir}")
@@ -153,5 +155,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie)
     finally:
+        if runner is not None:
+            runner.stop()
         store.close()
     return 0
+
+
+def start_demo_worker(store, processor=None):  # noqa: ANN001, ANN201 - Store, Processor
+    """The in-process worker ``demo`` runs (None when another engine is configured)."""
+    import os
+
+    if os.environ.get("MSW_AUDIO_ENGINE", "local") != "local":
+        return None
+    from msw_audio.jobs.queue import start_background_worker
+
+    return start_background_worker(store, processor=processor)

@@ -7,7 +7,8 @@ transactional write and nothing is lost on a crash:
 * ``sessions``: one per recording, with worker, team, date, family pseudonym, type, status;
 * ``speakers`` (suggested and current role), ``utterances`` (confirmed code),
   ``suggestions`` (ranked model codes with model version), ``principle_scores``
-  (suggested, confirmed, note), ``decisions`` (who, when, old -> new);
+  (suggested, confirmed, note), ``decisions`` (who, when, old -> new), ``history``
+  (the undo/redo journal, ``review.history``);
 * ``users`` and ``audit_log`` (append-only: triggers refuse UPDATE and DELETE);
 * ``jobs``: the processing queue (see ``msw_audio.jobs.queue``).
 
@@ -208,6 +209,26 @@ class Correction(Base):
     after_ids: Mapped[list[Any]] = mapped_column(JSON)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
     undone_by: Mapped[str | None] = mapped_column(String(255))
+class HistoryEntry(Base):
+    """One reviewer action in a session's undo/redo journal (``review.history``).
+
+    ``changes`` lists ``{"kind", "target", "before", "after"}``, each state a dict with a
+    ``value`` key; ``state`` is ``done`` (undoable), ``undone`` (redoable) or ``dropped``
+    (a new action after an undo ends its redo).
+    """
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_session_user_state", "session_id", "user_name", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(8), default="done")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PrincipleScore(Base):

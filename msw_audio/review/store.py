@@ -16,19 +16,22 @@ from __future__ import annotations
 from msw_audio.errors import PermissionDenied
 from msw_audio.review.accuracy import Accuracy
 from msw_audio.review.analytics import MIN_GROUP, TEAM_MITI_MEASURES, Analytics
+from msw_audio.review.by_exception import ByException
 from msw_audio.review.core import StoreCore, migrate
 from msw_audio.review.corrections import Corrections
 from msw_audio.review.decisions import ANY_VALUE, Decisions
 from msw_audio.review.erasure import Erasure
 from msw_audio.review.exports import Exports
+from msw_audio.review.history import History
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
+from msw_audio.review.session_meta import SessionMeta
 from msw_audio.review.users import Users
 
 
 class Store(Corrections, Accuracy, Users, Ingest, Decisions, Analytics, Exports, Reading,
-            Erasure, StoreCore):
+            Erasure, History, ByException, SessionMeta, StoreCore):
     """Review store API used by the app, the CLI and the job worker."""
 
 

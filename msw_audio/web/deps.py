@@ -12,7 +12,14 @@ from typing import Any
 
 from fastapi import Body, HTTPException, Request
 
-from msw_audio.errors import InputError, MswError, PermissionDenied, StaleEdit
+from msw_audio.errors import (
+    InputError,
+    MswError,
+    PermissionDenied,
+    ReadOnlySession,
+    StaleEdit,
+    UnconfirmedLines,
+)
 from msw_audio.review.auth import User
 from msw_audio.review.store import ANY_VALUE
 
@@ -40,6 +47,11 @@ def _http_error(exc: MswError) -> HTTPException:
     if isinstance(exc, StaleEdit):  # the screen shows "changed by X at T" and offers both
         return HTTPException(status_code=409, detail={
             "message": str(exc), "current": exc.current, "by": exc.by, "at": exc.at})
+    if isinstance(exc, ReadOnlySession):  # the toast says so; the reopen button undoes it
+        return HTTPException(status_code=409, detail={"message": str(exc), "read_only": True})
+    if isinstance(exc, UnconfirmedLines):  # the screen asks, then posts {"force": true}
+        return HTTPException(status_code=409, detail={
+            "message": str(exc), "unconfirmed": exc.count, "confirm_required": True})
     if isinstance(exc, PermissionDenied):
         return HTTPException(status_code=403, detail=str(exc))
     if isinstance(exc, InputError) and str(exc).startswith("no "):

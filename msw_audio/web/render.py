@@ -525,9 +525,15 @@ def review_html(
     editable: bool,
     can_listen: bool,
     order: str = "time",
+    threshold: float = 0.9,
 ) -> str:
     """The whole review pane for one session: a header that stays in view (progress, save
-    state, player, waveform, search), the transcript, and the side panel."""
+    state, player, waveform, search), the transcript, and the side panel.
+
+    ``threshold``: the default of "accept ≥ T %" (``review.by_exception.default_threshold``).
+    """
+    from msw_audio.web.render_review_tools import review_tools_html
+
     rows = transcript_rows(session, decisions)
     n_done = sum(1 for r in rows if r.confirmed)
     speaker_names = {s.id: s.id for s in session.speakers}
@@ -537,16 +543,16 @@ def review_html(
         player = _player_html(session_id, session)
     else:
         player = '<div class="msw-noaudio">Audio is not available to your role.</div>'
-    reviewed_btn = (
-        '<button type="button" class="msw-mark-reviewed">Mark reviewed</button>'
-        if editable and status != "reviewed"
-        else ""
-    )
-    if editable:  # transcript corrections: undo, and the corrected session as STM / RTTM
-        sid = _attr(session_id)
+    reviewed_btn = review_tools_html(editable=editable, status=status,
+                                     n_open=len(rows) - n_done, threshold=threshold)
+    sid = _attr(session_id)
+    if editable and status != "reviewed":  # transcript corrections (a reviewed one is read-only)
         reviewed_btn += (
             '<button class="msw-undo-correction" title="Undo the last transcript correction '
             '(Shift+U)">Undo correction</button>'
+        )
+    if editable:  # the corrected session as STM / RTTM
+        reviewed_btn += (
             f'<a class="msw-download" href="/export/sessions/{sid}/transcript.stm">STM</a>'
             f'<a class="msw-download" href="/export/sessions/{sid}/transcript.rttm">RTTM</a>'
         )
@@ -562,7 +568,9 @@ def review_html(
     )
     return (
         f'<div class="msw-review msw-scope" data-session="{_attr(session_id)}" '
-        f'data-editable="{"1" if editable else "0"}" data-hotkeys="{_json_attr(book.hotkeys())}" '
+        f'data-editable="{"1" if editable else "0"}" '
+        f'data-readonly="{"1" if status == "reviewed" else "0"}" '
+        f'data-hotkeys="{_json_attr(book.hotkeys())}" '
         f'data-labels="{_json_attr({c.id: c.label for c in book.all_codes()})}" '
         f'data-colours="{_json_attr({c.id: c.colour for c in book.all_codes()})}" '
         f'data-speakers="{_json_attr([s.id for s in session.speakers])}">'

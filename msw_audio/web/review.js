@@ -474,6 +474,10 @@
       toast(root, "Your role can listen and read, but not change codes.", true);
       return;
     }
+    if (root.dataset.readonly === "1") {
+      toast(root, "This session is marked reviewed and is read-only: press \u201cReopen for changes\u201d first.", true);
+      return;
+    }
     const base = "/api/sessions/" + encodeURIComponent(root.dataset.session) +
       "/utterances/" + encodeURIComponent(row.dataset.uid) + "/";
     // what this screen showed for the line: a line someone else changed since is a 409
@@ -513,22 +517,6 @@
     const kind = row.dataset.group === "practitioner" ? "family-member" : "practitioner";
     toast(root, "\u201c" + key + "\u201d is " + (labels[code] || code) + ", a " + kind +
       " code; this line is the " + row.dataset.role + "'s. Keys for it: " + list + ".", true);
-  }
-
-  async function markReviewed(root, btn) {
-    const total = qa(".msw-utt", root).length;
-    const left = total - qa(".msw-utt.msw-done", root).length;
-    if (left > 0 && !window.confirm(left + " of " + total + " lines have no confirmed code.\n\n" +
-        "Mark the session reviewed anyway?")) {
-      toast(root, "Not marked reviewed: " + left + " lines still need a confirmed code.");
-      return;
-    }
-    try {
-      const data = await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + "/reviewed");
-      progress(root, data);
-      btn.remove();
-      toast(root, "Session marked reviewed");
-    } catch (err) { toast(root, "Not saved: " + err.message, true); }
   }
 
   function showTab(root, name) {
@@ -720,8 +708,8 @@
     if (t.closest(".msw-undo-correction")) { if (canEdit(root)) undoCorrection(root); return; }
     if (t.closest(".msw-resplit-go")) { if (canEdit(root)) resplit(root); return; }
 
-    const mark = t.closest(".msw-mark-reviewed");
-    if (mark) { markReviewed(root, mark); return; }
+    if (t.closest(".msw-mark-reviewed")) { markReviewed(root); return; }
+    if (tool(root, t)) return;
 
     const row = t.closest(".msw-utt");
     if (row) select(root, row, true);
@@ -873,6 +861,88 @@
     step();
   }
 
+  // ---------------------------------------------------------------- server-side tools
+  // Undo / redo, bulk accept, mark reviewed and reopen change many things at once, so the
+  // pane is fetched again from the server afterwards (the server holds the journal).
+  const orders = {};
+  function sessionUrl(root, tail) {
+    return "/api/sessions/" + encodeURIComponent(root.dataset.session) + "/" + tail;
+  }
+  function reload(root, order) {
+    const sid = root.dataset.session;
+    const mount = document.createElement("div");
+    mount.className = "msw-review-mount";
+    mount.dataset.session = sid;
+    mount.dataset.order = order || orders[sid] || "time";
+    const audio = q("audio.msw-audio", root);
+    const at = audio ? audio.currentTime : 0;
+    root.replaceWith(mount);
+    fill(mount, () => {
+      const again = review();
+      const a = again && q("audio.msw-audio", again);
+      if (a && at) { try { a.currentTime = at; } catch (e) { /* not loaded yet */ } }
+    });
+  }
+
+  async function step(root, how) {
+    if (root.dataset.editable !== "1") return;
+    try {
+      const data = await post(sessionUrl(root, how));
+      if (!data.done) { toast(root, data.message); return; }
+      pendingToast = data.message;
+      reload(root);
+    } catch (err) {
+      toast(root, (how === "undo" ? "Not undone: " : "Not redone: ") + err.message, true);
+    }
+  }
+
+  async function markReviewed(root, force) {
+    try {
+      const data = await post(sessionUrl(root, "reviewed"), { force: !!force });
+      pendingToast = "Session marked reviewed" + (data.unconfirmed ? " (" + data.unconfirmed + " lines unconfirmed)" : "");
+      reload(root);
+    } catch (err) {
+      if (err.status === 409 && err.detail && err.detail.confirm_required) {
+        if (window.confirm(err.message)) markReviewed(root, true);
+        else toast(root, err.detail.unconfirmed + " lines still need a person: not marked reviewed");
+        return;
+      }
+      toast(root, "Not saved: " + err.message, true);
+    }
+  }
+
+  function tool(root, t) {
+    if (t.closest(".msw-undo")) { step(root, "undo"); return true; }
+    if (t.closest(".msw-redo")) { step(root, "redo"); return true; }
+    if (t.closest(".msw-reopen")) {
+      post(sessionUrl(root, "reopen")).then(() => { pendingToast = "Session reopened for changes"; reload(root); })
+        .catch((err) => toast(root, "Not reopened: " + err.message, true));
+      return true;
+    }
+    if (t.closest(".msw-bulk-accept")) {
+      const pct = parseFloat((q(".msw-bulk-pct", root) || {}).value);
+      post(sessionUrl(root, "accept-above"), { percent: pct }).then((data) => {
+        pendingToast = "Accepted " + data.accepted + " suggestions at \u2265 " + pct + " %; " +
+          data.remaining + " lines still need a person (least confident first)";
+        reload(root, "confidence");
+      }).catch((err) => toast(root, "Not saved: " + err.message, true));
+      return true;
+    }
+    return false;
+  }
+
+  let pendingToast = null;
+  document.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey) || ev.altKey || (ev.key || "").toLowerCase() !== "z" && (ev.key || "").toLowerCase() !== "y") return;
+    const t = ev.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true]")) return;
+    const root = review();
+    if (!root) return;
+    ev.preventDefault();
+    const redo = ev.shiftKey || (ev.key || "").toLowerCase() === "y";
+    step(root, redo ? "redo" : "undo");
+  });
+
   // ---------------------------------------------------------------- (re)render hook
   function onRender(root) {
     if (root._mswReady) return;
@@ -951,19 +1021,23 @@
     loadVendor().catch(() => {}); // the waveform's code loads while Gradio starts
   }
 
-  function fill(mount) {
+  function fill(mount, then) {
     if (mount.dataset.loading) return;
     mount.dataset.loading = "1";
     // the pane's first content (ui.url_mount_html): the session of the page's URL, if any
     const sid = mount.classList.contains("msw-url-mount") ? urlSession() : mount.dataset.session;
     if (!sid) return;
     const order = mount.dataset.order || "time";
+    orders[sid] = order;
     const key = fragmentUrl(sid, order);
     const promise = prefetched[key] || fetchFragment(sid, order);
     delete prefetched[key];
     if (mount.dataset.note) pendingNote[sid] = mount.dataset.note;
     promise.then((html) => {
       if (mount.isConnected) mount.outerHTML = html;
+      scan();
+      if (pendingToast) { toast(review(), pendingToast); pendingToast = null; }
+      if (then) then();
     }).catch((err) => {
       if (mount.isConnected) {
         mount.innerHTML = "";

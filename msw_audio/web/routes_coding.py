@@ -106,10 +106,13 @@ def router(store: Store) -> APIRouter:
         return {"principle": principle, "value": value, "note": note}
 
     @api.post("/api/sessions/{session_id}/reviewed")
-    def reviewed(session_id: str, request: Request) -> dict[str, Any]:
+    def reviewed(session_id: str, request: Request,
+                 force: bool = Body(False, embed=True)) -> dict[str, Any]:
+        """409 ``confirm_required`` with the count while lines are unconfirmed, unless
+        ``force`` (the evaluator said "mark reviewed anyway")."""
         _check_csrf(request)
         user = current_user(request)
-        _call(store.mark_reviewed, session_id, user)
-        return _progress(session_id, user)
+        done = _call(store.mark_reviewed, session_id, user, True, force)
+        return _progress(session_id, user) | {"unconfirmed": done["unconfirmed"]}
 
     return api

@@ -22,7 +22,13 @@ from starlette.types import ASGIApp
 from msw_audio.jobs.queue import JobConfig
 from msw_audio.review.store import Store
 from msw_audio.web import login as login_routes
-from msw_audio.web import routes_coding, routes_corrections, routes_exports, routes_files
+from msw_audio.web import (
+    routes_coding,
+    routes_corrections,
+    routes_exports,
+    routes_files,
+    routes_review_state,
+)
 from msw_audio.web.deps import (  # noqa: F401 - re-exported for routers and tests
     _EXPECTED,
     COOKIE,
@@ -64,6 +70,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     api.include_router(routes_coding.router(store))
     api.include_router(routes_corrections.router(store))
     api.include_router(routes_exports.router(store))
+    api.include_router(routes_review_state.router(store))
 
     if mount_ui:
         import gradio as gr

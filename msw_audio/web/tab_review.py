@@ -14,6 +14,7 @@ import pandas as pd
 from msw_audio.errors import MswError
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
+from msw_audio.web import tab_upload_state
 from msw_audio.web.render import CodebookView, review_mount_html, url_mount_html
 from msw_audio.web.ui_common import (
     JOB_COLUMNS,
@@ -90,6 +91,9 @@ def build(store: Store, book: CodebookView) -> Tab:
                 up_btn = gr.Button("Upload and process", variant="primary")
                 jobs_btn = gr.Button("Refresh processing status")
             up_result = gr.Markdown()
+            up_known = gr.State(None)  # a re-uploaded recording's session id
+            up_update = gr.Button("Update its metadata", visible=False)
+            tab_upload_state.worker_banner(store)
             jobs_table = gr.Dataframe(
                 headers=JOB_COLUMNS, interactive=False, label="Processing jobs"
             )
@@ -216,8 +220,9 @@ def build(store: Store, book: CodebookView) -> Tab:
         from msw_audio.jobs.queue import enqueue, submit
 
         user = signed_in_user(store, request)
+        keep = (gr.update(),) * 7
         if not path:
-            return "Choose a recording first.", gr.update()
+            return "Choose a recording first.", gr.update(), *keep, None, gr.update(visible=False)
         upload = Path(path)
         meta = {
             "worker": worker,
@@ -230,19 +235,34 @@ def build(store: Store, book: CodebookView) -> Tab:
         }
         try:
             job = enqueue(store, upload, user, meta={k: v for k, v in meta.items() if v})
-            submit(job)  # the engine from MSW_AUDIO_ENGINE (serve --engine sets it)
+            known, known_sid = tab_upload_state.known_upload(store, user, job)
+            if not known:
+                submit(job)  # the engine from MSW_AUDIO_ENGINE (serve --engine sets it)
         except MswError as exc:
-            return f"⚠ {exc}", jobs_frame(user)
+            return f"⚠ {exc}", jobs_frame(user), *keep, None, gr.update(visible=False)
         finally:
             # Gradio keeps uploads in its temp folder: a family's recording must not linger
             upload.unlink(missing_ok=True)
-        return f"Queued as job `{job}`; refresh the status to follow it.", jobs_frame(user)
+        if known:  # keep the form: its details may go onto the known session
+            return (known, jobs_frame(user), None, *keep[1:], known_sid,
+                    gr.update(visible=bool(known_sid)))
+        # a new recording: the form starts empty for the next one
+        return (f"Queued as job `{job}`; refresh the status to follow it.", jobs_frame(user),
+                None, "", "", "", "", None, "", None, gr.update(visible=False))
 
+    up_fields = [up_worker, up_team, up_date, up_family, up_type, up_people]
     up_btn.click(
         on_upload,
-        [up_file, up_worker, up_team, up_date, up_family, up_type, up_people],
-        [up_result, jobs_table],
+        [up_file, *up_fields],
+        [up_result, jobs_table, up_file, *up_fields, up_known, up_update],
     )
+
+    def on_update_meta(sid, worker, team, date, family, rtype, request: gr.Request):
+        meta = {"worker": worker, "team": team, "date": date, "family": family,
+                "recording_type": rtype}
+        return tab_upload_state.update_meta(store, signed_in_user(store, request), sid, meta)
+
+    up_update.click(on_update_meta, [up_known, *up_fields[:5]], [up_result])
 
     def on_jobs(request: gr.Request):
         return jobs_frame(signed_in_user(store, request))

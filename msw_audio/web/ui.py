@@ -30,6 +30,8 @@ def render_session(
 
     ``book`` None: the codebook that coded the session (its codes and hotkeys).
     """
+    from msw_audio.review.by_exception import default_threshold
+
     session = store.get_session(session_id, user)
     if book is None:
         book = codebook_view(store.codebook_for(session_id))
@@ -46,6 +48,7 @@ def render_session(
         editable=user.can("session.edit"),
         can_listen=user.can("audio.listen"),
         order=order,
+        threshold=default_threshold(),
     )
 
 

@@ -40,7 +40,7 @@ def test_a_team_b_session_is_404_on_every_route_for_team_a(two_teams):
     for name in ("cora_s", "eva_s", "rita_s"):
         cookie = _login(base, name)
         for path in (f"/media/{north}", f"/media/{north}/peaks", f"/api/sessions/{north}",
-                     f"/fragment/review/{north}"):
+                     f"/fragment/review/{north}", f"/api/sessions/{north}/review-need"):
             status, _, body = _request(base + path, cookie=cookie)
             assert status in (404, 403) if name == "rita_s" and "media" in path else status == 404
             assert b"Family D" not in body
@@ -51,6 +51,10 @@ def test_a_team_b_session_is_404_on_every_route_for_team_a(two_teams):
             (f"/api/sessions/{north}/speakers/SPEAKER_00/role", {"role": "parent"}),
             (f"/api/sessions/{north}/scores/empathy", {"value": 1.0}),
             (f"/api/sessions/{north}/reviewed", None),
+            (f"/api/sessions/{north}/undo", None),
+            (f"/api/sessions/{north}/redo", None),
+            (f"/api/sessions/{north}/reopen", None),
+            (f"/api/sessions/{north}/accept-above", {"percent": 50}),
         ):
             data = json.dumps(payload or {}).encode()
             status, _, _ = _request(base + path, method="POST", data=data, headers=JSON,

@@ -18,9 +18,9 @@ def test_second_stale_edit_is_409_then_a_deliberate_replace_keeps_both(tmp_path:
     store.add_user("evan", "evaluator", "test-password-1")
     url = None
     with running_server(store) as base:
-        url = base + f"/api/sessions/{sid}/utterances/u0003/code"
+        url = base + f"/api/sessions/{sid}/utterances/u0005/code"
         eva, evan = _login(base, "eva"), _login(base, "evan")
-        # both screens showed no confirmed code on u0003
+        # both screens showed no confirmed code on u0005
         first = json.dumps({"code": "complex_reflection", "expected": None}).encode()
         assert _request(url, method="POST", data=first, headers=JSON, cookie=eva)[0] == 200
         second = json.dumps({"code": "closed_question", "expected": None}).encode()
@@ -30,7 +30,7 @@ def test_second_stale_edit_is_409_then_a_deliberate_replace_keeps_both(tmp_path:
         assert detail["current"] == "complex_reflection" and detail["by"] == "eva"
         assert "changed by eva" in detail["message"]
         decisions = store.get_decisions(sid, store.get_user("eva"))
-        assert decisions["codes"]["u0003"]["code"] == "complex_reflection"  # not overwritten
+        assert decisions["codes"]["u0005"]["code"] == "complex_reflection"  # not overwritten
         # evan saw theirs and replaces it on purpose
         again = json.dumps({"code": "closed_question",
                             "expected": "complex_reflection"}).encode()
@@ -39,7 +39,7 @@ def test_second_stale_edit_is_409_then_a_deliberate_replace_keeps_both(tmp_path:
         plain = json.dumps({"code": "open_question"}).encode()
         assert _request(url, method="POST", data=plain, headers=JSON, cookie=eva)[0] == 200
     history = [h for h in store.decision_history(sid, store.get_user("eva"))
-               if h.get("target") == "u0003"]
+               if h.get("target") == "u0005"]
     assert [(h["new"], h["by"]) for h in history] == [
         ("complex_reflection", "eva"), ("closed_question", "evan"), ("open_question", "eva")]
     store.close()
