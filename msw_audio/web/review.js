@@ -150,15 +150,20 @@
     if (root) tick(root, audio);
   }, true);
 
-  document.addEventListener("ratechange", (ev) => {
-    const audio = ev.target;
-    const root = audio instanceof HTMLAudioElement && audio.closest(".msw-review");
-    if (!root) return;
+  // The speed buttons show the player's rate: set at once by setRate, and on ratechange for
+  // changes made elsewhere (the browser's own player menu).
+  function showRate(root, audio) {
     qa(".msw-speed", root).forEach((b) => {
       const on = Math.abs(+b.dataset.rate - audio.playbackRate) < 1e-6;
       b.classList.toggle("msw-on", on);
       b.setAttribute("aria-pressed", on ? "true" : "false");
     });
+  }
+
+  document.addEventListener("ratechange", (ev) => {
+    const audio = ev.target;
+    const root = audio instanceof HTMLAudioElement && audio.closest(".msw-review");
+    if (root) showRate(root, audio);
   }, true);
 
   function setRate(root, rate) {
@@ -166,6 +171,7 @@
     if (!audio) return;
     audio.playbackRate = rate;
     audio.defaultPlaybackRate = rate;
+    showRate(root, audio);
     remember("msw-rate", String(rate));
     toast(root, "Speed " + rate + "×");
   }
