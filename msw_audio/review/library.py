@@ -18,9 +18,16 @@ from typing import Any
 from sqlalchemy import select
 
 from msw_audio.errors import InputError
+from msw_audio.records import PRINCIPLES
 from msw_audio.review.auth import User
 from msw_audio.review.core import StoreCore, _iso, _not_blind, _visible
-from msw_audio.review.db import ExemplarStar, SessionRow, SpeakerRow, UtteranceRow
+from msw_audio.review.db import (
+    ExemplarStar,
+    PrincipleScore,
+    SessionRow,
+    SpeakerRow,
+    UtteranceRow,
+)
 from msw_audio.review.handouts import (
     practice_note_markdown,
     practice_note_pdf,
@@ -98,14 +105,16 @@ class Library(StoreCore):
 
     # ------------------------------------------------------------------ the library
     def library(self, user: User, query: str | None = None, code: str | None = None,
-                team: str | None = None, worker: str | None = None, context: int = 1,
+                team: str | None = None, worker: str | None = None,
+                principle: str | None = None, context: int = 1,
                 limit: int = 200) -> list[dict[str, Any]]:
         """Starred lines first (newest star first), then confirmed good-practice lines
         worth quoting (``is_quotable``), in session and time order.
 
         ``query``: a case-insensitive piece of the line's text or a star's note. ``code``:
         only lines confirmed as that code. Sessions the user is coding blind are left out
-        (they show confirmed codes).
+        (they show confirmed codes). ``principle``: only evidence lines of sessions whose
+        confirmed score on it is 4 or more.
         """
         user.require("exemplars.view")
         needle = (query or "").strip().lower()
@@ -130,6 +139,18 @@ class Library(StoreCore):
                                            UtteranceRow.confirmed_code.in_(codes))
                 .order_by(UtteranceRow.session_id, UtteranceRow.idx)))
             picks: list[tuple[str, str]] = list(stars)
+            if principle:
+                if principle not in PRINCIPLES:
+                    raise InputError(f"unknown principle {principle!r}")
+                evidence = {
+                    (p.session_id, ev.get("utterance_id"))
+                    for p in s.scalars(select(PrincipleScore).where(
+                        PrincipleScore.principle == principle, PrincipleScore.confirmed >= 4,
+                        PrincipleScore.session_id.in_(sessions)))
+                    for ev in p.evidence or [] if isinstance(ev, dict)
+                }
+                picks = [p for p in picks if p in evidence]
+                confirmed = [u for u in confirmed if (u.session_id, u.utterance_id) in evidence]
             picks += [(u.session_id, u.utterance_id) for u in confirmed
                       if (u.session_id, u.utterance_id) not in stars and is_quotable(u.text)]
             out: list[dict[str, Any]] = []
@@ -184,6 +205,8 @@ class Library(StoreCore):
         """The shortlisted lines as a handout shows them: one line of context either side,
         names taken out (``review.handouts``), the worker named only to that worker."""
         user.require("exemplars.star")
+        if not isinstance(picks, list):
+            raise InputError("items must be a list of {session_id, utterance_id}")
         wanted = [(str(p.get("session_id", "")), str(p.get("utterance_id", ""))) for p in picks
                   if isinstance(p, dict)]
         if not wanted:

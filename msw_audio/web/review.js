@@ -292,6 +292,8 @@
     } catch (e) { /* non-standard location */ }
     let uid = null;
     try { uid = sessionStorage.getItem("msw-sel-" + sid); } catch (e) { /* private mode */ }
+    // ?line=<utterance> (e.g. a disagreement in the agreement report) selects that line
+    try { uid = new URL(window.location.href).searchParams.get("line") || uid; } catch (e) { /* non-standard location */ }
     const row = (uid && q('.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q(".msw-utt", root);
     if (row) select(root, row, false);
   }

@@ -40,7 +40,7 @@ CSRF_HEADER = "x-msw"
 SESSION_HOURS = 12
 #: Paths anyone may reach: the login form and its stylesheet.
 PUBLIC_PATHS = frozenset({"/login", "/static/login.css", "/favicon.ico"})
-STATIC_FILES = frozenset({"review.js", "review.css", "login.css"})
+STATIC_FILES = frozenset({"review.js", "review.css", "login.css", "library.js"})
 
 
 #: A login left untouched this long ends (a shared office computer left open).
@@ -535,6 +535,11 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
                 "Cache-Control": "no-store",
             },
         )
+
+    from msw_audio.web import routes_double_coding, routes_library
+
+    api.include_router(routes_library.router(store))
+    api.include_router(routes_double_coding.router(store))
 
     if mount_ui:
         import gradio as gr

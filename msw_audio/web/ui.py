@@ -8,29 +8,26 @@ browser's. Tabs a role cannot use are hidden as a courtesy; hiding is not the pr
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pandas as pd
 
 from msw_audio.errors import MswError
-from msw_audio.records import PRINCIPLES
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
 from msw_audio.web.render import (
-    PRINCIPLE_LABELS,
     CodebookView,
     codebook_view,
-    exemplars_html,
     review_html,
     review_mount_html,
-    shortlist_markdown,
 )
+from msw_audio.web.tab_double_coding import build_double_coding_tab
+from msw_audio.web.tab_library import build_library_tab
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
-HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+HEAD = ('<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+        '<script src="/static/library.js"></script>')
 RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "other"]
 JOB_COLUMNS = ["Recording", "State", "Stage", "Progress", "Session", "Error", "Queued"]
 ORDERS = {"Time order": "time", "Least confident first": "confidence"}
@@ -101,7 +98,12 @@ def render_session(
         book = codebook_view(store.codebook_for(session_id))
     decisions = store.get_decisions(session_id, user)
     meta = store.session_meta(session_id, user)
-    return review_html(
+    banner = (
+        '<div class="msw-blind-banner" role="note">Blind second coding: you see the model\'s '
+        "suggestions and speaker roles, not the first evaluator's codes, scores or history. "
+        "<b>Mark reviewed</b> finishes your pass.</div>" if meta.get("blind") else ""
+    )
+    return banner + review_html(
         session_id,
         session,
         decisions,
@@ -111,10 +113,6 @@ def render_session(
         can_listen=user.can("audio.listen"),
         order=order,
     )
-
-
-def _principle(name: str | None) -> str:
-    return PRINCIPLE_LABELS.get(name or "", "")
 
 
 def _error_html(exc: Exception) -> str:
@@ -137,10 +135,6 @@ def _header(user: User) -> str:
 def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
     """All views in one Blocks app; ``msw_audio.web.server.create_app`` mounts it behind login."""
     book = book or codebook_view(store.codebook)
-    code_choices = [("Any good-practice code", "")] + [
-        (c.label, c.id) for c in book.groups.get("practitioner", [])
-    ]
-    principle_choices = [("Any principle", "")] + [(PRINCIPLE_LABELS[p], p) for p in PRINCIPLES]
 
     # analytics off: an offline-first tool for family recordings sends nothing anywhere
     with gr.Blocks(title="msw-audio review", analytics_enabled=False) as demo:
@@ -226,27 +220,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                     in_result = gr.Markdown()
 
             # ---------------------------------------------------------- coach
-            with gr.Tab("Exemplar library", id="coach", visible=False) as coach_tab:
-                gr.Markdown(
-                    "Confirmed good practice from reviewed recordings. Filter, listen to each "
-                    "example in context, and shortlist a few for a coaching conversation."
-                )
-                with gr.Row():
-                    f_code = gr.Dropdown(code_choices, value="", label="Code")
-                    f_principle = gr.Dropdown(
-                        principle_choices, value="", label="Principle (scored 4+)"
-                    )
-                    f_worker = gr.Dropdown([], value="", label="Worker", allow_custom_value=True)
-                    f_team = gr.Dropdown([], value="", label="Team", allow_custom_value=True)
-                    f_from = gr.Textbox(label="From (YYYY-MM-DD)")
-                    f_to = gr.Textbox(label="To (YYYY-MM-DD)")
-                f_btn = gr.Button("Find examples", variant="primary")
-                ex_state = gr.State([])
-                ex_html = gr.HTML(js_on_load=None, apply_default_css=False, elem_id="msw-exemplars")
-                shortlist = gr.CheckboxGroup([], label="Shortlist for a coaching conversation")
-                with gr.Row():
-                    sl_btn = gr.Button("Export shortlist")
-                    sl_file = gr.File(label="Shortlist (Markdown)", interactive=False)
+            coach_tab, f_worker, f_team = build_library_tab(store, book, _user)
 
             # ---------------------------------------------------------- team
             with gr.Tab("Team reflection", id="team", visible=False) as team_tab:
@@ -290,6 +264,8 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                     interactive=False, label="Per principle (quadratic-weighted κ, mean abs. error)"
                 )
 
+            double_tab = build_double_coding_tab(store, book, _user)
+
             # ---------------------------------------------------------- admin
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 ad_btn = gr.Button("Load users and audit log")
@@ -324,6 +300,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 gr.update(visible=user.can("team.view")),
                 gr.update(visible=user.can("export") or user.can("agreement.view")),
                 gr.update(visible=user.can("audit.view")),
+                gr.update(visible=user.can("agreement.view") or user.can("session.assign")),
                 gr.update(choices=[("Any worker", "")] + [(w, w) for w in workers]),
                 gr.update(choices=[("Any team", "")] + [(t, t) for t in teams]),
                 gr.update(choices=[("Whole service", "")] + [(t, t) for t in teams]),
@@ -346,6 +323,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 team_tab,
                 research_tab,
                 admin_tab,
+                double_tab,
                 f_worker,
                 f_team,
                 t_team,
@@ -499,52 +477,6 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
             on_tick, [session_dd, live_state],
             [queue, session_dd, sessions_state, jobs_table, live_state],
         )
-
-        # -------------------------------------------------------------- coach
-        def on_find(code, principle, worker, team, d_from, d_to, request: gr.Request):
-            user = _user(store, request)
-            try:
-                items = store.exemplars(
-                    user,
-                    code=code or None,
-                    principle=principle or None,
-                    worker=worker or None,
-                    team=team or None,
-                    date_from=d_from or None,
-                    date_to=d_to or None,
-                )
-            except MswError as exc:
-                return _error_html(exc), [], gr.update(choices=[], value=[])
-            labels = [
-                (
-                    f"#{i + 1} {book.label(x.get('code')) or _principle(x.get('principle'))}"
-                    f" · {x.get('title', '')} · {(x.get('text') or '')[:60]}",
-                    i,
-                )
-                for i, x in enumerate(items)
-            ]
-            return (
-                exemplars_html(items, book, user.can("audio.listen")),
-                items,
-                gr.update(choices=labels, value=[]),
-            )
-
-        f_btn.click(
-            on_find,
-            [f_code, f_principle, f_worker, f_team, f_from, f_to],
-            [ex_html, ex_state, shortlist],
-        )
-
-        def on_shortlist(items: list[dict[str, Any]], picked: list[int], request: gr.Request):
-            _user(store, request)
-            chosen = [items[i] for i in sorted(picked or []) if 0 <= i < len(items)] or items
-            if not chosen:
-                raise gr.Error("Find some examples first.")
-            out = Path(tempfile.mkdtemp(prefix="msw-shortlist-")) / "coaching-shortlist.md"
-            out.write_text(shortlist_markdown(chosen, book), encoding="utf-8")
-            return str(out)
-
-        sl_btn.click(on_shortlist, [ex_state, shortlist], [sl_file])
 
         # -------------------------------------------------------------- team
         def on_team(team: str, kind: str, request: gr.Request):
