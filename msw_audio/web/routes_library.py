@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from msw_audio.review.store import Store
-from msw_audio.web.server import _call, _check_csrf, current_user
+from msw_audio.web.deps import _call, _check_csrf, current_user
 
 #: the shortlist: ``[{session_id, utterance_id}, ...]`` (checked by the store)
 _ITEMS = Body(...)
