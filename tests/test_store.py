@@ -64,7 +64,7 @@ def test_open_gives_migrated_sqlite_in_wal_with_foreign_keys(tmp_path: Path):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0005"
+    assert version == "0006"
     assert (data / "msw-audio.db").is_file()
     for folder in ("audio", "incoming", "cache", "jobs"):
         assert (data / folder).is_dir()

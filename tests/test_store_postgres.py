@@ -86,7 +86,7 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
     with Store.open(tmp_path / "data", url=pg_url) as st:
         with st.engine.connect() as conn:
             assert conn.dialect.name == "postgresql"
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         ev = st.add_user("eva", "evaluator", "eva-password")
         admin = st.add_user("ada", "admin", "ada-password")
         coach = st.add_user("cora", "coach", "cora-password")

@@ -13,7 +13,7 @@ from msw_audio.records import (
 from msw_audio.review.auth import (
     User,
 )
-from msw_audio.review.core import StoreCore, _iso, _parse_date, _visible
+from msw_audio.review.core import StoreCore, _iso, _not_blind, _parse_date, _visible
 from msw_audio.review.db import (
     PrincipleScore,
     SessionRow,
@@ -84,7 +84,7 @@ class Analytics(StoreCore):
             raise InputError(f"unknown principle {principle!r}")
         d_from, d_to = _parse_date(date_from), _parse_date(date_to)
         with self.rtx() as s:
-            q = _visible(select(SessionRow), user)
+            q = _not_blind(_visible(select(SessionRow), user), user)
             if worker:
                 q = q.where(SessionRow.worker == worker)
             if team:
@@ -192,7 +192,7 @@ class Analytics(StoreCore):
 
         user.require("team.view")
         with self.rtx() as s:
-            q = _visible(select(SessionRow), user)
+            q = _not_blind(_visible(select(SessionRow), user), user)
             if team:
                 q = q.where(SessionRow.team == team)
             if worker:
@@ -276,7 +276,7 @@ class Analytics(StoreCore):
         confirmed score. ``kappa`` is None where it is undefined (one class only).
         """
         user.require("agreement.view")
-        visible = _visible(select(SessionRow.id), user)
+        visible = _not_blind(_visible(select(SessionRow.id), user), user)
         with self.rtx() as s:
             code_pairs = s.execute(
                 select(Suggestion.code, UtteranceRow.confirmed_code, Suggestion.model_version)

@@ -35,6 +35,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # erase a family's data completely
     "session.erase": frozenset({"admin"}),
     "exemplars.view": frozenset({"evaluator", "coach", "admin"}),
+    # star an utterance for the coach library, export practice-note handouts
+    "exemplars.star": frozenset({"evaluator", "coach", "admin"}),
+    # ask a second evaluator to code a session blind (double coding)
+    "session.assign": frozenset({"evaluator", "admin"}),
     "team.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
     # confirmed-labels and confirmed-scores training files
     "export": frozenset({"researcher", "admin"}),
@@ -96,6 +100,8 @@ _VERBS = {
     "session.ingest": "add sessions",
     "session.erase": "erase sessions",
     "exemplars.view": "browse the exemplar library",
+    "exemplars.star": "star exemplars or export handouts",
+    "session.assign": "assign sessions for blind double coding",
     "team.view": "see team summaries",
     "export": "export training data",
     "agreement.view": "see model agreement",

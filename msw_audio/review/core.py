@@ -344,6 +344,25 @@ def _visible(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
     return q if user.all_teams else q.where(SessionRow.team.in_(sorted(user.teams)))
 
 
+def _blind_session_ids(user: User):  # noqa: ANN202 - a SQLAlchemy Select
+    """Ids of the sessions ``user`` is coding blind right now (an open second pass).
+
+    Why here: every view that pools confirmed codes or scores (exemplars, team figures,
+    agreement, the library) leaves these out for that user, or the first coder's
+    decisions would reach the blind coder through an aggregate.
+    """
+    from msw_audio.review.db import BlindAssignment
+
+    return select(BlindAssignment.session_id).where(
+        BlindAssignment.coder == user.name, BlindAssignment.finished_at.is_(None)
+    )
+
+
+def _not_blind(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
+    """``q`` (over SessionRow) without the sessions ``user`` is coding blind."""
+    return q.where(SessionRow.id.not_in(_blind_session_ids(user)))
+
+
 def _user(row: UserRow) -> User:
     teams = row.teams if row.teams is not None else [ALL_TEAMS]
     return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,

@@ -304,3 +304,74 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     session_id: Mapped[str | None] = mapped_column(String(32))
+
+
+# ---------------------------------------------------------------- coach library, double coding
+class ExemplarStar(Base):
+    """An evaluator or coach marked one utterance as an exemplar for the coach library."""
+
+    __tablename__ = "exemplar_stars"
+    __table_args__ = (UniqueConstraint("session_id", "utterance_id", "user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    utterance_id: Mapped[str] = mapped_column(String(64))
+    user_name: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlindAssignment(Base):
+    """A second evaluator asked to code a session without seeing the first one's decisions.
+
+    ``finished_at`` None: the pass is open, and every read of that session by ``coder``
+    shows only their own codes and scores (``review.double_coding``).
+    """
+
+    __tablename__ = "blind_assignments"
+    __table_args__ = (UniqueConstraint("session_id", "coder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    coder: Mapped[str] = mapped_column(String(255), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(255))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class BlindCode(Base):
+    """The second (blind) coder's code for one utterance; the first coder's stays in
+    ``utterances.confirmed_code``."""
+
+    __tablename__ = "blind_codes"
+    __table_args__ = (UniqueConstraint("session_id", "utterance_id", "coder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    utterance_id: Mapped[str] = mapped_column(String(64))
+    coder: Mapped[str] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlindScore(Base):
+    """The second (blind) coder's principle score for one session."""
+
+    __tablename__ = "blind_scores"
+    __table_args__ = (UniqueConstraint("session_id", "principle", "coder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    principle: Mapped[str] = mapped_column(String(64))
+    coder: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -13,7 +13,11 @@ from msw_audio.review.auth import (
 )
 from msw_audio.review.core import StoreCore
 from msw_audio.review.db import (
+    BlindAssignment,
+    BlindCode,
+    BlindScore,
     Decision,
+    ExemplarStar,
     Job,
     PrincipleScore,
     Recording,
@@ -46,12 +50,14 @@ class Erasure(StoreCore):
                 )
             )
             s.execute(delete(Job).where(Job.id.in_(job_ids)))
-            for model in (Decision, Suggestion, PrincipleScore, UtteranceRow, SpeakerRow):
+            for model in (Decision, Suggestion, PrincipleScore, UtteranceRow, SpeakerRow,
+                          ExemplarStar, BlindAssignment, BlindCode, BlindScore):
                 s.execute(delete(model).where(model.session_id == session_id))
             s.execute(delete(SessionRow).where(SessionRow.id == session_id))
             s.execute(delete(Recording).where(Recording.sha256 == sha))
             self.audit(s, user, "session.erase", "session", session_id)
         self._remove_files(sha, job_ids)
+        self._remove_handouts(session_id)
         self._compact()
 
     def _remove_files(self, sha: str, job_ids: list[str]) -> None:
@@ -63,6 +69,11 @@ class Erasure(StoreCore):
         shutil.rmtree(self.paths.cache_for(sha), ignore_errors=True)
         for jid in job_ids:
             shutil.rmtree(self.paths.job_dir(jid), ignore_errors=True)
+
+    def _remove_handouts(self, session_id: str) -> None:
+        """Coach handouts quoting the session (``Library`` writes them, and removes every
+        copy); here only the session's own folder, for a store without the library."""
+        shutil.rmtree(self.paths.handout_dir(session_id), ignore_errors=True)
 
     def _compact(self) -> None:
         """Push erased pages out of the SQLite WAL so no copy lingers in the data folder."""
@@ -78,7 +89,13 @@ class Erasure(StoreCore):
                 s.scalars(select(Job.audio_sha256))
             )
             jobs = set(s.scalars(select(Job.id)))
+            session_ids = set(s.scalars(select(SessionRow.id)))
         removed = []
+        if self.paths.handouts.is_dir():
+            for d in self.paths.handouts.iterdir():
+                if d.name not in session_ids:
+                    self._remove_handouts(d.name)
+                    removed.append(str(d))
         for folder in (self.paths.audio, self.paths.incoming):
             for f in folder.iterdir():
                 if f.name.lstrip(".")[:64] not in shas:

@@ -7,6 +7,7 @@ Data folder layout (see docs/store.md)::
     <data>/incoming/            uploads waiting for a job (same naming)
     <data>/cache/<sha256>/      pipeline stage cache (resume after a crash)
     <data>/jobs/<job id>/out/   pipeline output while a job runs
+    <data>/handouts/<session>/  coach practice notes drawn from that session (erased with it)
 """
 
 from __future__ import annotations
@@ -101,6 +102,16 @@ class DataPaths:
                 "copy the output folder (and its recording) there, or use `msw-audio ingest`"
             )
         return resolved
+
+    @property
+    def handouts(self) -> Path:
+        """Coach handouts (practice notes), one folder per session they quote."""
+        return self.root / "handouts"
+
+    def handout_dir(self, session_id: str) -> Path:
+        if not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", session_id or ""):
+            raise InputError(f"bad session id {session_id!r}")
+        return self.handouts / session_id
 
     def audio_file(self, sha256: str, ext: str) -> Path:
         return self.audio / f"{_check_sha(sha256)}{ext}"

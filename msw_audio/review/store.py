@@ -9,6 +9,8 @@ crash loses at most the click in flight.
 
 ``Store`` is the sum of one mixin per concern, each in its own module over
 ``review.core.StoreCore`` (see docs/architecture.md); the folder layout is ``review.paths``.
+``DoubleCoding`` is first in the bases: it wraps reads and decisions for a blind second
+coder and hands everyone else to the ordinary methods (``super()``).
 """
 
 from __future__ import annotations
@@ -20,19 +22,25 @@ from msw_audio.review.by_exception import ByException
 from msw_audio.review.core import StoreCore, migrate
 from msw_audio.review.corrections import Corrections
 from msw_audio.review.decisions import ANY_VALUE, Decisions
+from msw_audio.review.double_coding import DoubleCoding
 from msw_audio.review.erasure import Erasure
 from msw_audio.review.exports import Exports
 from msw_audio.review.history import History
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
+from msw_audio.review.library import Library
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
 from msw_audio.review.session_meta import SessionMeta
 from msw_audio.review.users import Users
 
 
-class Store(Corrections, Accuracy, Users, Ingest, Decisions, Analytics, Exports, Reading,
-            Erasure, History, ByException, SessionMeta, StoreCore):
-    """Review store API used by the app, the CLI and the job worker."""
+class Store(DoubleCoding, Library, Corrections, Accuracy, Users, Ingest, Decisions, Analytics,
+            Exports, Reading, Erasure, History, ByException, SessionMeta, StoreCore):
+    """Review store API used by the app, the CLI and the job worker.
+
+    ``DoubleCoding`` comes first on purpose: it wraps the reading and decision methods so a
+    blind second coder is answered from their own decisions (``review.double_coding``).
+    """
 
 
 __all__ = [

@@ -991,7 +991,9 @@
     const rate = +recall("msw-rate");
     if (audio && SPEEDS.includes(rate) && rate !== 1) { audio.playbackRate = rate; audio.defaultPlaybackRate = rate; }
     pinToTop(root);
-    const uid = recall("msw-sel-" + sid);
+    let uid = recall("msw-sel-" + sid);
+    // ?line=<utterance> (e.g. a disagreement in the agreement report) selects that line
+    try { uid = new URL(window.location.href).searchParams.get("line") || uid; } catch (e) { /* non-standard location */ }
     const row = (uid && q('.msw-utt[data-uid="' + CSS.escape(uid) + '"]', root)) || q(".msw-utt", root);
     if (row) select(root, row, false);
     buildWave(root);

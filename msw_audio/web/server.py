@@ -25,8 +25,10 @@ from msw_audio.web import login as login_routes
 from msw_audio.web import (
     routes_coding,
     routes_corrections,
+    routes_double_coding,
     routes_exports,
     routes_files,
+    routes_library,
     routes_review_state,
 )
 from msw_audio.web.deps import (  # noqa: F401 - re-exported for routers and tests
@@ -71,6 +73,8 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     api.include_router(routes_corrections.router(store))
     api.include_router(routes_exports.router(store))
     api.include_router(routes_review_state.router(store))
+    api.include_router(routes_library.router(store))
+    api.include_router(routes_double_coding.router(store))
 
     if mount_ui:
         import gradio as gr

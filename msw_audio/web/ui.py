@@ -1,9 +1,10 @@
 """The Gradio Blocks review app: one module per tab, composed here.
 
-Tabs: ``tab_review`` (evaluator queue, transcript, uploads), ``tab_coach`` (exemplar
+Tabs: ``tab_review`` (evaluator queue, transcript, uploads), ``tab_library`` (coach
 library), ``tab_team`` (team reflection), ``tab_research`` (exports and agreement),
-``tab_admin`` (users, audit log). Every handler resolves the signed-in user from the request
-(set by the login gate, ``web.login``) and calls the ``Store`` with that user, so permissions
+``tab_double_coding`` (blind second coding, agreement), ``tab_admin`` (users, audit log).
+Every handler resolves the signed-in user from the request (set by the login gate,
+``web.login``) and calls the ``Store`` with that user, so permissions
 are the store's, not the browser's. Tabs a role cannot use are hidden as a courtesy; hiding
 is not the protection.
 """
@@ -14,13 +15,21 @@ import gradio as gr
 
 from msw_audio.review.auth import User
 from msw_audio.review.store import Store
-from msw_audio.web import tab_admin, tab_coach, tab_research, tab_review, tab_team
+from msw_audio.web import (
+    tab_admin,
+    tab_double_coding,
+    tab_library,
+    tab_research,
+    tab_review,
+    tab_team,
+)
 from msw_audio.web.render import CodebookView, codebook_view, review_html
 from msw_audio.web.ui_common import signed_in_user
 
-HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+HEAD = ('<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
+        '<script src="/static/library.js"></script>')
 #: The tabs in the order shown.
-TABS = (tab_review, tab_coach, tab_team, tab_research, tab_admin)
+TABS = (tab_review, tab_library, tab_team, tab_research, tab_double_coding, tab_admin)
 
 
 def render_session(
@@ -37,9 +46,13 @@ def render_session(
         book = codebook_view(store.codebook_for(session_id))
     decisions = store.get_decisions(session_id, user)
     decisions["flags"] = store.flags(session_id, user)  # lines a correction asks to re-check
-    decisions["flags"] = store.flags(session_id, user)  # lines a correction asks to re-check
     meta = store.session_meta(session_id, user)
-    return review_html(
+    banner = (
+        '<div class="msw-blind-banner" role="note">Blind second coding: you see the model\'s '
+        "suggestions and speaker roles, not the first evaluator's codes, scores or history. "
+        "<b>Mark reviewed</b> finishes your pass.</div>" if meta.get("blind") else ""
+    )
+    return banner + review_html(
         session_id,
         session,
         decisions,
