@@ -210,6 +210,37 @@ def test_the_blind_coder_never_receives_the_first_coders_decisions(lib_store):
     assert {"blind.assign", "blind.code.set", "blind.score.set", "blind.finish"} <= set(actions)
 
 
+def test_no_write_path_lets_a_blind_coder_touch_the_shared_session(lib_store):
+    """Corrections, undo/redo, bulk accept and metadata edits are refused in a blind pass,
+    and what the blind coder reads of the session's progress is their own."""
+    store, sid = lib_store
+    eva, bo = _blind_setup(store, sid)
+    first, before = store.get_decisions(sid, eva), store.get_session(sid, eva)
+    speaker = before.utterances[2].speaker
+    attempts = [
+        lambda: store.reassign_utterance(sid, "u0003", "SPEAKER_00", bo, expected=speaker),
+        lambda: store.edit_text(sid, "u0003", "something else entirely", bo),
+        lambda: store.split_utterance(sid, "u0003", 1, bo),
+        lambda: store.merge_with_next(sid, "u0003", bo),
+        lambda: store.resplit_speakers(sid, bo, num_speakers=2),
+        lambda: store.undo_correction(sid, bo),
+        lambda: store.undo(sid, bo),
+        lambda: store.redo(sid, bo),
+        lambda: store.accept_above(sid, 0.5, bo),
+        lambda: store.update_session_meta(sid, {"date": "2026-01-01"}, bo),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InputError, match="not part of a blind pass"):
+            attempt()
+    assert store.get_decisions(sid, eva) == first
+    after = store.get_session(sid, eva)
+    assert [(u.speaker, u.text) for u in after.utterances] == [
+        (u.speaker, u.text) for u in before.utterances]
+    need = store.review_need(sid, bo)
+    assert need["unconfirmed"] == need["n_utterances"]  # none of eva's confirmations leak
+    assert store.flags(sid, bo) == {} and store.corrections(sid, bo) == []
+
+
 def test_agreement_report_matches_scikit_learn(lib_store, tmp_path):
     from sklearn.metrics import cohen_kappa_score
 

@@ -314,6 +314,79 @@ class DoubleCoding(StoreCore):
         return super().mark_reviewed(session_id, user, reviewed)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ blind reads
+    # ---- write paths that must not reach the shared session in a blind pass -------------
+    # A blind coder codes the transcript as it is: correcting it, undoing through the shared
+    # journal, bulk accepting or changing metadata would touch the first coder's session (or
+    # measure the model rather than the coder), so each is refused with a reason.
+
+    def _refuse_blind(self, session_id: str, user: User, what: str) -> None:
+        if self.is_blind(session_id, user):
+            raise InputError(f"{what} is not part of a blind pass: you code the transcript as "
+                             "it is, one line at a time (set a code again to change it)")
+
+    def reassign_utterance(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().reassign_utterance(session_id, *args, **kw)  # type: ignore[misc]
+
+    def edit_text(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().edit_text(session_id, *args, **kw)  # type: ignore[misc]
+
+    def split_utterance(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().split_utterance(session_id, *args, **kw)  # type: ignore[misc]
+
+    def merge_with_next(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().merge_with_next(session_id, *args, **kw)  # type: ignore[misc]
+
+    def resplit_speakers(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Re-splitting speakers")
+        return super().resplit_speakers(session_id, *args, **kw)  # type: ignore[misc]
+
+    def undo_correction(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Undoing a correction")
+        return super().undo_correction(session_id, *args, **kw)  # type: ignore[misc]
+
+    def undo(self, session_id: str, user: User) -> dict[str, Any]:
+        self._refuse_blind(session_id, user, "Undo")
+        return super().undo(session_id, user)  # type: ignore[misc]
+
+    def redo(self, session_id: str, user: User) -> dict[str, Any]:
+        self._refuse_blind(session_id, user, "Redo")
+        return super().redo(session_id, user)  # type: ignore[misc]
+
+    def accept_above(self, session_id: str, threshold: Any, user: User) -> dict[str, Any]:
+        self._refuse_blind(session_id, user, "Accepting suggestions in bulk")
+        return super().accept_above(session_id, threshold, user)  # type: ignore[misc]
+
+    def update_session_meta(self, session_id: str, meta: dict[str, Any], user: User
+                            ) -> Any:
+        self._refuse_blind(session_id, user, "Changing the session's details")
+        return super().update_session_meta(session_id, meta, user)  # type: ignore[misc]
+
+    def flags(self, session_id: str, user: User) -> dict[str, str]:
+        """A blind coder sees no flags: they come from the first coder's corrections."""
+        if self.is_blind(session_id, user):
+            return {}
+        return super().flags(session_id, user)  # type: ignore[misc]
+
+    def corrections(self, session_id: str, user: User) -> list[dict[str, Any]]:
+        if self.is_blind(session_id, user):
+            return []
+        return super().corrections(session_id, user)  # type: ignore[misc]
+
+    def review_need(self, session_id: str, user: User, threshold: Any = None
+                    ) -> dict[str, Any]:
+        """For a blind coder, counted from their own codes (never the first coder's)."""
+        if not self.is_blind(session_id, user):
+            return super().review_need(session_id, user, threshold)  # type: ignore[misc]
+        mine = self.get_decisions(session_id, user).get("codes", {})
+        n = len(self.get_session(session_id, user).utterances)
+        done = sum(1 for v in mine.values() if (v or {}).get("code"))
+        return {"n_utterances": n, "unconfirmed": n - done, "at_or_above": None,
+                "threshold": threshold}
+
     def _blind_status(self, s: OrmSession, session_id: str, coder: str) -> tuple[str, int]:
         n = s.scalar(select(func.count(BlindCode.id)).where(
             BlindCode.session_id == session_id, BlindCode.coder == coder)) or 0
@@ -560,3 +633,13 @@ def _score_agreement(score_pairs: list[dict[str, Any]]) -> dict[str, Any]:
             "mean_abs_diff": sum(abs(x - y) for x, y in zip(a, b, strict=True)) / (2 * len(ps)),
         }
     return out
+
+
+def _user_arg(args: tuple[Any, ...], kw: dict[str, Any]) -> User:
+    """The ``user`` of a correction call, by keyword or as the first ``User`` positional."""
+    if "user" in kw:
+        return kw["user"]
+    for a in args:
+        if isinstance(a, User):
+            return a
+    raise TypeError("a correction needs the user who makes it")
