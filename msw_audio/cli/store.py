@@ -120,7 +120,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
         user = store.add_user(args.name, args.role, password, tuple(args.grant or ()),
-                              teams=tuple(args.team or ("*",)))
+                              teams=tuple(args.team or ("*",)), worker=args.worker)
     extra = f" (+ {', '.join(sorted(user.grants))})" if user.grants else ""
     print(f"user {user.name!r} added with role {user.role}{extra}; {_teams_text(user)}")
     return 0
@@ -315,6 +315,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grant", action="append", choices=sorted(GRANTABLE), help="extra permission")
     p.add_argument("--team", action="append", metavar="TEAM",
                    help="a team whose sessions this login sees (repeat; default: every team)")
+    p.add_argument("--worker", default=None, metavar="NAME",
+                   help="practitioner: the worker name on their sessions (default: the login)")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (one line)"
     )
