@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "msw_audio.cli.scores",
     "msw_audio.cli.store",
     "msw_audio.cli.app",
+    "msw_audio.cli.backup",
 )
 
 

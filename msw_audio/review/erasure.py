@@ -79,9 +79,17 @@ class Erasure(StoreCore):
             needles = {"audio hash": sha}
             if len(row.family or "") >= 6:
                 needles["family pseudonym"] = row.family
-            phrase = max((u.text or "" for u in row.utterances), key=len, default="")
+            phrase = max((u.text or "" for u in row.utterances), key=len, default="")[:60]
             if len(phrase) >= 24:
-                needles["transcript phrase"] = phrase[:60]
+                needles["transcript phrase"] = phrase
+            # a trace another session legitimately shares is not looked for
+            others = SessionRow.id != session_id
+            if s.scalar(select(SessionRow.id).where(others, SessionRow.family == row.family)):
+                needles.pop("family pseudonym", None)
+            if s.scalar(select(UtteranceRow.id).where(
+                    UtteranceRow.session_id != session_id,
+                    UtteranceRow.text.contains(phrase, autoescape=True)).limit(1)):
+                needles.pop("transcript phrase", None)
             job_ids = list(
                 s.scalars(
                     select(Job.id).where((Job.audio_sha256 == sha) | (Job.session_id == session_id))
