@@ -167,10 +167,10 @@ def enqueue(
     sha, staged = _stage_copy(store, path, config.max_upload_bytes)
     try:
         if config.validate_audio:
-            from msw_audio.speech.audio import load_audio
+            from msw_audio.speech.sandbox import check_media_isolated
 
-            try:
-                load_audio(staged, max_duration=config.max_duration)
+            try:  # decoded in a child process with a time and memory limit
+                check_media_isolated(staged, max_duration=config.max_duration)
             except AudioError as exc:
                 # the staged copy has a random name: say which upload it was
                 raise AudioError(
