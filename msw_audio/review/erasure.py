@@ -263,6 +263,17 @@ class Erasure(StoreCore):
             if d.name not in jobs:
                 shutil.rmtree(d, ignore_errors=True)
                 removed.append(str(d))
+        if self.paths.uploads.is_dir():  # uploads abandoned before they became a job
+            stale = time.time() - 24 * 3600
+            for f in sorted(self.paths.uploads.rglob("*"), reverse=True):
+                try:
+                    if f.is_file() and f.stat().st_mtime < stale:
+                        f.unlink()
+                        removed.append(str(f))
+                    elif f.is_dir() and not any(f.iterdir()):
+                        f.rmdir()
+                except OSError:
+                    continue
         return removed
 
     def erase_older_than(self, days: int, user: User) -> list[str]:
