@@ -20,8 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from msw_audio.devdata import shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-ANNOMI = ROOT.parent / "shared" / "data" / "annomi" / "annomi-simple-dev.csv"
+ANNOMI = shared_dir() / "data" / "annomi" / "annomi-simple-dev.csv"
 DIALOGUES = [ROOT / "msw_audio" / "demo" / "dialogue.yaml",
              ROOT / "tests" / "data" / "three_speakers" / "dialogue.yaml"]
 OUT = ROOT / "benchmarks" / "data" / "name_mentions.jsonl"

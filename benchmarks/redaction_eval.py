@@ -19,11 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from msw_audio.devdata import shared_dir
 from msw_audio.review.redaction import redactor_for
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "name_mentions.jsonl"
-ANNOMI = ROOT.parent / "shared" / "data" / "annomi" / "annomi-simple-dev.csv"
+ANNOMI = shared_dir() / "data" / "annomi" / "annomi-simple-dev.csv"
 
 
 def load() -> dict[str, dict[str, list[tuple[str, str, str, list]]]]:

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_recall_on_the_hand_labelled_name_mentions_is_at_least_095():
-    if not (ROOT.parent / "shared" / "data" / "annomi" / "annomi-simple-dev.csv").is_file():
+    from msw_audio.devdata import shared_dir
+
+    if not (shared_dir() / "data" / "annomi" / "annomi-simple-dev.csv").is_file():
         pytest.skip("needs ../shared/data/annomi")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
