@@ -86,7 +86,12 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
     with Store.open(tmp_path / "data", url=pg_url) as st:
         with st.engine.connect() as conn:
             assert conn.dialect.name == "postgresql"
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+            from alembic.script import ScriptDirectory
+
+            from msw_audio.review.paths import MIGRATIONS_DIR
+
+            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         ev = st.add_user("eva", "evaluator", "eva-password")
         admin = st.add_user("ada", "admin", "ada-password")
         coach = st.add_user("cora", "coach", "cora-password")
@@ -139,3 +144,30 @@ def test_two_workers_claim_distinct_jobs_on_postgresql(pg_url: str, tmp_path: Pa
         a, b = (f.result(timeout=120) for f in futures)
     assert not set(a) & set(b)
     assert sorted(a + b) == ids
+
+
+def test_pseudonyms_erasure_vacuum_and_pg_dump_backup_on_postgresql(pg_url: str, tmp_path: Path):
+    """Migration 0007 on PostgreSQL: settings and pseudonyms work, erasure VACUUMs, and a
+    pg_dump backup restores into an empty database with matching counts."""
+    from msw_audio.review.auth import system_user
+    from msw_audio.review.backup import backup, restore
+    from msw_audio.speech.audio import sha256_file
+
+    admin = system_user("test")
+    with Store.open(tmp_path / "data", url=pg_url) as st:
+        rex = st.add_user("rex", "researcher", "rex-password")
+        st.add_user("pia", "practitioner", "pia-password", worker="Pia")
+        out = write_session_dir(tmp_path / "out", build_session(sha256_file(JFK), str(JFK)))
+        sid = st.ingest(out, admin, {"team": "North", "worker": "Pia", "family": "F-pg"})
+        assert st.session_meta(sid, rex)["worker"].startswith("worker-")
+        assert [x.id for x in st.list_sessions(st.get_user("pia"))] == [sid]
+        assert st.set_setting("retention_days", "400", admin) == "400"
+        backup(st, tmp_path / "b.tar")
+        report = st.erase_session(sid, admin)
+        assert report.checkpointed and st.list_sessions(admin) == []
+        with st.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("CREATE DATABASE restored"))
+    restored_url = pg_url.replace("/postgres?", "/restored?")
+    result = restore(tmp_path / "b.tar", tmp_path / "restored", url=restored_url)
+    assert result["ok"], result["problems"]
+    assert result["counts"]["sessions"] == 1

@@ -8,6 +8,7 @@ per role with a fresh random password printed once, and serves the app on loopba
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from msw_audio.review.auth import system_user
 
 DEMO_AUDIO = Path(__file__).resolve().parents[1] / "demo" / "demo.ogg"
-DEMO_USERS = ("evaluator", "coach", "researcher", "admin")
+DEMO_USERS = ("evaluator", "coach", "researcher", "practitioner", "admin")
 DEMO_META = {
     "title": "Demo home visit (fictional)",
     "worker": "Sam Practitioner",
@@ -70,7 +71,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "demo", help="process the bundled demo recording, create demo logins and serve"
     )
     _data_arg(p)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, data=None)
+    for action in p._actions:  # the demo's own folder, never the production default
+        if action.dest == "data":
+            action.help = ("the demo's data folder (default: $MSW_AUDIO_DEMO_DATA or "
+                           "~/.local/share/msw-audio-demo; never a real store's)")
 
 
 def _open(data: Path | None, codebook: Path | None = None):
@@ -132,16 +137,47 @@ def prepare_demo(store, log=print) -> tuple[str, str]:  # noqa: ANN001
     password = secrets.token_urlsafe(9)
     for name in DEMO_USERS:
         if store.get_user(name) is None:
-            store.add_user(name, name, password)
+            store.add_user(name, name, password, worker=DEMO_META["worker"])
         else:
             store.set_password(name, password, actor=admin)
     return session_id, password
 
 
+def demo_data_dir() -> Path:
+    """Where ``msw-audio demo`` keeps its store: its own folder beside (never inside or
+    equal to) the production default, so demo logins can never exist in a real store."""
+    env = os.environ.get("MSW_AUDIO_DEMO_DATA")
+    if env:
+        return Path(env).expanduser()
+    from msw_audio.review.paths import default_data_dir
+
+    real = default_data_dir()
+    return real.with_name(real.name + "-demo")
+
+
+def open_demo_store(data: Path | None):  # noqa: ANN201 - a review.store.Store
+    """The demo's store; refuses a folder that holds any login other than the demo's."""
+    from msw_audio.errors import InputError
+    from msw_audio.review.paths import default_data_dir
+
+    folder = Path(data) if data else demo_data_dir()
+    if folder.expanduser().resolve() == default_data_dir().expanduser().resolve():
+        raise InputError(f"{folder} is the production data folder: the demo uses its own "
+                         "(leave out --data)")
+    store = _open(folder)
+    others = [u.name for u in store.list_users(system_user("demo"))
+              if u.name not in DEMO_USERS]
+    if others:
+        store.close()
+        raise InputError(f"{folder} holds real logins ({', '.join(others[:3])}): the demo "
+                         "runs only in a folder of its own")
+    return store
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from msw_audio.web.server import serve
 
-    store = _open(args.data)
+    store = open_demo_store(args.data)
     session_id, password = prepare_demo(store)
     # uploads made in the demo are processed here (a demo has no separate worker)
     runner = start_demo_worker(store)

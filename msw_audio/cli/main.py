@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "msw_audio.cli.store",
     "msw_audio.cli.app",
     "msw_audio.cli.accuracy",
+    "msw_audio.cli.backup",
 )
 
 

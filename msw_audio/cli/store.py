@@ -126,7 +126,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
         user = store.add_user(args.name, args.role, password, tuple(args.grant or ()),
-                              teams=tuple(args.team or ("*",)))
+                              teams=tuple(args.team or ("*",)), worker=args.worker)
     extra = f" (+ {', '.join(sorted(user.grants))})" if user.grants else ""
     print(f"user {user.name!r} added with role {user.role}{extra}; {_teams_text(user)}")
     return 0
@@ -278,10 +278,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
+    if bool(args.session) == bool(getattr(args, "job", None)):
+        raise InputError("give --session ID or --job ID")
     with _open(args) as store:
-        store.erase_session(args.session, _local_user())
-    print(f"session {args.session} erased (audio, transcript, decisions, cache)")
-    return 0
+        if args.session:
+            report = store.erase_session(args.session, _local_user())
+            print(f"session {args.session} erased (audio, transcript, decisions, uploads, "
+                  f"jobs, caches, handouts)")
+        else:
+            report = store.erase_job(args.job, _local_user())
+            print(f"job {args.job} erased (its recording, outputs and caches)")
+    if not report.checkpointed:
+        print("warning: a reader kept the database log open; run `msw-audio erase` again "
+              "or restart the server to finish compacting", file=sys.stderr)
+    for trace in report.traces:
+        print(f"warning: trace left: {trace}", file=sys.stderr)
+    return 0 if report.complete else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -321,6 +333,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grant", action="append", choices=sorted(GRANTABLE), help="extra permission")
     p.add_argument("--team", action="append", metavar="TEAM",
                    help="a team whose sessions this login sees (repeat; default: every team)")
+    p.add_argument("--worker", default=None, metavar="NAME",
+                   help="practitioner: the worker name on their sessions (default: the login)")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (one line)"
     )
@@ -386,7 +400,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_worker)
 
     p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))
-    p.add_argument("--session", required=True, metavar="ID")
+    p.add_argument("--session", metavar="ID")
+    p.add_argument("--job", metavar="ID", help="a queued or running job with no session yet")
     p.set_defaults(func=cmd_erase)
 
     p = _common(sub.add_parser("export", help="export confirmed labels or scores for training"))

@@ -172,10 +172,10 @@ def enqueue(
     sha, staged = _stage_copy(store, path, config.max_upload_bytes)
     try:
         if config.validate_audio:
-            from msw_audio.speech.audio import load_audio
+            from msw_audio.speech.sandbox import check_media_isolated
 
-            try:
-                load_audio(staged, max_duration=config.max_duration)
+            try:  # decoded in a child process with a time and memory limit
+                check_media_isolated(staged, max_duration=config.max_duration)
             except AudioError as exc:
                 # the staged copy has a random name: say which upload it was
                 raise AudioError(
@@ -449,11 +449,14 @@ class _Reporter:
 
     def _write(self, **values: Any) -> None:
         with self.store.tx() as s:
-            s.execute(
+            done = s.execute(
                 update(Job)
                 .where(Job.id == self.job_id, Job.worker_id == self.worker_id)
                 .values(heartbeat_at=utcnow(), **values)
             )
+        if done.rowcount == 0 and not _job_exists(self.store, self.job_id):
+            # erased while running (``Store.erase_job``): stop the pipeline here
+            raise InputError(f"job {self.job_id} was erased while it ran")
 
     def _beat(self) -> None:
         while not self._stop.wait(self.config.heartbeat_seconds):
@@ -596,6 +599,9 @@ def run_job(
             session_id = store.ingest(out_dir, actor=actor, meta=meta, audio_path=audio)
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed job with its reason
         shutil.rmtree(job_dir, ignore_errors=True)  # partial outputs; the stage cache stays
+        if not _job_exists(store, job_id) and store.session_for_hash(sha) is None:
+            shutil.rmtree(store.paths.cache_for(sha), ignore_errors=True)  # erased: no trace
+            audio.unlink(missing_ok=True)
         error = str(exc) if isinstance(exc, MswError) else f"{type(exc).__name__}: {exc}"
         return _finish(store, job_id, worker_id, "failed", error=error, audio=None)
     info = _finish(store, job_id, worker_id, "done", session_id=session_id, audio=audio)

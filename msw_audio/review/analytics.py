@@ -13,7 +13,7 @@ from msw_audio.records import (
 from msw_audio.review.auth import (
     User,
 )
-from msw_audio.review.core import StoreCore, _iso, _not_blind, _parse_date, _visible
+from msw_audio.review.core import _iso, _not_blind, _parse_date, _visible
 from msw_audio.review.db import (
     PrincipleScore,
     SessionRow,
@@ -21,6 +21,7 @@ from msw_audio.review.db import (
     Suggestion,
     UtteranceRow,
 )
+from msw_audio.review.pseudonyms import Pseudonyms
 
 MIN_GROUP = 3  # team summaries hide groups with fewer sessions (no league tables of one)
 
@@ -58,7 +59,7 @@ def _accuracy(a: list[Any], b: list[Any]) -> float | None:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else None
 
 
-class Analytics(StoreCore):
+class Analytics(Pseudonyms):
     """Coach, team and research views: exemplars, team summary, model-vs-evaluator agreement."""
 
     def exemplars(
@@ -176,6 +177,16 @@ class Analytics(StoreCore):
                         ],
                     }
                 )
+            if self.shielded(user):
+                reds = {sid: self._redactor(s, sessions[sid]) for sid in {o["session_id"]
+                                                                           for o in out}}
+                for o in out:
+                    red = reds[o["session_id"]]
+                    o.update(self._shield_fields(user, o))
+                    o["text"] = red.text(o["text"])
+                    o["note"] = red.text(o["note"]) if o["note"] else o["note"]
+                    for c in o["context"]:
+                        c["text"] = red.text(c["text"])
             return out
 
     def team_summary(self, user: User, team: str | None = None, worker: str | None = None) -> Any:
@@ -191,6 +202,8 @@ class Analytics(StoreCore):
         import pandas as pd
 
         user.require("team.view")
+        if user.own_only:  # a practitioner's view is their own trend, whatever was asked
+            worker = user.worker_name
         with self.rtx() as s:
             q = _not_blind(_visible(select(SessionRow), user), user)
             if team:

@@ -20,14 +20,18 @@ from msw_audio.errors import InputError, PermissionDenied
 ALL_TEAMS = "*"
 
 #: Roles a login can have (not to be confused with speaker roles in ``records.ROLES``).
-USER_ROLES = ("evaluator", "coach", "researcher", "admin")
+USER_ROLES = ("evaluator", "coach", "researcher", "practitioner", "admin")
 
 #: action -> roles allowed. One table, read by the store on every call.
 PERMISSIONS: dict[str, frozenset[str]] = {
     # read a session's transcript, suggestions and decisions
-    "session.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    # (a practitioner: only the sessions whose worker they are, see ``User.sees_session``)
+    "session.view": frozenset({"evaluator", "coach", "researcher", "practitioner", "admin"}),
     # hear the recording (researchers only when granted, see GRANTABLE)
-    "audio.listen": frozenset({"evaluator", "coach", "admin"}),
+    "audio.listen": frozenset({"evaluator", "coach", "practitioner", "admin"}),
+    # see worker, family, evaluator names and free text as written; without it (researchers
+    # unless granted) the store returns stable pseudonyms and redacted text
+    "identity.view": frozenset({"evaluator", "coach", "practitioner", "admin"}),
     # change codes, roles, scores, mark reviewed
     "session.edit": frozenset({"evaluator", "admin"}),
     # add a processed session to the store
@@ -39,19 +43,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "exemplars.star": frozenset({"evaluator", "coach", "admin"}),
     # ask a second evaluator to code a session blind (double coding)
     "session.assign": frozenset({"evaluator", "admin"}),
-    "team.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    # a practitioner's team view is their own trend only (scoped like sessions)
+    "team.view": frozenset({"evaluator", "coach", "researcher", "practitioner", "admin"}),
     # confirmed-labels and confirmed-scores training files
     "export": frozenset({"researcher", "admin"}),
     "agreement.view": frozenset({"evaluator", "researcher", "admin"}),
     # upload recordings for processing, watch their progress
     "job.enqueue": frozenset({"evaluator", "admin"}),
-    "job.view": frozenset({"evaluator", "coach", "researcher", "admin"}),
+    "job.view": frozenset({"evaluator", "coach", "researcher", "practitioner", "admin"}),
     "user.manage": frozenset({"admin"}),
     "audit.view": frozenset({"admin"}),
 }
 
 #: Actions an admin may grant to one user beyond their role (e.g. audio for a researcher).
-GRANTABLE = frozenset({"audio.listen", "exemplars.view", "export", "job.enqueue"})
+GRANTABLE = frozenset(
+    {"audio.listen", "exemplars.view", "export", "job.enqueue", "identity.view"}
+)
 
 #: OWASP's Password Storage Cheat Sheet minimum for scrypt: N=2^17 (128 MiB), r=8, p=1.
 #: Older hashes (N=2^14) still verify and are rehashed at the next successful login.
@@ -72,6 +79,23 @@ class User:
     credential: str = field(default="", compare=False, repr=False)
     #: teams whose sessions this login may see; ``ALL_TEAMS`` inside means every team
     teams: frozenset[str] = field(default=frozenset({"*"}), compare=False)
+    #: for a practitioner: the worker name their sessions carry (default: the login name)
+    worker: str = field(default="", compare=False)
+
+    @property
+    def own_only(self) -> bool:
+        """A practitioner sees only the sessions they recorded (feedback, not a league table)."""
+        return self.role == "practitioner"
+
+    @property
+    def worker_name(self) -> str:
+        return self.worker or self.name
+
+    def sees_session(self, team: str | None, worker: str | None) -> bool:
+        """Whether a session of ``team`` recorded by ``worker`` exists for this login."""
+        if self.own_only:
+            return (worker or "") == self.worker_name and self.sees_team(team)
+        return self.sees_team(team)
 
     @property
     def all_teams(self) -> bool:
@@ -108,6 +132,7 @@ _VERBS = {
     "job.enqueue": "upload recordings",
     "job.view": "see processing jobs",
     "user.manage": "manage users",
+    "identity.view": "see names",
     "audit.view": "read the audit log",
 }
 

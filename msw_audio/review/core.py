@@ -220,7 +220,7 @@ class StoreCore:
         if lock and not self.is_sqlite:
             q = q.with_for_update()
         row = s.scalar(q)
-        if row is None or (user is not None and not user.sees_team(row.team)):
+        if row is None or (user is not None and not user.sees_session(row.team, row.worker)):
             raise InputError(f"no session {session_id!r}")
         return row
 
@@ -341,6 +341,8 @@ class StoreCore:
 
 def _visible(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
     """``q`` (over SessionRow) limited to the sessions ``user`` may see."""
+    if user.own_only:
+        q = q.where(SessionRow.worker == user.worker_name)
     return q if user.all_teams else q.where(SessionRow.team.in_(sorted(user.teams)))
 
 
@@ -366,4 +368,5 @@ def _not_blind(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select
 def _user(row: UserRow) -> User:
     teams = row.teams if row.teams is not None else [ALL_TEAMS]
     return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
-                credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams))
+                credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams),
+                worker=row.worker or "")

@@ -261,6 +261,17 @@ class UserRow(Base):
     teams: Mapped[list[Any] | None] = mapped_column(JSON, default=lambda: ["*"], nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: a practitioner's worker name as sessions record it (None: the login name)
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class StoreSetting(Base):
+    """Store-wide settings an admin changes (retention days) and the pseudonym secret."""
+
+    __tablename__ = "store_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class AuditEntry(Base):

@@ -30,7 +30,9 @@ class Exports(Reading):
 
     def _training_rows(self, s: OrmSession, user: User) -> Iterator[dict[str, Any]]:
         q = _visible(select(SessionRow), user).order_by(SessionRow.created_at, SessionRow.id)
+        shield = self.shielded(user)
         for srow in s.scalars(q):
+            red = self._redactor(s, srow) if shield else None
             roles = {
                 k.speaker_id: k.role
                 for k in s.scalars(select(SpeakerRow).where(SpeakerRow.session_id == srow.id))
@@ -42,19 +44,21 @@ class Exports(Reading):
                 .where(UtteranceRow.session_id == srow.id)
                 .order_by(UtteranceRow.idx)
             ):
+                text = red.text(u.text) if red else u.text
                 if u.confirmed_code:
                     yield {
                         "session_id": srow.id,
                         "utterance_id": u.utterance_id,
                         "role": roles.get(u.speaker_id, "other"),
-                        "text": u.text,
+                        "text": text,
                         "prev_text": prev,
                         "code": u.confirmed_code,
-                        "evaluator": u.confirmed_by or "",
+                        "evaluator": (self.person_token("user", u.confirmed_by) if shield
+                                      else u.confirmed_by or ""),
                         "confirmed_at": _iso(u.confirmed_at) or "",
                         "model_version": version,
                     }
-                prev = u.text
+                prev = text
 
     def export_labels(self, path: Path, user: User) -> int:
         """Confirmed codes as the ``msw-audio tagger train --extra`` CSV; returns row count."""

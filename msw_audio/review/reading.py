@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from msw_audio.records import (
 from msw_audio.review.auth import (
     User,
 )
-from msw_audio.review.core import StoreCore, _iso, _visible
+from msw_audio.review.core import _iso, _visible
 from msw_audio.review.db import (
     Decision,
     PrincipleScore,
@@ -25,6 +25,7 @@ from msw_audio.review.db import (
     Suggestion,
     UtteranceRow,
 )
+from msw_audio.review.pseudonyms import Pseudonyms
 
 STATUSES = ("unreviewed", "in_progress", "reviewed")
 
@@ -51,7 +52,7 @@ class SessionSummary:
         return self.n_confirmed / self.n_utterances if self.n_utterances else 0.0
 
 
-class Reading(StoreCore):
+class Reading(Pseudonyms):
     """Reading sessions, decisions and recordings, scoped to what the user may see."""
 
     def list_sessions(self, user: User) -> list[SessionSummary]:
@@ -102,6 +103,10 @@ class Reading(StoreCore):
             for r, nu, nc in rows
         ]
         out.sort(key=lambda x: (order.get(x.status, 9), x.date or "", x.created_at), reverse=False)
+        if self.shielded(user):
+            out = [replace(x, **{k: v for k, v in self._shield_fields(user, {
+                "id": x.id, "title": x.title, "worker": x.worker, "family": x.family}).items()
+                if k != "id"}) for x in out]
         return out
 
     def session_meta(self, session_id: str, user: User) -> dict[str, Any]:
@@ -109,7 +114,7 @@ class Reading(StoreCore):
         user.require("session.view")
         with self.rtx() as s:
             r = self._session_row(s, session_id, user=user)
-            return {
+            return self._shield_fields(user, {
                 "id": r.id,
                 "title": r.title,
                 "worker": r.worker,
@@ -124,7 +129,7 @@ class Reading(StoreCore):
                 "reviewed_at": _iso(r.reviewed_at),
                 "reviewed_by": r.reviewed_by,
                 "models": r.models,
-            }
+            })
 
     def get_session(self, session_id: str, user: User) -> Session:
         """The session as the reviewer should see it now.
@@ -158,6 +163,9 @@ class Reading(StoreCore):
                 entry["confirmed"] = p.confirmed
                 entry["note"] = p.note
         session.scores = scores
+        if self.shielded(user):
+            with self.rtx() as s:
+                session = self._shield_session(s, user, self._session_row(s, session_id), session)
         return session
 
     def get_decisions(self, session_id: str, user: User) -> dict[str, Any]:
@@ -222,9 +230,17 @@ class Reading(StoreCore):
                     )
                 )
             }
+            if self.shielded(user):
+                red = self._redactor(s, row)
+                codes, roles, scores = (
+                    {k: self._shield_fields(user, v) for k, v in part.items()}
+                    for part in (codes, roles, scores))
+                for v in scores.values():
+                    v["note"] = red.text(v["note"]) if v.get("note") else v.get("note")
             return {
                 "status": row.status,
-                "reviewed_by": row.reviewed_by,
+                "reviewed_by": (self.person_token("user", row.reviewed_by)
+                                if self.shielded(user) else row.reviewed_by),
                 "reviewed_at": _iso(row.reviewed_at),
                 "codes": codes,
                 "roles": roles,
@@ -235,8 +251,8 @@ class Reading(StoreCore):
         """Every change in this session, oldest first (who, when, kind, target, old -> new)."""
         user.require("session.view")
         with self.rtx() as s:
-            self._session_row(s, session_id, user=user)
-            return [
+            row = self._session_row(s, session_id, user=user)
+            history = [
                 {
                     "kind": d.kind,
                     "target": d.target,
@@ -250,6 +266,12 @@ class Reading(StoreCore):
                     select(Decision).where(Decision.session_id == session_id).order_by(Decision.id)
                 )
             ]
+            if self.shielded(user):
+                red = self._redactor(s, row)
+                history = [dict(self._shield_fields(user, h),
+                                note=red.text(h["note"]) if h["note"] else h["note"])
+                           for h in history]
+            return history
 
     def audio_file(self, session_id: str, user: User, audit: bool = True) -> Path:
         """Path of the recording inside the data folder (for the app to serve after login).

@@ -42,7 +42,9 @@ class Users(StoreCore):
     """Logins: adding, authenticating, passwords, grants, teams, disabling."""
 
     def add_user(self, name: str, role: str, password: str, grants: tuple[str, ...] = (),
-                 teams: tuple[str, ...] = (ALL_TEAMS,)) -> User:
+                 teams: tuple[str, ...] = (ALL_TEAMS,), worker: str | None = None) -> User:
+        """A new login. ``worker``: for a practitioner, the worker name their sessions
+        carry (default: the login name), the only sessions they will see."""
         if not _NAME_RE.match(name or ""):
             raise InputError(
                 f"user name {name!r} must be 1-64 letters, digits or . _ @ + - (no spaces)"
@@ -60,6 +62,7 @@ class Users(StoreCore):
                     password_hash=hash_password(password),
                     grants=sorted(grants),
                     teams=_check_teams(teams),
+                    worker=(worker or "").strip()[:255] or None,
                 )
                 s.add(row)
                 s.flush()

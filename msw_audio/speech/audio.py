@@ -87,13 +87,23 @@ def check_recording_file(path: str | Path, max_bytes: int | None = None) -> Path
         raise AudioError(f"recording {name} is empty (0 bytes)")
     if max_bytes is not None and info.st_size > max_bytes:
         raise AudioError(f"recording {name} is larger than {max_bytes / 2**30:.1f} GiB")
+    from msw_audio.speech.sandbox import check_media_isolated
+
+    check_media_isolated(p, mode="probe", display=name)  # FFmpeg never runs in this process
+    return p
+
+
+def probe_audio_track(path: str | Path) -> None:
+    """``AudioError`` unless FFmpeg opens ``path`` and finds an audio track (run it in
+    ``speech.sandbox``'s limited child process for untrusted files)."""
+    p = Path(path)
+    name = display_name(p)
     try:
         with av.open(str(p), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError(f"{name} has no audio track")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise AudioError(f"{name} is not a readable audio or video file ({_reason(exc)})") from None
-    return p
 
 
 def load_audio(
