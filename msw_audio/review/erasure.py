@@ -110,8 +110,9 @@ class Erasure(StoreCore):
             s.execute(delete(Recording).where(Recording.sha256 == sha))
             self.audit(s, user, "session.erase", "session", session_id)
         report = ErasureReport(session_id=session_id, job_ids=job_ids)
+        self._remove_handouts(session_id)  # every handout quoting it (``Library``), first:
+        # it finds the copies under other sessions from this session's own folder
         report.removed = self._remove_files(sha, job_ids, size, session_id)
-        self._remove_handouts(session_id)  # every handout quoting it (``Library``)
         report.checkpointed = self._compact()
         report.traces = self.find_traces(needles)
         if report.traces and self.is_sqlite and report.checkpointed:

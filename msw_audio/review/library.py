@@ -20,7 +20,7 @@ from sqlalchemy import select
 from msw_audio.errors import InputError
 from msw_audio.records import PRINCIPLES
 from msw_audio.review.auth import User
-from msw_audio.review.core import StoreCore, _iso, _not_blind, _visible
+from msw_audio.review.core import _iso, _not_blind, _visible
 from msw_audio.review.db import (
     ExemplarStar,
     PrincipleScore,
@@ -32,8 +32,8 @@ from msw_audio.review.handouts import (
     practice_note_markdown,
     practice_note_pdf,
     redactor,
-    spoken_names,
 )
+from msw_audio.review.pseudonyms import Pseudonyms
 
 #: A confirmed line needs at least this many words to be offered as an example.
 MIN_WORDS = 5
@@ -55,7 +55,7 @@ def is_quotable(text: str) -> bool:
     return len(words) >= MIN_WORDS and not all(w in BACKCHANNEL_WORDS for w in words)
 
 
-class Library(StoreCore):
+class Library(Pseudonyms):
     """Stars, the ordered coach library, and practice-note handouts."""
 
     # ------------------------------------------------------------------ stars
@@ -225,13 +225,13 @@ class Library(StoreCore):
                 if pos is None:
                     raise InputError(f"no utterance {uid!r} in session {sid!r}")
                 if sid not in scrub:
-                    names = spoken_names(r.text for r in rows)
+                    # names in the text: the one redaction module every export uses
+                    # (``review.redaction``, role tokens); then the family's pseudonym as
+                    # a phrase ("Family D"), which is no person's name
                     family = (row.family or "").strip()
-                    names |= {family} | {w for w in family.split() if len(w) > 1} - {
-                        "Family", "family", "The", "the"}
-                    if row.worker and row.worker != user.name:
-                        names |= set(row.worker.split())
-                    scrub[sid] = redactor(names)
+                    phrase = redactor({family} | {w for w in family.split() if len(w) > 1} - {
+                        "Family", "family", "The", "the"})
+                    scrub[sid] = _chain(self._redactor(s, row).text, phrase)
                 clean = scrub[sid]
                 u = rows[pos]
                 notes = [clean(st.note) for st in s.scalars(select(ExemplarStar).where(
@@ -298,3 +298,13 @@ class Library(StoreCore):
             for other in self.paths.handouts.iterdir():
                 for name in names:
                     (other / name).unlink(missing_ok=True)
+
+
+def _chain(*steps: Any) -> Any:
+    """One text -> text function applying ``steps`` in order."""
+    def run(text: str | None) -> str:
+        out = text or ""
+        for step in steps:
+            out = step(out)
+        return out
+    return run
