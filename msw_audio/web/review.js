@@ -701,10 +701,10 @@
       return;
     }
     if (t.closest(".msw-edit-text, .msw-speaker-pick")) return;
-    const tool = t.closest("[data-correct]");
-    if (tool) {
-      const row = tool.closest(".msw-utt");
-      const act = tool.dataset.correct;
+    const fix = t.closest("[data-correct]");
+    if (fix) {
+      const row = fix.closest(".msw-utt");
+      const act = fix.dataset.correct;
       if (act === "text") editText(root, row);
       else if (act === "split") splitMode(root, row);
       else if (act === "merge") correct(root, uttPath(row, "merge"), {}, "Saved: merged with the next line");
