@@ -146,7 +146,7 @@ def test_bulk_accept_then_reviewed_warning_read_only_and_reopen(served, browser)
     page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.click(".msw-mark-reviewed")
     page.wait_for_selector(".msw-reopen", timeout=30_000)
-    assert dialogs and f"{n} lines are not confirmed" in dialogs[0]
+    assert dialogs and f"{n} of " in dialogs[0] and "have no confirmed code" in dialogs[0]
     assert store.get_decisions(sid, ev)["status"] == "reviewed"
     # read-only: the server refuses, whatever the browser sends
     status = page.evaluate(

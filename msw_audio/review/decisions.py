@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from msw_audio.errors import InputError, ReadOnlySession, StaleEdit, UnconfirmedLines
@@ -356,9 +356,11 @@ class Decisions(StoreCore):
             if not reviewed and row.status != "reviewed":
                 raise InputError("session is not marked reviewed: there is nothing to reopen")
             if reviewed and unconfirmed and not allow_unconfirmed:
+                total = s.scalar(select(func.count(UtteranceRow.id)).where(
+                    UtteranceRow.session_id == session_id))
                 raise UnconfirmedLines(
-                    f"{unconfirmed} line{'s are' if unconfirmed != 1 else ' is'} not confirmed "
-                    "yet: mark the session reviewed anyway?", unconfirmed)
+                    f"{unconfirmed} of {total} lines have no confirmed code: mark the session "
+                    "reviewed anyway?", unconfirmed)
             before = self._state_status(s, row, "")
             old = row.status
             row.status = "reviewed" if reviewed else "in_progress"

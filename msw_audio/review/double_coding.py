@@ -306,12 +306,18 @@ class DoubleCoding(StoreCore):
                            note=mine.note, user_name=user.name))
             self.audit(s, user, "blind.score.set", "session", session_id, target=principle)
 
-    def mark_reviewed(self, session_id: str, user: User, reviewed: bool = True) -> None:
+    def mark_reviewed(self, session_id: str, user: User, reviewed: bool = True,
+                      allow_unconfirmed: bool = True) -> dict[str, Any]:
         """In a blind pass, "Mark reviewed" finishes the pass (the first coder's review
-        state is theirs)."""
-        if self.is_blind(session_id, user) and reviewed:
-            return self.finish_blind_pass(session_id, user)
-        return super().mark_reviewed(session_id, user, reviewed)  # type: ignore[misc]
+        state is theirs); reopening is not part of a blind pass."""
+        if self.is_blind(session_id, user):
+            if not reviewed:
+                self._refuse_blind(session_id, user, "Reopening the session")
+            need = self.review_need(session_id, user)
+            self.finish_blind_pass(session_id, user)
+            return {"status": "reviewed", "unconfirmed": need["unconfirmed"]}
+        return super().mark_reviewed(  # type: ignore[misc]
+            session_id, user, reviewed, allow_unconfirmed=allow_unconfirmed)
 
     # ------------------------------------------------------------------ blind reads
     # ---- write paths that must not reach the shared session in a blind pass -------------
