@@ -19,13 +19,14 @@ from msw_audio.review.core import StoreCore, migrate
 from msw_audio.review.decisions import ANY_VALUE, Decisions
 from msw_audio.review.erasure import Erasure
 from msw_audio.review.exports import Exports
+from msw_audio.review.family import Family
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
 from msw_audio.review.users import Users
 
 
-class Store(Users, Ingest, Decisions, Analytics, Exports, Reading, Erasure, StoreCore):
+class Store(Users, Ingest, Decisions, Analytics, Exports, Reading, Family, Erasure, StoreCore):
     """Review store API used by the app, the CLI and the job worker."""
 
 
