@@ -273,6 +273,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     with _open(args) as store:
+        if args.family:
+            counts = store.erase_family(args.family, _local_user())
+            print(f"family {args.family!r} erased: {counts['sessions']} session(s), "
+                  f"{counts['goals']} goal(s), {counts['ratings']} rating(s), "
+                  f"{counts['feedback']} feedback")
+            return 0
         store.erase_session(args.session, _local_user())
     print(f"session {args.session} erased (audio, transcript, decisions, cache)")
     return 0
@@ -378,8 +384,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     engine_args(p)
     p.set_defaults(func=cmd_worker)
 
-    p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))
-    p.add_argument("--session", required=True, metavar="ID")
+    p = _common(sub.add_parser("erase", help="erase a session or a family completely (audited)"))
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", metavar="ID")
+    which.add_argument("--family", metavar="PSEUDONYM",
+                       help="its sessions, goals, ratings and feedback")
     p.set_defaults(func=cmd_erase)
 
     p = _common(sub.add_parser("export", help="export confirmed labels or scores for training"))
