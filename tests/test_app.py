@@ -346,6 +346,80 @@ def test_queue_and_jobs_follow_the_store_without_a_refresh_click(served, browser
     page.context.close()
 
 
+# ------------------------------------------------------------------------------ families
+# the Families tab (web/tab_family.py) on the same served store and browser
+def _open_families(browser, base, name):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(base + "/ui/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("tab", name="Families").click(timeout=60_000)
+    return page
+
+
+def _view_has(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#msw-family-view')?.innerText || '').includes(t)",
+        arg=text, timeout=30_000,
+    )
+
+
+def _result_has(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#msw-family-result')?.innerText || '').includes(t)",
+        arg=text, timeout=30_000,
+    )
+
+
+@pytest.mark.browser
+def test_goals_and_gbo_ratings_entered_in_the_browser(served, browser, tmp_path):
+    store, _sid, base = served
+    page = _open_families(browser, base, "eva")
+    page.get_by_text("Add a family").click()
+    page.get_by_label("New family pseudonym").fill("Family B")
+    page.get_by_label("Family's team").fill("North")
+    page.get_by_role("button", name="Add family").click()
+    _result_has(page, "Family Family B added.")
+
+    page.get_by_label("Goal (the family's words)").fill("Tea time without arguments")
+    page.get_by_label("Date set (YYYY-MM-DD)").fill("2026-10-01")
+    page.get_by_role("button", name="Add goal").click()
+    _view_has(page, "Tea time without arguments")
+
+    page.get_by_label("Goal number").fill("1")
+    page.get_by_label("Rating (0–10)").fill("3")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("2026-10-01")
+    page.get_by_role("button", name="Save rating").click()
+    _view_has(page, "3 (start 2026-10-01)")
+
+    # a bad date: a clear message, and the start rating is still there
+    page.get_by_label("Rating (0–10)").fill("8")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("20/11/2026")
+    page.get_by_role("button", name="Save rating").click()
+    _result_has(page, "is not YYYY-MM-DD")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("2026-11-20")
+    page.get_by_role("button", name="Save rating").click()
+    _view_has(page, "8 (review 2026-11-20)")
+
+    eva = store.get_user("eva")
+    goal = store.family_view("Family B", eva)["goals"][0]
+    assert [(r["occasion"], r["score"]) for r in goal["ratings"]] == [("start", 3),
+                                                                      ("review", 8)]
+    assert goal["change"] == 5
+    page.screenshot(path=str(tmp_path / "families.png"), full_page=True)
+    assert page.evaluate("location.host") == base.split("/")[2]
+    page.context.close()
+
+    # a coach reads the family but has no entry controls (the store refuses anyway)
+    page = _open_families(browser, base, "cora")
+    page.get_by_label("Family (pseudonym)").fill("Family B")
+    page.get_by_role("button", name="Show family").click()
+    _view_has(page, "Tea time without arguments")
+    assert page.get_by_role("button", name="Save rating").count() == 0
+    page.context.close()
+
+
 # ------------------------------------------------------------------------------ other views
 def test_cli_registers_serve_and_demo_on_loopback():
     from msw_audio.cli.main import build_parser

@@ -77,29 +77,19 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
                     f_text = gr.Textbox(label=text_q.text if text_q else "Comment",
                                         visible=text_q is not None, scale=3)
                     f_btn = gr.Button("Save feedback")
-        with gr.Accordion("Families' progress beside practice", open=False,
-                          visible=False) as team_box:
-            with gr.Row():
-                p_team = gr.Dropdown([("Whole service", "")], value="", label="Team")
-                p_btn = gr.Button("Show team")
-                own_btn = gr.Button("Show my families")
-            progress = gr.Markdown(elem_id="msw-family-progress")
 
     def on_load(request: gr.Request):
         user = _signed_in(store, request)
         if not user.can("session.view"):
-            return gr.update(visible=False), gr.update(), gr.update(), gr.update(), gr.update()
+            return gr.update(visible=False), gr.update(), gr.update()
         fams = store.list_families(user)
-        teams = sorted({f["team"] for f in fams if f["team"]})
         return (
             gr.update(visible=True),
             gr.update(choices=[f["pseudonym"] for f in fams]),
             gr.update(visible=user.can("session.edit")),
-            gr.update(visible=user.can("team.view")),
-            gr.update(choices=[("Whole service", "")] + [(t, t) for t in teams]),
         )
 
-    demo.load(on_load, outputs=[tab, fam, entry, team_box, p_team])
+    demo.load(on_load, outputs=[tab, fam, entry])
 
     def shown(user: User, name: str) -> str:
         return family_markdown(store.family_view(name, user)) if name else ""
@@ -160,6 +150,30 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
                    "Feedback saved.")
 
     f_btn.click(on_feedback, [fam, f_date, f_rating, f_text], [result, view])
+
+
+def build_family_progress(store: Store, demo: gr.Blocks) -> None:
+    """In the team view: families' goal progress beside the practice scores of the visits
+    in between (a team, or the signed-in worker's own families); < 3 families: nothing."""
+    with gr.Accordion("Families' progress beside practice", open=False,
+                      visible=False) as box:
+        gr.Markdown("Goal-Based Outcomes rated by the families themselves, beside the "
+                    "confirmed scores of the visits between their first and last rating.")
+        with gr.Row():
+            p_team = gr.Dropdown([("Whole service", "")], value="", label="Families' team")
+            p_btn = gr.Button("Show families' progress", elem_id="msw-family-progress-btn")
+            own_btn = gr.Button("Show my families")
+        progress = gr.Markdown(elem_id="msw-family-progress")
+
+    def on_load(request: gr.Request):
+        user = _signed_in(store, request)
+        if not user.can("team.view"):
+            return gr.update(visible=False), gr.update()
+        teams = sorted({f["team"] for f in store.list_families(user) if f["team"]})
+        return (gr.update(visible=True),
+                gr.update(choices=[("Whole service", "")] + [(t, t) for t in teams]))
+
+    demo.load(on_load, outputs=[box, p_team])
 
     def on_progress(team, request: gr.Request):
         user = _signed_in(store, request)

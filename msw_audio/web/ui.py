@@ -28,7 +28,7 @@ from msw_audio.web.render import (
     review_mount_html,
     shortlist_markdown,
 )
-from msw_audio.web.tab_family import build_family_tab
+from msw_audio.web.tab_family import build_family_progress, build_family_tab
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
 HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
@@ -272,6 +272,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 with gr.Accordion("Your own trend", open=False, visible=False) as own_box:
                     own_plot = gr.Plot(show_label=False)
                     own_note = gr.Markdown()
+                build_family_progress(store, demo)
 
             build_family_tab(store, demo)
 
