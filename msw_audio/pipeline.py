@@ -202,7 +202,8 @@ class Pipeline:
         from msw_audio.coding.roles import suggest_roles
 
         # Roles first: they decide which codes (practitioner or client) each speaker gets.
-        session = suggest_roles(session, tagger=self.tagger if self.config.tag else None)
+        session = suggest_roles(session, tagger=self.tagger if self.config.tag else None,
+                                family_role=self.codebook.family_role)
         if self.config.tag:
             progress("tag", 0.0)
             session = self.tagger.tag_session(session)
@@ -212,6 +213,10 @@ class Pipeline:
 
             progress("score", 0.0)
             session.scores = score_session(session, codebook=self.codebook)
+            if self.codebook.rubric == "supervision":
+                from msw_audio.scoring.supervision import score_supervision
+
+                session.scores["supervision"] = score_supervision(session, self.codebook)
             progress("score", 1.0)
 
         session.models["codebook"] = self.codebook.to_record()

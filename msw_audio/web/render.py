@@ -55,6 +55,8 @@ class CodebookView:
     groups: dict[str, list[CodeView]] = field(default_factory=dict)
     version: str = ""
     name: str = ""
+    #: what the roles mean in this codebook's sessions (supervision: practitioner -> supervisor)
+    role_labels: dict[str, str] = field(default_factory=dict)
 
     def label(self, code: str | None) -> str:
         if not code:
@@ -96,7 +98,8 @@ def codebook_view(book: Codebook) -> CodebookView:
             groups[group].append(CodeView(id=c.id, label=c.label or c.id, hotkey=c.hotkey,
                                           colour=c.colour or "#6b7280",
                                           description=c.description or ""))
-    return CodebookView(groups=groups, version=book.version, name=book.name)
+    return CodebookView(groups=groups, version=book.version, name=book.name,
+                        role_labels=dict(book.role_labels))
 
 
 def load_codebook_view(path: Path | None = None) -> CodebookView:
@@ -254,19 +257,23 @@ def _legend(book: CodebookView, editable: bool) -> str:
     return f'<div class="msw-legend">{"".join(parts) if editable else ""}<div>{nav}</div></div>'
 
 
-def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) -> str:
+def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool,
+                   labels: dict[str, str] | None = None) -> str:
     confirmed = decisions.get("roles", {})
+    labels = labels or {}
     items = []
     for s in session.speakers:
         mark = " ✓" if s.id in confirmed else f" ({round(100 * s.role_confidence)}% sure)"
         if editable:
             opts = "".join(
-                f'<option value="{r}"{" selected" if r == s.role else ""}>{r}</option>'
+                f'<option value="{r}"{" selected" if r == s.role else ""}>'
+                f'{escape(labels.get(r, r))}</option>'
                 for r in ROLES
             )
             ctrl = f'<select class="msw-role-select" data-speaker="{_attr(s.id)}">{opts}</select>'
         else:
-            ctrl = f'<span class="msw-role msw-role-{_attr(s.role)}">{escape(s.role)}</span>'
+            ctrl = (f'<span class="msw-role msw-role-{_attr(s.role)}">'
+                    f'{escape(labels.get(s.role, s.role))}</span>')
         items.append(
             f'<li><span class="msw-spk-id">{escape(s.id)}</span> {ctrl}'
             f'<span class="msw-muted">{mark} · {clock(s.talk_time)} talk</span></li>'
@@ -472,7 +479,7 @@ def review_html(
         "<div>Suggested</div><div>Confirmed</div></div>"
         f"{body}</div>"
         '<aside class="msw-side">'
-        f"{_speakers_html(session, decisions, editable)}"
+        f"{_speakers_html(session, decisions, editable, book.role_labels)}"
         f"{principles_html(session.scores, editable)}"
         f"{miti_html((session.scores or {}).get('miti'))}"
         "</aside></div></div>"

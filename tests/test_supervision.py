@@ -1,0 +1,154 @@
+"""Supervision sessions: the demo supervision recording (espeak-ng, a reflective and a
+directive stretch) coded with the supervision codebook and scored with its rubric.
+
+The fast tests read the recording's exact reference transcript through the real shipped
+tagger; the slow one runs the whole pipeline (Whisper, pyannote, tagger) on the audio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from msw_audio.coding.codebook import codebook_for_recording_type, load_codebook
+from msw_audio.records import AudioInfo, Session, Speaker, Utterance
+from msw_audio.scoring.supervision import load_supervision_rubric, score_supervision
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "msw_audio" / "demo" / "supervision"
+REF_IDS = {"supervisor": "SPEAKER_00", "practitioner": "SPEAKER_01"}
+DIRECTIVE_CUE = "Right, the audit"
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_codebook(codebook_for_recording_type("supervision"))
+
+
+@pytest.fixture(scope="module")
+def tagged(book):
+    """The reference transcript, roles suggested and codes suggested by the real tagger."""
+    from msw_audio.coding.roles import suggest_roles
+    from msw_audio.coding.tagger import load_tagger
+
+    utts = []
+    for i, line in enumerate((DEMO / "supervision.stm").read_text().splitlines()):
+        _uri, _ch, spk, start, end, text = line.split(maxsplit=5)
+        utts.append(Utterance(id=f"u{i:04d}", start=float(start), end=float(end),
+                              speaker=REF_IDS[spk], text=text))
+    session = Session(audio=AudioInfo(path="", sha256="0" * 64, duration=utts[-1].end),
+                      speakers=[Speaker(s) for s in REF_IDS.values()], utterances=utts)
+    tagger = load_tagger(codebook=book)
+    session = suggest_roles(session, tagger=tagger, family_role=book.family_role)
+    return tagger.tag_session(session)
+
+
+def _cut(session: Session) -> float:
+    return next(u.start for u in session.utterances if u.text.startswith(DIRECTIVE_CUE))
+
+
+def test_shipped_demo_is_small_with_references():
+    assert (DEMO / "supervision.ogg").stat().st_size < 1_000_000
+    rttm = (DEMO / "supervision.rttm").read_text().split()
+    assert {"supervisor", "practitioner"} <= set(rttm)
+
+
+def test_rubric_and_codebook_agree(book):
+    rubric = load_supervision_rubric(codebook=book)  # every code it names is in the codebook
+    assert rubric.ids == ("reflective_balance", "evocation", "purposefulness", "child_focus",
+                          "collaboration", "emotional_support", "clarity_about_concerns")
+    assert book.rubric == "supervision" and book.family_role == "other"
+    assert all(d.source for d in rubric.dimensions)
+
+
+def test_roles_codes_and_rubric_on_the_reference_transcript(book, tagged):
+    roles = {s.id: s.role for s in tagged.speakers}
+    assert roles == {"SPEAKER_00": "practitioner", "SPEAKER_01": "other"}  # supervisor lead
+    assert book.role_label("practitioner") == "supervisor"
+    sup = [u for u in tagged.utterances if u.speaker == "SPEAKER_00"]
+    top = {u.codes[0].code for u in sup if u.codes}
+    assert top & {"open_question", "complex_reflection", "simple_reflection"}  # the tagger's
+    offered = {c.code for u in sup for c in u.codes if c.source == "cue"}
+    assert {"directive", "compliance_talk", "purpose_question", "child_focus",
+            "emotional_support", "hypothesising"} <= offered  # supervision-only, by cues
+    assert all(c.probability <= 0.35 for u in sup for c in u.codes if c.source == "cue")
+
+    cut = _cut(tagged)
+    reflective = score_supervision(tagged, book, end=cut)["dimensions"]
+    directive = score_supervision(tagged, book, start=cut)["dimensions"]
+    assert reflective["reflective_balance"]["value"] > directive["reflective_balance"]["value"]
+    assert reflective["evocation"]["value"] > directive["evocation"]["value"]
+    whole = score_supervision(tagged, book)
+    for dim in whole["dimensions"].values():
+        assert 1 <= dim["value"] <= 5 and dim["value"] * 2 == int(dim["value"] * 2)
+    bal = whole["dimensions"]["reflective_balance"]
+    assert bal["evidence"] and bal["against"]
+    assert any(e["text"].startswith(("You need", "And you should", "Do the"))
+               for e in bal["against"])
+
+
+def test_supervision_codes_offered_with_hotkeys_in_the_review_screen(book, tagged, tmp_path):
+    from msw_audio.review.store import Store
+    from msw_audio.web.render import codebook_view
+    from msw_audio.web.ui import render_session
+    from tests.store_helpers import fake_sha, write_session_dir
+
+    tagged.audio.sha256 = fake_sha("supervision-demo")
+    tagged.scores = {"supervision": score_supervision(tagged, book)}
+    with Store.open(tmp_path / "data") as store:
+        from msw_audio.review.auth import User
+
+        admin = User(name="admin1", role="admin")
+        sid = store.ingest(write_session_dir(tmp_path / "s", tagged), admin,
+                           {"recording_type": "supervision", "worker": "Pat"})
+        assert store.codebook_for(sid).name == "msw-supervision"
+        html = render_session(store, None, admin, sid, "time")
+    keys = codebook_view(book).hotkeys()["practitioner"]
+    assert keys["d"] == "directive" and keys["p"] == "purpose_question"
+    assert "&quot;d&quot;:&quot;directive&quot;" in html
+    assert "&quot;p&quot;:&quot;purpose_question&quot;" in html
+    assert ">supervisor</option>" in html  # the role's meaning in a supervision session
+
+
+def test_process_recording_type_supervision_selects_the_codebook(tmp_path):
+    from msw_audio.cli.main import build_parser
+    from msw_audio.cli.process import config_from_args
+
+    args = build_parser().parse_args(["process", "x.ogg", "--out", str(tmp_path),
+                                      "--recording-type", "supervision"])
+    assert config_from_args(args).codebook.name == "codebook_supervision.yaml"
+
+
+@pytest.mark.slow
+def test_demo_supervision_recording_through_the_pipeline(speech_pipeline, tmp_path):
+    """The real pipeline on the audio: diarized, supervisor suggested as the lead role,
+    supervision codes and rubric scores with evidence; directive stretch scores lower."""
+    from msw_audio.pipeline import Pipeline
+
+    config = speech_pipeline.config
+    pipe = Pipeline(type(config)(**{**config.__dict__,
+                                    "codebook": codebook_for_recording_type("supervision")}))
+    # the loaded speech models are reused (the fixture's); only the codebook differs
+    pipe._transcriber, pipe._diarizer = speech_pipeline.transcriber, speech_pipeline.diarizer
+    session = pipe.process(DEMO / "supervision.ogg", tmp_path / "out")
+    assert session.models["codebook"]["name"] == "msw-supervision"
+    assert len(session.speakers) >= 2
+    lead = next(s for s in session.speakers if s.role == "practitioner")
+    said = " ".join(u.text for u in session.utterances if u.speaker == lead.id).lower()
+    assert "audit" in said and "purpose" in said  # the supervisor's words
+    scores = session.scores["supervision"]["dimensions"]
+    assert scores["reflective_balance"]["evidence"]
+    cut = _cut_from_reference()
+    book = pipe.codebook
+    early = score_supervision(session, book, end=cut)["dimensions"]["reflective_balance"]
+    late = score_supervision(session, book, start=cut)["dimensions"]["reflective_balance"]
+    assert early["value"] > late["value"]
+
+
+def _cut_from_reference() -> float:
+    for line in (DEMO / "supervision.stm").read_text().splitlines():
+        parts = line.split(maxsplit=5)
+        if parts[5].startswith(DIRECTIVE_CUE):
+            return float(parts[3]) - 0.3
+    raise AssertionError("no directive stretch in the reference")
