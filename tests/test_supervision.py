@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from msw_audio.coding.codebook import codebook_for_recording_type, load_codebook
+from msw_audio.errors import InputError
 from msw_audio.records import AudioInfo, Session, Speaker, Utterance
 from msw_audio.scoring.supervision import load_supervision_rubric, score_supervision
 
@@ -152,3 +153,72 @@ def _cut_from_reference() -> float:
         if parts[5].startswith(DIRECTIVE_CUE):
             return float(parts[3]) - 0.3
     raise AssertionError("no directive stretch in the reference")
+
+
+def test_supervision_scores_confirmed_audited_and_beside_practice(book, tagged, tmp_path):
+    """Confirmed like the principles (old -> new, audited, bad input saves nothing); a
+    worker sees their supervision beside their practice; a team needs 3 sessions a month."""
+    import copy
+
+    from msw_audio.review.auth import User
+    from msw_audio.review.store import Store
+    from tests.store_helpers import build_session, fake_sha, write_session_dir
+
+    admin, ev = User(name="admin1", role="admin"), User(name="ev1", role="evaluator")
+    with Store.open(tmp_path / "data") as store:
+        sup_ids = []
+        for i, worker in enumerate(("Pat", "Pat", "Lee")):
+            sess = copy.deepcopy(tagged)
+            sess.audio.sha256 = fake_sha(f"sup-{i}")
+            sess.scores = {"supervision": score_supervision(sess, book)}
+            sup_ids.append(store.ingest(
+                write_session_dir(tmp_path / f"s{i}", sess), admin,
+                {"recording_type": "supervision", "worker": worker, "team": "North",
+                 "date": f"2026-10-0{i + 1}"}))
+        visit = store.ingest(write_session_dir(tmp_path / "v", build_session(fake_sha("v"))),
+                             admin, {"worker": "Pat", "team": "North", "date": "2026-10-05"})
+        store.confirm_score(visit, "empathy", 4.0, None, ev)
+        with pytest.raises(InputError, match="not a supervision session"):
+            store.confirm_supervision_score(visit, "child_focus", 3, None, ev)
+
+        sid = sup_ids[0]
+        view = store.supervision_scores(sid, ev)
+        assert view["dimensions"]["reflective_balance"]["suggested"] is not None
+        assert view["dimensions"]["reflective_balance"]["evidence"]
+        with pytest.raises(InputError, match="steps of 0.5"):
+            store.confirm_supervision_score(sid, "child_focus", 5.2, None, ev)
+        with pytest.raises(InputError, match="unknown supervision dimension"):
+            store.confirm_supervision_score(sid, "empathy", 3, None, ev)
+        assert store.supervision_scores(sid, ev)["dimensions"]["child_focus"]["confirmed"] is None
+        store.confirm_supervision_score(sid, "child_focus", 3.5, "asked about Kayla", ev)
+        store.confirm_supervision_score(sid, "child_focus", 4.0, None, ev)
+        from sqlalchemy import select
+
+        from msw_audio.review.db import Decision
+
+        with store.rtx() as s:
+            decided = [(d.old_value, d.new_value) for d in s.scalars(
+                select(Decision).where(Decision.session_id == sid,
+                                       Decision.kind == "supervision").order_by(Decision.id))]
+        assert decided == [(None, "3.5"), ("3.5", "4.0")]
+        assert any(a["action"] == "supervision.set" for a in store.audit_log(admin))
+
+        # a code decision recomputes the supervision figures from the evaluator's codes
+        first = next(u for u in tagged.utterances
+                     if u.speaker == "SPEAKER_00" and u.text.startswith("You need"))
+        before = store.supervision_scores(sid, ev)["dimensions"]["reflective_balance"]
+        store.set_code(sid, first.id, "directive", ev)
+        after = store.supervision_scores(sid, ev)["dimensions"]["reflective_balance"]
+        assert after["reasons"] != before["reasons"]
+
+        own = store.supervision_beside_practice(ev, worker="Pat")
+        kinds = {(r["kind"], r["measure"]) for r in own if r["period"] == "all"}
+        assert kinds == {("supervision", "child_focus"), ("practice", "mean_principles")}
+        assert next(r for r in own if r["kind"] == "practice")["mean"] == 4.0
+        assert store.supervision_beside_practice(ev) == []  # one confirmed session < 3
+        for other in sup_ids[1:]:
+            store.confirm_supervision_score(other, "child_focus", 2.0, None, ev)
+        team = store.supervision_beside_practice(ev)
+        row = next(r for r in team if r["period"] == "2026-10" and r["kind"] == "supervision")
+        assert row["n_sessions"] == 3 and row["mean"] == pytest.approx((4 + 2 + 2) / 3)
+        assert all(r["kind"] != "practice" for r in team)  # one practice visit: hidden

@@ -23,10 +23,12 @@ from msw_audio.review.family import Family
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
+from msw_audio.review.supervision import Supervision
 from msw_audio.review.users import Users
 
 
-class Store(Users, Ingest, Decisions, Analytics, Exports, Reading, Family, Erasure, StoreCore):
+class Store(Users, Ingest, Supervision, Decisions, Analytics, Exports, Reading, Family, Erasure,
+            StoreCore):
     """Review store API used by the app, the CLI and the job worker."""
 
 

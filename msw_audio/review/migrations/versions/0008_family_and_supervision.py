@@ -1,11 +1,13 @@
-"""families, family_goals, goal_ratings, family_feedback: the family's voice
+"""families, family_goals, goal_ratings, family_feedback (the family's voice) and
+supervision_scores (a person's confirmed supervision rubric scores)
 
 Revision ID: 0008
 Revises: 0003
 Create Date: 2026-12-02 18:00:00
 
 New tables only (nothing existing changes), so every store upgrades in place. Goals,
-ratings and feedback cascade from their family (erasure is one delete).
+ratings and feedback cascade from their family (erasure is one delete); supervision scores
+cascade from their session.
 """
 
 from __future__ import annotations
@@ -82,9 +84,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_family_feedback")),
     )
     op.create_index("ix_family_feedback_family", "family_feedback", ["family_id"])
+    op.create_table(
+        "supervision_scores",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("session_id", sa.String(length=32), nullable=False),
+        sa.Column("dimension", sa.String(length=64), nullable=False),
+        sa.Column("confirmed", sa.Float(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("rubric_version", sa.String(length=64), nullable=False),
+        sa.Column("confirmed_by", sa.String(length=255), nullable=True),
+        sa.Column("confirmed_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["sessions.id"], ondelete="CASCADE",
+            name=op.f("fk_supervision_scores_session_id_sessions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_scores")),
+        sa.UniqueConstraint("session_id", "dimension", name="uq_supervision_scores_session"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("supervision_scores")
     op.drop_index("ix_family_feedback_family", table_name="family_feedback")
     op.drop_table("family_feedback")
     op.drop_index("ix_goal_ratings_goal", table_name="goal_ratings")
