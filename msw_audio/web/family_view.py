@@ -14,14 +14,15 @@ from msw_audio.review.analytics import MIN_GROUP
 from msw_audio.web.render import PRINCIPLE_LABELS
 
 
-def _cell(value: Any) -> str:
+def md_cell(value: Any) -> str:
+    """A value as one escaped Markdown table cell (family text may hold | or <)."""
     text = "–" if value is None else (f"{value:.1f}" if isinstance(value, float) else str(value))
     return escape(text).replace("|", "\\|").replace("\n", " ")
 
 
 def family_markdown(view: dict[str, Any]) -> str:
     """One family's goals (with ratings), feedback and visits, as Markdown."""
-    lines = [f"### {_cell(view['pseudonym'])} · team {_cell(view['team'] or '(none)')}", ""]
+    lines = [f"### {md_cell(view['pseudonym'])} · team {md_cell(view['team'] or '(none)')}", ""]
     if view["goals"]:
         lines += ["| Goal | Set | Status | Ratings (GBO 0–10) | Change |", "|---|---|---|---|---|"]
         for g in view["goals"]:
@@ -29,8 +30,8 @@ def family_markdown(view: dict[str, Any]) -> str:
                                 for r in g["ratings"]) or "not rated yet"
             status = "active" if g["active"] else f"closed {g['closed_on']}"
             label = f"{g['number']}. {g.get('text', '')}"
-            lines.append(f"| {_cell(label)} | {g['set_on']} | {status} | {_cell(ratings)} | "
-                         f"{_cell(g['change'])} |")
+            lines.append(f"| {md_cell(label)} | {g['set_on']} | {status} | {md_cell(ratings)} | "
+                         f"{md_cell(g['change'])} |")
     else:
         lines.append("*No goals yet.*")
     lines.append("")
@@ -46,13 +47,13 @@ def _visits_and_feedback(view: dict[str, Any]) -> list[str]:
                   "and last rating)", ""]
         for v in visits:
             mark = "◆ " if v["between"] else ""
-            lines.append(f"- {mark}{v['date'] or 'no date'} · {_cell(v['recording_type'])} · "
-                         f"practice {_cell(v['mean_confirmed'])}")
+            lines.append(f"- {mark}{v['date'] or 'no date'} · {md_cell(v['recording_type'])} · "
+                         f"practice {md_cell(v['mean_confirmed'])}")
         lines.append("")
     if view.get("feedback"):
         lines += ["**The family's feedback after visits**", ""]
         for f in view["feedback"]:
-            answers = "; ".join(f"{k}: {_cell(v)}" for k, v in f["answers"].items())
+            answers = "; ".join(f"{k}: {md_cell(v)}" for k, v in f["answers"].items())
             lines.append(f"- {f['date']}: {answers}")
     return lines
 
@@ -75,8 +76,9 @@ def progress_markdown(progress: dict[str, Any], own: bool = False) -> str:
         n_between = sum(1 for v in f["visits"] if v["between"])
         helpful = ", ".join(str(x["answers"].get("helpfulness")) for x in f["feedback"]
                             if "helpfulness" in x["answers"]) or "–"
-        lines.append(f"| {_cell(f['pseudonym'])} | {_cell(goals)} | {_cell(f['gbo_change'])} | "
-                     f"{_cell(f['practice_between'])} | {n_between} | {_cell(helpful)} |")
+        lines.append(f"| {md_cell(f['pseudonym'])} | {md_cell(goals)} | "
+                     f"{md_cell(f['gbo_change'])} | {md_cell(f['practice_between'])} | "
+                     f"{n_between} | {md_cell(helpful)} |")
     rel = progress.get("relation")
     lines.append("")
     if rel:

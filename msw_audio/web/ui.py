@@ -29,6 +29,7 @@ from msw_audio.web.render import (
     shortlist_markdown,
 )
 from msw_audio.web.tab_family import build_family_progress, build_family_tab
+from msw_audio.web.tab_supervision import build_supervision_tab
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
 HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
@@ -275,6 +276,7 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 build_family_progress(store, demo)
 
             build_family_tab(store, demo)
+            build_supervision_tab(store, demo)
 
             # ---------------------------------------------------------- researcher
             with gr.Tab("Research", id="research", visible=False) as research_tab:
