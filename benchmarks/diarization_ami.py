@@ -26,7 +26,6 @@ AMI clips live in ``$MSW_SHARED/data/audio/ami-clips`` (``reference.rttm``, uri 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,16 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
-
-
-def pyannote_sample_dir() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyannote.audio")
-    return Path(next(iter(spec.submodule_search_locations))) / "sample"
+from msw_audio.devdata import pyannote_sample_dir, shared_dir  # noqa: E402
 
 
 @dataclass(frozen=True)

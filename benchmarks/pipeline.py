@@ -50,20 +50,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from msw_audio.devdata import pyannote_sample_dir, shared_dir  # noqa: E402
 from msw_audio.speech.evaluation import read_stm_text  # noqa: E402
 
 STAGE_ORDER = ("load", "decode", "transcribe", "diarize", "align", "tag", "score", "write")
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
-
-
-def pyannote_sample_dir() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyannote.audio")
-    return Path(next(iter(spec.submodule_search_locations))) / "sample"
 
 
 # -- inputs and their references ------------------------------------------------------------

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
+from msw_audio.devdata import pyannote_sample_dir, shared_dir  # noqa: F401 - used by tests
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("MSW_SHARED", REPO.parent / "shared")).resolve()
 
 
 def annomi_slice(path: Path, n_transcripts: int) -> Path:
@@ -26,12 +23,6 @@ def annomi_slice(path: Path, n_transcripts: int) -> Path:
     ids = sorted(full["transcript_id"].unique())[:n_transcripts]
     full[full["transcript_id"].isin(ids)].to_csv(path, index=False)
     return path
-
-
-def pyannote_sample_dir() -> Path:
-    spec = importlib.util.find_spec("pyannote.audio")
-    assert spec and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "sample"
 
 
 @pytest.fixture(scope="session")

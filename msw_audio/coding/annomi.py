@@ -14,13 +14,13 @@ open/closed or simple/complex subtype, so it gets no human code).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from msw_audio.coding.codebook import Codebook, load_codebook
+from msw_audio.devdata import shared_dir
 from msw_audio.errors import InputError
 from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
 
@@ -42,14 +42,6 @@ def input_subtype_codes(codebook: Codebook) -> dict[str, str]:
 def client_talk_codes(codebook: Codebook) -> dict[str, str]:
     """AnnoMI client talk type -> family-member code, from the codebook's ``annomi`` labels."""
     return {sub: code for (beh, sub), code in codebook.annomi_map().items() if beh == "client"}
-
-
-def shared_dir() -> Path:
-    """``$MSW_SHARED`` or ``<repo>/../shared`` (where the dev data lives on CI and here)."""
-    env = os.environ.get("MSW_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
 def default_annomi_csv(layout: str = "full") -> Path:
