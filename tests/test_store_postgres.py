@@ -25,7 +25,7 @@ from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.jobs.queue import claim
 from msw_audio.review.db import Job
 from msw_audio.review.store import Store
-from tests.store_helpers import JFK, build_session, scan_for, write_session_dir
+from tests.store_helpers import JFK, build_session, migration_head, scan_for, write_session_dir
 
 
 def _pg_bin(name: str) -> str | None:
@@ -86,7 +86,8 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
     with Store.open(tmp_path / "data", url=pg_url) as st:
         with st.engine.connect() as conn:
             assert conn.dialect.name == "postgresql"
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            assert version == migration_head()
         ev = st.add_user("eva", "evaluator", "eva-password")
         admin = st.add_user("ada", "admin", "ada-password")
         coach = st.add_user("cora", "coach", "cora-password")
@@ -111,15 +112,6 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
             for table in ("sessions", "utterances", "suggestions", "decisions", "recordings"):
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
         assert scan_for(st.data_dir, [sha])[sha] == []
-
-
-def _head() -> str:
-    """The newest Alembic revision shipped (parallel branches each add one)."""
-    from alembic.script import ScriptDirectory
-
-    from msw_audio.review.paths import MIGRATIONS_DIR
-
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def test_family_outcomes_on_postgresql(pg_url: str, tmp_path: Path):
