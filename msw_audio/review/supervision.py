@@ -41,7 +41,10 @@ class Supervision(Decisions):
             confirmed = {c.dimension: c for c in s.scalars(
                 select(SupervisionScoreRow).where(SupervisionScoreRow.session_id == row.id))}
         dims = {}
-        for dim_id, entry in (suggested.get("dimensions") or {}).items():
+        entries = dict(suggested.get("dimensions") or {})
+        for dim_id in confirmed:  # confirmed without a suggestion (e.g. processed untagged)
+            entries.setdefault(dim_id, {"value": None, "evidence": [], "reasons": []})
+        for dim_id, entry in entries.items():
             c = confirmed.get(dim_id)
             dims[dim_id] = {**entry, "suggested": entry.get("value"),
                             "confirmed": c.confirmed if c else None,

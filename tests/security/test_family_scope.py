@@ -45,3 +45,23 @@ def test_another_teams_family_is_unknown_to_every_family_method(store, tmp_path)
     store.export_family_outcomes(path, NORTH_RES)
     assert "South" not in path.read_text()
     assert store.family_view("Family S", ADMIN)["goals"][0]["ratings"][0]["score"] == 4
+
+
+def test_another_teams_supervision_session_is_unknown(store, tmp_path):
+    from msw_audio.coding.codebook import codebook_for_recording_type, load_codebook
+
+    session = build_session(fake_sha("sup-south"))
+    session.models["codebook"] = load_codebook(
+        codebook_for_recording_type("supervision")).to_record()
+    sid = store.ingest(write_session_dir(tmp_path / "sup", session), ADMIN,
+                       {"team": "South", "worker": "Kim", "recording_type": "supervision"})
+    store.confirm_supervision_score(sid, "child_focus", 4, None, ADMIN)
+    for call in (lambda: store.supervision_scores(sid, NORTH_EV),
+                 lambda: store.confirm_supervision_score(sid, "child_focus", 2, None, NORTH_EV)):
+        with pytest.raises(InputError, match="no session"):
+            call()
+    assert store.supervision_sessions(NORTH_EV) == []
+    assert store.supervision_beside_practice(NORTH_RES, worker="Kim") == []
+    dims = store.supervision_scores(sid, ADMIN)["dimensions"]
+    assert dims["child_focus"]["confirmed"] == 4 and dims["child_focus"]["suggested"] is None
+    assert store.supervision_beside_practice(ADMIN, worker="Kim")[0]["mean"] == 4.0
