@@ -78,7 +78,7 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
             note = gr.Textbox(label="Note (optional)")
             confirm = gr.Button("Confirm score")
         with gr.Row():
-            own_btn = gr.Button("My supervision beside my practice")
+            own_btn = gr.Button("My supervision, practice and families")
             team_btn = gr.Button("Team: supervision beside practice")
         beside = gr.Markdown(elem_id="msw-supervision-beside")
 
@@ -126,8 +126,12 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
     def on_own(request: gr.Request):
         user = _signed_in(request)
         try:
-            return beside_markdown(store.supervision_beside_practice(user, worker=user.name),
-                                   own=True)
+            from msw_audio.web.family_view import progress_markdown
+
+            families = progress_markdown(store.family_progress(user, worker=user.name),
+                                         own=True)
+            return (beside_markdown(store.supervision_beside_practice(user, worker=user.name),
+                                    own=True) + "\n\n**Your families' progress**\n\n" + families)
         except MswError as exc:
             return f"⚠ {escape(str(exc))}"
 
