@@ -96,6 +96,13 @@ class Pipeline:
         self._tagger = None
         self._codebook = None
 
+    def with_codebook(self, codebook: Path) -> Pipeline:
+        """This pipeline's loaded speech models with another codebook (its own tagger):
+        a supervision recording on a worker that codes visits loads no Whisper twice."""
+        other = Pipeline(replace(self.config, codebook=Path(codebook)))
+        other._transcriber, other._diarizer = self._transcriber, self._diarizer
+        return other
+
     # -- model access -------------------------------------------------------------------
     @property
     def transcriber(self):

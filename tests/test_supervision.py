@@ -222,3 +222,35 @@ def test_supervision_scores_confirmed_audited_and_beside_practice(book, tagged, 
         row = next(r for r in team if r["period"] == "2026-10" and r["kind"] == "supervision")
         assert row["n_sessions"] == 3 and row["mean"] == pytest.approx((4 + 2 + 2) / 3)
         assert all(r["kind"] != "practice" for r in team)  # one practice visit: hidden
+
+
+def test_a_supervision_job_is_coded_with_the_supervision_codebook_glue(tmp_path):
+    """The queue hands a job of recording type supervision its codebook (glue: the
+    processor is a fake; the pipeline's own part, with_codebook, keeps its speech models)."""
+    from msw_audio.jobs.queue import enqueue, run_worker
+    from msw_audio.pipeline import Pipeline, PipelineConfig
+    from msw_audio.review.auth import User
+    from msw_audio.review.store import Store
+    from msw_audio.speech.audio import sha256_file
+    from tests.store_helpers import build_session, write_session_dir
+
+    seen = []
+
+    def fake_processor_for_glue_test(audio, out_dir, cache_dir, progress, **kw):
+        seen.append(kw.get("codebook_path"))
+        write_session_dir(out_dir, build_session(sha256_file(audio), str(audio)))
+
+    ev = User(name="ev1", role="evaluator")
+    with Store.open(tmp_path / "data") as store:
+        enqueue(store, DEMO / "supervision.ogg", ev, {"recording_type": "supervision"})
+        enqueue(store, REPO / "msw_audio" / "demo" / "demo.ogg", ev,
+                {"recording_type": "home visit"})
+        assert run_worker(store, once=True, processor=fake_processor_for_glue_test) == 2
+    assert sorted(map(str, seen)) == sorted(
+        [str(codebook_for_recording_type("supervision")), "None"])
+
+    base = Pipeline(PipelineConfig(cache_dir=tmp_path / "c"))
+    base._transcriber, base._diarizer = object(), object()  # stand-ins: nothing loads
+    other = base.with_codebook(codebook_for_recording_type("supervision"))
+    assert other._transcriber is base._transcriber and other._diarizer is base._diarizer
+    assert other.codebook.name == "msw-supervision" and base.codebook.name != other.codebook.name

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 
+from msw_audio.coding.codebook import codebook_for_recording_type
 from msw_audio.errors import AudioError, InputError, MswError
 from msw_audio.review.auth import User, system_user
 from msw_audio.review.db import Job, utcnow
@@ -45,7 +46,8 @@ from msw_audio.review.store import Store, safe_ext, safe_name
 from msw_audio.speech.audio import AUDIO_EXTENSIONS, check_file, display_name
 
 ProgressFn = Callable[[str, float], None]
-#: (audio_path, out_dir, cache_dir, progress) -> None; writes out_dir/session.json
+#: (audio_path, out_dir, cache_dir, progress) -> None; writes out_dir/session.json. A job
+#: whose recording type has its own codebook (supervision) also gets ``codebook_path=``.
 Processor = Callable[[Path, Path, Path, ProgressFn], None]
 
 DEFAULT_MAX_UPLOAD_MB = 2048  # ~4 h of WAV at 44.1 kHz stereo is ~2.5 GB; compressed is far less
@@ -485,8 +487,10 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
     store's) codes the sessions unless the pipeline config names one.
     """
     loaded: dict[Path, Any] = {}
+    siblings: dict[Path, Any] = {}  # the same speech models with another codebook
 
-    def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn) -> None:
+    def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn,
+            codebook_path: Path | None = None) -> None:
         from msw_audio.pipeline import Pipeline, PipelineConfig
 
         if cache_dir not in loaded:
@@ -494,8 +498,14 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
             if cfg.codebook is None and codebook is not None:
                 cfg = dataclasses.replace(cfg, codebook=codebook)
             loaded.clear()  # one store per worker: keep one set of models in memory
+            siblings.clear()
             loaded[cache_dir] = Pipeline(dataclasses.replace(cfg, cache_dir=cache_dir))
-        loaded[cache_dir].process(audio, out_dir, progress)
+        pipe = loaded[cache_dir]
+        if codebook_path is not None and Path(codebook_path) != pipe.config.codebook:
+            if codebook_path not in siblings:
+                siblings[codebook_path] = pipe.with_codebook(codebook_path)
+            pipe = siblings[codebook_path]
+        pipe.process(audio, out_dir, progress)
 
     return run
 
@@ -555,7 +565,11 @@ def run_job(
             out_dir.mkdir(parents=True, exist_ok=True)
             with _Reporter(store, job_id, worker_id, config, log) as report:
                 report("starting", 0.0)
-                processor(audio, out_dir, store.paths.cache, report)
+                by_type = codebook_for_recording_type(meta.get("recording_type"))
+                if by_type is not None:  # e.g. supervision: its codebook and rubric
+                    processor(audio, out_dir, store.paths.cache, report, codebook_path=by_type)
+                else:
+                    processor(audio, out_dir, store.paths.cache, report)
                 report("saving", 0.99)
             if not _job_exists(store, job_id):  # erased while it ran: leave no trace
                 shutil.rmtree(store.paths.cache_for(sha), ignore_errors=True)

@@ -33,7 +33,8 @@ from msw_audio.web.tab_supervision import build_supervision_tab
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
 
 HEAD = '<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
-RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "other"]
+RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "supervision",
+                   "other"]
 JOB_COLUMNS = ["Recording", "State", "Stage", "Progress", "Session", "Error", "Queued"]
 ORDERS = {"Time order": "time", "Least confident first": "confidence"}
 LIVE_REFRESH_SECONDS = 10
