@@ -104,6 +104,13 @@ class Pipeline:
         self._tagger = None
         self._codebook = None
 
+    def with_codebook(self, codebook: Path) -> Pipeline:
+        """This pipeline's loaded speech models with another codebook (its own tagger):
+        a supervision recording on a worker that codes visits loads no Whisper twice."""
+        other = Pipeline(replace(self.config, codebook=Path(codebook)))
+        other._transcriber, other._diarizer = self._transcriber, self._diarizer
+        return other
+
     # -- model access -------------------------------------------------------------------
     @property
     def transcriber(self):
@@ -242,7 +249,8 @@ class Pipeline:
         from msw_audio.coding.roles import suggest_roles
 
         # Roles first: they decide which codes (practitioner or client) each speaker gets.
-        session = suggest_roles(session, tagger=self.tagger if self.config.tag else None)
+        session = suggest_roles(session, tagger=self.tagger if self.config.tag else None,
+                                family_role=self.codebook.family_role)
         if self.config.tag:
             progress("tag", 0.0)
             session = self.tagger.tag_session(session)
@@ -252,6 +260,10 @@ class Pipeline:
 
             progress("score", 0.0)
             session.scores = score_session(session, codebook=self.codebook)
+            if self.codebook.rubric == "supervision":
+                from msw_audio.scoring.supervision import score_supervision
+
+                session.scores["supervision"] = score_supervision(session, self.codebook)
             progress("score", 1.0)
 
         session.models["codebook"] = self.codebook.to_record()

@@ -83,6 +83,15 @@ def build_session(sha256: str, audio_path: str = "", n: int = 8) -> Session:
     )
 
 
+def migration_head() -> str:
+    """The newest Alembic revision shipped (parallel branches each add one)."""
+    from alembic.script import ScriptDirectory
+
+    from msw_audio.review.paths import MIGRATIONS_DIR
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
 def write_session_dir(out_dir: Path, session: Session) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "session.json").write_text(json.dumps(session.to_dict()), encoding="utf-8")

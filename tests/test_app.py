@@ -346,6 +346,149 @@ def test_queue_and_jobs_follow_the_store_without_a_refresh_click(served, browser
     page.context.close()
 
 
+# ------------------------------------------------------------------------------ families
+# the Families tab (web/tab_family.py) on the same served store and browser
+def _open_families(browser, base, name):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(base + "/ui/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("tab", name="Families").click(timeout=60_000)
+    return page
+
+
+def _view_has(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#msw-family-view')?.innerText || '').includes(t)",
+        arg=text, timeout=30_000,
+    )
+
+
+def _result_has(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#msw-family-result')?.innerText || '').includes(t)",
+        arg=text, timeout=30_000,
+    )
+
+
+@pytest.mark.browser
+def test_goals_and_gbo_ratings_entered_in_the_browser(served, browser, tmp_path):
+    store, _sid, base = served
+    page = _open_families(browser, base, "eva")
+    page.get_by_text("Add a family").click()
+    page.get_by_label("New family pseudonym").fill("Family B")
+    page.get_by_label("Family's team").fill("North")
+    page.get_by_role("button", name="Add family").click()
+    _result_has(page, "Family Family B added.")
+
+    page.get_by_label("Goal (the family's words)").fill("Tea time without arguments")
+    page.get_by_label("Date set (YYYY-MM-DD)").fill("2026-10-01")
+    page.get_by_role("button", name="Add goal").click()
+    _view_has(page, "Tea time without arguments")
+
+    page.get_by_label("Goal number").fill("1")
+    page.get_by_label("Rating (0–10)").fill("3")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("2026-10-01")
+    page.get_by_role("button", name="Save rating").click()
+    _view_has(page, "3 (start 2026-10-01)")
+
+    # a bad date: a clear message, and the start rating is still there
+    page.get_by_label("Rating (0–10)").fill("8")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("20/11/2026")
+    page.get_by_role("button", name="Save rating").click()
+    _result_has(page, "is not YYYY-MM-DD")
+    page.get_by_label("Rated on (YYYY-MM-DD)").fill("2026-11-20")
+    page.get_by_role("button", name="Save rating").click()
+    _view_has(page, "8 (review 2026-11-20)")
+
+    eva = store.get_user("eva")
+    goal = store.family_view("Family B", eva)["goals"][0]
+    assert [(r["occasion"], r["score"]) for r in goal["ratings"]] == [("start", 3),
+                                                                      ("review", 8)]
+    assert goal["change"] == 5
+    page.screenshot(path=str(tmp_path / "families.png"), full_page=True)
+    assert page.evaluate("location.host") == base.split("/")[2]
+    page.context.close()
+
+    # a coach reads the family but has no entry controls (the store refuses anyway)
+    page = _open_families(browser, base, "cora")
+    page.get_by_label("Family (pseudonym)").fill("Family B")
+    page.get_by_role("button", name="Show family").click()
+    _view_has(page, "Tea time without arguments")
+    assert page.get_by_role("button", name="Save rating").count() == 0
+    page.context.close()
+
+
+def _supervision_session():
+    """The demo supervision recording's reference transcript as a Session, with fixed
+    glue suggestions (no model runs here) and rubric scores computed from them."""
+    from msw_audio.coding.codebook import codebook_for_recording_type, load_codebook
+    from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
+    from msw_audio.scoring.supervision import score_supervision
+    from msw_audio.speech.audio import sha256_file
+    from tests.test_supervision import DEMO
+
+    book = load_codebook(codebook_for_recording_type("supervision"))
+    ids = {"supervisor": "SPEAKER_00", "practitioner": "SPEAKER_01"}
+    utts = []
+    for i, line in enumerate((DEMO / "supervision.stm").read_text().splitlines()):
+        _u, _c, spk, start, end, text = line.split(maxsplit=5)
+        code = ("open_question" if text.endswith("?") else "directive") \
+            if spk == "supervisor" else "case_report"
+        utts.append(Utterance(id=f"u{i:04d}", start=float(start), end=float(end),
+                              speaker=ids[spk], text=text, codes=[CodeSuggestion(code, 0.6)]))
+    audio = DEMO / "supervision.ogg"
+    session = Session(
+        audio=AudioInfo(path=str(audio), sha256=sha256_file(audio), duration=utts[-1].end + 1),
+        speakers=[Speaker("SPEAKER_00", "practitioner", 0.8, 50.0),
+                  Speaker("SPEAKER_01", "other", 0.5, 45.0)],
+        utterances=utts, models={"codebook": book.to_record()})
+    session.scores = {"supervision": score_supervision(session, book)}
+    return session, audio
+
+
+@pytest.mark.browser
+def test_supervision_codes_by_hotkey_and_rubric_confirmed_in_the_browser(served, browser,
+                                                                        tmp_path):
+    from tests.conftest_app import write_session_dir
+
+    store, _sid, base = served
+    session, audio = _supervision_session()
+    sid = store.ingest(write_session_dir(session, tmp_path / "sup"), audio_path=audio,
+                       meta={"worker": "Sam", "team": "North", "date": "2026-11-03",
+                             "recording_type": "supervision", "title": "Supervision demo"})
+    page = _browser_login(browser, base, "eva", f"/ui/?session={sid}")
+    assert page.locator(".msw-role-select option:checked").first.inner_text() == "supervisor"
+    row = page.locator('.msw-utt[data-group="practitioner"]').nth(5)
+    uid = row.get_attribute("data-uid")
+    row.click()
+    page.evaluate("document.querySelector('audio.msw-audio').pause()")
+    page.keyboard.press("p")  # the supervision codebook's hotkey for a purpose question
+    chip = page.locator(f'.msw-utt[data-uid="{uid}"] .msw-final .msw-chip')
+    chip.wait_for(timeout=10_000)
+    assert chip.get_attribute("data-code") == "purpose_question"
+    assert store.get_decisions(sid, store.get_user("eva"))["codes"][uid]["code"] == \
+        "purpose_question"
+
+    page.get_by_role("tab", name="Supervision").click()
+    page.get_by_label("Supervision session").click()
+    page.get_by_role("option", name="Supervision demo").first.click()
+    page.wait_for_function(
+        "() => (document.querySelector('#msw-supervision-scores')?.innerText || '')"
+        ".includes('Reflective vs directive balance')", timeout=30_000)
+    page.get_by_label("Dimension").click()
+    page.get_by_role("option", name="Child focus").click()
+    page.get_by_label("Score (1–5, halves)").fill("4.5")
+    page.get_by_role("button", name="Confirm score").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#msw-supervision-result')?.innerText || '')"
+        ".includes('Score confirmed')", timeout=30_000)
+    dims = store.supervision_scores(sid, store.get_user("eva"))["dimensions"]
+    assert dims["child_focus"]["confirmed"] == 4.5
+    page.context.close()
+
+
 # ------------------------------------------------------------------------------ other views
 def test_cli_registers_serve_and_demo_on_loopback():
     from msw_audio.cli.main import build_parser

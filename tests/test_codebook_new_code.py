@@ -180,6 +180,6 @@ def test_a_session_opens_with_the_codebook_that_coded_it(tmp_path: Path):
         assert "&quot;1&quot;:&quot;self_reflection&quot;" in html
         store.set_code(sid, "u0000", "directive", evaluator)  # its codes, not the default's
         with pytest.raises(InputError, match="unknown code"):
-            store.set_code(sid, "u0000", "complex_reflection", evaluator)
+            store.set_code(sid, "u0000", "sustain_talk", evaluator)
     finally:
         store.close()

@@ -23,6 +23,7 @@ from tests.store_helpers import (
     build_session,
     dump_rows_with,
     fake_sha,
+    migration_head,
     scan_for,
     write_session_dir,
 )
@@ -64,11 +65,7 @@ def test_open_gives_migrated_sqlite_in_wal_with_foreign_keys(tmp_path: Path):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    from alembic.script import ScriptDirectory
-
-    from msw_audio.review.paths import MIGRATIONS_DIR
-
-    assert version == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()  # newest one
+    assert version == migration_head()
     assert (data / "msw-audio.db").is_file()
     for folder in ("audio", "incoming", "cache", "jobs"):
         assert (data / folder).is_dir()

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from msw_audio.errors import PermissionDenied
+from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.jobs.queue import claim
 from msw_audio.review.db import Job
 from msw_audio.review.store import Store
-from tests.store_helpers import JFK, build_session, scan_for, write_session_dir
+from tests.store_helpers import JFK, build_session, migration_head, scan_for, write_session_dir
 
 
 def _pg_bin(name: str) -> str | None:
@@ -86,12 +86,8 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
     with Store.open(tmp_path / "data", url=pg_url) as st:
         with st.engine.connect() as conn:
             assert conn.dialect.name == "postgresql"
-            from alembic.script import ScriptDirectory
-
-            from msw_audio.review.paths import MIGRATIONS_DIR
-
-            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            assert version == migration_head()
         ev = st.add_user("eva", "evaluator", "eva-password")
         admin = st.add_user("ada", "admin", "ada-password")
         coach = st.add_user("cora", "coach", "cora-password")
@@ -116,6 +112,27 @@ def test_store_on_postgresql(pg_url: str, tmp_path: Path):
             for table in ("sessions", "utterances", "suggestions", "decisions", "recordings"):
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
         assert scan_for(st.data_dir, [sha])[sha] == []
+
+
+def test_family_outcomes_on_postgresql(pg_url: str, tmp_path: Path):
+    from msw_audio.review.auth import User
+
+    ev, admin = User(name="eva", role="evaluator"), User(name="ada", role="admin")
+    with Store.open(tmp_path / "data", url=pg_url) as st:
+        st.add_family("Family P", "North", ev)
+        st.add_goal("Family P", "Calmer bedtimes", "2026-09-01", ev)
+        st.rate_goal("Family P", 1, 2, "2026-09-01", ev)
+        bad = tmp_path / "bad.csv"
+        bad.write_text("family,record,date,goal,rating\n"
+                       "Family P,rating,2026-10-01,1,6\nFamily P,rating,2026-10-02,1,12\n")
+        with pytest.raises(InputError, match="row 3: GBO rating 12"):
+            st.import_family_csv(bad, ev)
+        assert st.family_view("Family P", ev)["goals"][0]["latest"] == 2  # rolled back
+        st.add_feedback("Family P", {"helpfulness": 5, "comment": "Kind"}, "2026-10-01", ev)
+        assert st.erase_family("Family P", admin)["ratings"] == 1
+        with st.engine.connect() as conn:
+            for table in ("families", "family_goals", "goal_ratings", "family_feedback"):
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
 
 
 def _claim_all_pg(data_dir: str, url: str, worker: str, start_at: float) -> list[str]:

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "msw_audio.cli.tagger",
     "msw_audio.cli.scores",
     "msw_audio.cli.store",
+    "msw_audio.cli.family",
     "msw_audio.cli.app",
     "msw_audio.cli.accuracy",
     "msw_audio.cli.backup",

@@ -56,6 +56,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codebook", type=Path, default=None, metavar="FILE.yaml",
                    help="codebook that codes the session (default: the shipped one); "
                         "recorded in session.json")
+    p.add_argument("--recording-type", default=None, metavar="TYPE",
+                   help="e.g. supervision: coded with the supervision codebook and scored "
+                        "with the supervision rubric (unless --codebook says otherwise)")
     p.add_argument("--no-tag", action="store_true", help="skip behaviour codes and scores")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_process)
@@ -90,6 +93,10 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     config.max_duration = args.max_duration * 60
     config.cache_dir = args.cache_dir
     config.tagger_dir = args.tagger
+    if args.codebook is None and getattr(args, "recording_type", None):
+        from msw_audio.coding.codebook import codebook_for_recording_type
+
+        args.codebook = codebook_for_recording_type(args.recording_type)
     if args.codebook is not None:
         from msw_audio.coding.codebook import load_codebook
 

@@ -278,9 +278,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    if bool(args.session) == bool(getattr(args, "job", None)):
-        raise InputError("give --session ID or --job ID")
+    given = [x for x in (args.session, getattr(args, "job", None), getattr(args, "family", None))
+             if x]
+    if len(given) != 1:
+        raise InputError("give one of --session ID, --job ID or --family PSEUDONYM")
     with _open(args) as store:
+        if args.family:
+            counts = store.erase_family(args.family, _local_user())
+            print(f"family {args.family!r} erased: {counts['sessions']} session(s), "
+                  f"{counts['goals']} goal(s), {counts['ratings']} rating(s), "
+                  f"{counts['feedback']} feedback")
+            for trace in counts["traces"]:
+                print(f"warning: trace left: {trace}", file=sys.stderr)
+            return 0 if counts["checkpointed"] and not counts["traces"] else 1
         if args.session:
             report = store.erase_session(args.session, _local_user())
             print(f"session {args.session} erased (audio, transcript, decisions, uploads, "
@@ -399,9 +409,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     engine_args(p)
     p.set_defaults(func=cmd_worker)
 
-    p = _common(sub.add_parser("erase", help="erase a session completely (audited)"))
+    p = _common(sub.add_parser("erase", help="erase a session, a job or a family completely "
+                                             "(audited)"))
     p.add_argument("--session", metavar="ID")
     p.add_argument("--job", metavar="ID", help="a queued or running job with no session yet")
+    p.add_argument("--family", metavar="PSEUDONYM",
+                   help="its sessions, goals, ratings and feedback")
     p.set_defaults(func=cmd_erase)
 
     p = _common(sub.add_parser("export", help="export confirmed labels or scores for training"))

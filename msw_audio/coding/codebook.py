@@ -79,6 +79,18 @@ class Codebook:
     version: str
     codes: list[Code] = field(default_factory=list)
     path: Path | None = None
+    #: The scoring rubric this codebook's sessions get besides the principles ("" none,
+    #: "supervision": ``scoring.supervision``).
+    rubric: str = ""
+    #: When set, every speaker but the lead one is suggested this role (supervision: the
+    #: supervisee is "other"), instead of the parent / child guess of a family visit.
+    family_role: str = ""
+    #: What the roles mean in this codebook's sessions (supervision: practitioner ->
+    #: "supervisor", other -> "practitioner (supervisee)"); shown beside the role.
+    role_labels: dict[str, str] = field(default_factory=dict)
+
+    def role_label(self, role: str) -> str:
+        return self.role_labels.get(role, role)
 
     def for_role(self, role: str) -> list[Code]:
         """Codes that apply to a speaker of this role, in codebook order."""
@@ -165,6 +177,16 @@ def _str_list(raw: object, where: str) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
         raise InputError(f"{where} must be a list of strings")
     return tuple(items)
+
+
+#: Recording types that are coded with a shipped codebook other than the default.
+RECORDING_TYPE_CODEBOOKS = {"supervision": "codebook_supervision.yaml"}
+
+
+def codebook_for_recording_type(recording_type: str | None) -> Path | None:
+    """The shipped codebook a recording type is coded with (None: the default one)."""
+    name = RECORDING_TYPE_CODEBOOKS.get((recording_type or "").strip().lower())
+    return DEFAULT_CODEBOOK.parent / name if name else None
 
 
 def shipped_codebooks() -> list[Path]:
@@ -258,4 +280,15 @@ def load_codebook(path: Path | None = None) -> Codebook:
                           str(entry.get("example", "")).strip(), hotkey, str(entry["colour"]),
                           roles, groups, annomi, tagger, cues,
                           str(entry.get("cue_why", "")).strip()))
-    return Codebook(name=str(data["name"]), version=str(data["version"]), codes=codes, path=path)
+    family_role = str(data.get("family_role") or "")
+    if family_role and family_role not in FAMILY_ROLES:
+        raise InputError(f"codebook {path}: family_role must be one of {', '.join(FAMILY_ROLES)}")
+    labels = data.get("role_labels") or {}
+    if not isinstance(labels, dict) or not set(labels) <= set(ROLES):
+        raise InputError(f"codebook {path}: role_labels maps roles ({', '.join(ROLES)}) to names")
+    rubric = str(data.get("rubric") or "")
+    if rubric not in ("", "supervision"):
+        raise InputError(f"codebook {path}: rubric must be 'supervision' or absent")
+    return Codebook(name=str(data["name"]), version=str(data["version"]), codes=codes, path=path,
+                    rubric=rubric, family_role=family_role,
+                    role_labels={str(k): str(v) for k, v in labels.items()})

@@ -116,8 +116,13 @@ def speaker_stats(session: Session, tagger: Tagger | None = None) -> list[Speake
     return stats
 
 
-def suggest_roles(session: Session, tagger: Tagger | None = None) -> Session:
-    """Set ``role``/``role_confidence`` (and ``talk_time`` if unset) on every speaker."""
+def suggest_roles(session: Session, tagger: Tagger | None = None,
+                  family_role: str = "") -> Session:
+    """Set ``role``/``role_confidence`` (and ``talk_time`` if unset) on every speaker.
+
+    ``family_role`` (a codebook's, e.g. supervision: "other"): every speaker but the lead
+    one gets that role, confidence 0.5, instead of the parent / child guess.
+    """
     stats = speaker_stats(session, tagger)
     if not stats:
         return session
@@ -154,6 +159,9 @@ def suggest_roles(session: Session, tagger: Tagger | None = None) -> Session:
         spk = by_id[st.speaker]
         if st.words < 0.03 * total_words and st.n_utterances < 3:
             spk.role, spk.role_confidence = "other", 0.3
+            continue
+        if family_role:
+            spk.role, spk.role_confidence = family_role, 0.5
             continue
         lean = st.child_cues - st.parent_cues
         spk.role = "child" if lean > 0 else "parent"

@@ -492,12 +492,11 @@ class Tagger:
         """Ranked suggestions limited to the codebook's codes for this role (+ cue codes)."""
         allowed = {c.id for c in self.codebook.for_role(role)}
         items = [(c, p, "model") for c, p in dist.items() if c in allowed]
-        if role == "practitioner":
-            fired = cue_codes(text, allowed, rules=self._cue_rules())
-            if fired:
-                share = CUE_PROBABILITY / len(fired)
-                items = [(c, p * (1 - CUE_PROBABILITY), s) for c, p, s in items]
-                items += [(r.code, share, "cue") for r in fired]
+        fired = cue_codes(text, allowed, rules=self._cue_rules())  # any role's cue codes
+        if fired:
+            share = CUE_PROBABILITY / len(fired)
+            items = [(c, p * (1 - CUE_PROBABILITY), s) for c, p, s in items]
+            items += [(r.code, share, "cue") for r in fired]
         total = sum(p for _, p, _ in items) or 1.0
         items.sort(key=lambda item: -item[1])
         return [CodeSuggestion(c, round(p / total, 4), s) for c, p, s in items]

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 
+from msw_audio.coding.codebook import codebook_for_recording_type
 from msw_audio.errors import AudioError, InputError, MswError
 from msw_audio.review.auth import User, system_user
 from msw_audio.review.db import Job, utcnow
@@ -45,7 +46,8 @@ from msw_audio.review.store import Store, safe_ext, safe_name
 from msw_audio.speech.audio import AUDIO_EXTENSIONS, check_file, display_name
 
 ProgressFn = Callable[[str, float], None]
-#: (audio_path, out_dir, cache_dir, progress) -> None; writes out_dir/session.json
+#: (audio_path, out_dir, cache_dir, progress) -> None; writes out_dir/session.json. A job
+#: whose recording type has its own codebook (supervision) also gets ``codebook_path=``.
 Processor = Callable[[Path, Path, Path, ProgressFn], None]
 
 DEFAULT_MAX_UPLOAD_MB = 2048  # ~4 h of WAV at 44.1 kHz stereo is ~2.5 GB; compressed is far less
@@ -493,9 +495,11 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
     store's) codes the sessions unless the pipeline config names one.
     """
     loaded: dict[Path, Any] = {}
+    siblings: dict[Path, Any] = {}  # the same speech models with another codebook
 
     def run(audio: Path, out_dir: Path, cache_dir: Path, progress: ProgressFn,
-            speakers: dict[str, int | None] | None = None) -> None:
+            speakers: dict[str, int | None] | None = None,
+            codebook_path: Path | None = None) -> None:
         from msw_audio.pipeline import Pipeline, PipelineConfig
 
         if cache_dir not in loaded:
@@ -503,14 +507,22 @@ def pipeline_processor(config: Any = None, codebook: Path | None = None) -> Proc
             if cfg.codebook is None and codebook is not None:
                 cfg = dataclasses.replace(cfg, codebook=codebook)
             loaded.clear()  # one store per worker: keep one set of models in memory
+            siblings.clear()
             loaded[cache_dir] = Pipeline(dataclasses.replace(cfg, cache_dir=cache_dir))
-        pipeline = loaded[cache_dir]
+        pipeline = base = loaded[cache_dir]
+        if codebook_path is not None and Path(codebook_path) != base.config.codebook:
+            if codebook_path not in siblings:  # e.g. supervision: its codebook and rubric
+                siblings[codebook_path] = base.with_codebook(codebook_path)
+            pipeline = siblings[codebook_path]
         if speakers and any(speakers.values()):  # "people present" of this job
             job_pipeline = pipeline.with_speakers(**speakers)
             job_pipeline.process(audio, out_dir, progress)
             for name in ("_transcriber", "_diarizer", "_tagger", "_codebook"):
                 if getattr(pipeline, name) is None:  # keep models loaded for the next job
                     setattr(pipeline, name, getattr(job_pipeline, name))
+            for name in ("_transcriber", "_diarizer"):  # the speech models are shared
+                if getattr(base, name) is None:
+                    setattr(base, name, getattr(job_pipeline, name))
         else:
             pipeline.process(audio, out_dir, progress)
 
@@ -584,11 +596,16 @@ def run_job(
             out_dir.mkdir(parents=True, exist_ok=True)
             with _Reporter(store, job_id, worker_id, config, log) as report:
                 report("starting", 0.0)
+                # only processors that take them get these: "people present" and, by the
+                # recording type, its codebook (e.g. supervision: its codebook and rubric)
+                extra: dict[str, Any] = {}
                 speakers = speaker_hint(meta)
-                if speakers:  # "people present": only processors that take it get it
-                    processor(audio, out_dir, store.paths.cache, report, speakers=speakers)
-                else:
-                    processor(audio, out_dir, store.paths.cache, report)
+                if speakers:
+                    extra["speakers"] = speakers
+                by_type = codebook_for_recording_type(meta.get("recording_type"))
+                if by_type is not None:
+                    extra["codebook_path"] = by_type
+                processor(audio, out_dir, store.paths.cache, report, **extra)
                 report("saving", 0.99)
             if not _job_exists(store, job_id):  # erased while it ran: leave no trace
                 shutil.rmtree(store.paths.cache_for(sha), ignore_errors=True)

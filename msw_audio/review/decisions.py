@@ -201,7 +201,12 @@ class Decisions(StoreCore):
 
         s.flush()
         session = self._session_from_rows(s, row)
-        scores = score_session(session, codebook=self._codebook_of(row.models), evidence=evidence)
+        book = self._codebook_of(row.models)
+        scores = score_session(session, codebook=book, evidence=evidence)
+        if book.rubric == "supervision":  # supervision scores follow the evaluator too
+            from msw_audio.scoring.supervision import score_supervision
+
+            scores["supervision"] = score_supervision(session, book)
         if not evidence:
             before = (row.scores or {}).get("principles") or {}
             for name, entry in scores.get("principles", {}).items():

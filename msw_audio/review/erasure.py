@@ -42,7 +42,9 @@ from msw_audio.review.db import (
     UtteranceRow,
     utcnow,
 )
+from msw_audio.review.family_db import FamilyRow
 from msw_audio.review.paths import _SHA_RE
+from msw_audio.review.supervision_db import SupervisionScoreRow
 
 #: How long erasure waits for open readers so the WAL can be checkpointed and truncated.
 CHECKPOINT_WAIT_S = 30.0
@@ -90,8 +92,9 @@ class Erasure(StoreCore):
                 needles["transcript phrase"] = phrase
             # a trace another session legitimately shares is not looked for
             others = SessionRow.id != session_id
-            if s.scalar(select(SessionRow.id).where(others, SessionRow.family == row.family)):
-                needles.pop("family pseudonym", None)
+            if s.scalar(select(SessionRow.id).where(others, SessionRow.family == row.family)) \
+                    or s.scalar(select(FamilyRow.id).where(FamilyRow.pseudonym == row.family)):
+                needles.pop("family pseudonym", None)  # the family's own record keeps it
             if s.scalar(select(UtteranceRow.id).where(
                     UtteranceRow.session_id != session_id,
                     UtteranceRow.text.contains(phrase, autoescape=True)).limit(1)):
@@ -104,7 +107,7 @@ class Erasure(StoreCore):
             s.execute(delete(Job).where(Job.id.in_(job_ids)))
             for model in (Decision, Suggestion, PrincipleScore, UtteranceRow, SpeakerRow,
                           ExemplarStar, BlindAssignment, BlindCode, BlindScore, Correction,
-                          HistoryEntry):
+                          HistoryEntry, SupervisionScoreRow):
                 s.execute(delete(model).where(model.session_id == session_id))
             s.execute(delete(SessionRow).where(SessionRow.id == session_id))
             s.execute(delete(Recording).where(Recording.sha256 == sha))
@@ -221,7 +224,7 @@ class Erasure(StoreCore):
                 for table in ("utterances", "suggestions", "speakers", "decisions",
                               "principle_scores", "sessions", "recordings", "jobs",
                               "corrections", "history", "exemplar_stars", "blind_assignments",
-                              "blind_codes", "blind_scores"):
+                              "blind_codes", "blind_scores", "supervision_scores"):
                     c.execute(text(f"VACUUM {table}"))
             return True
         deadline = time.monotonic() + wait_s

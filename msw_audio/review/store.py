@@ -25,6 +25,7 @@ from msw_audio.review.decisions import ANY_VALUE, Decisions
 from msw_audio.review.double_coding import DoubleCoding
 from msw_audio.review.erasure import Erasure
 from msw_audio.review.exports import Exports
+from msw_audio.review.family import Family
 from msw_audio.review.history import History
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
 from msw_audio.review.library import Library
@@ -32,11 +33,13 @@ from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ex
 from msw_audio.review.pseudonyms import Pseudonyms
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
 from msw_audio.review.session_meta import SessionMeta
+from msw_audio.review.supervision import Supervision
 from msw_audio.review.users import Users
 
 
-class Store(DoubleCoding, Library, Corrections, Accuracy, Users, Ingest, Decisions, Analytics,
-            Exports, Reading, Erasure, History, ByException, SessionMeta, Pseudonyms, StoreCore):
+class Store(DoubleCoding, Library, Corrections, Accuracy, Users, Ingest, Supervision, Decisions,
+            Analytics, Exports, Reading, Family, Erasure, History, ByException, SessionMeta,
+            Pseudonyms, StoreCore):
     """Review store API used by the app, the CLI and the job worker.
 
     ``DoubleCoding`` comes first on purpose: it wraps the reading and decision methods so a

@@ -61,6 +61,8 @@ class CodebookView:
     groups: dict[str, list[CodeView]] = field(default_factory=dict)
     version: str = ""
     name: str = ""
+    #: what the roles mean in this codebook's sessions (supervision: practitioner -> supervisor)
+    role_labels: dict[str, str] = field(default_factory=dict)
 
     def label(self, code: str | None) -> str:
         if not code:
@@ -102,7 +104,8 @@ def codebook_view(book: Codebook) -> CodebookView:
             groups[group].append(CodeView(id=c.id, label=c.label or c.id, hotkey=c.hotkey,
                                           colour=c.colour or "#6b7280",
                                           description=c.description or ""))
-    return CodebookView(groups=groups, version=book.version, name=book.name)
+    return CodebookView(groups=groups, version=book.version, name=book.name,
+                        role_labels=dict(book.role_labels))
 
 
 def load_codebook_view(path: Path | None = None) -> CodebookView:
@@ -286,19 +289,23 @@ def _keys_html(book: CodebookView, editable: bool, can_listen: bool) -> str:
     return f'<section class="msw-panel msw-legend">{"".join(parts)}{note}</section>'
 
 
-def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool) -> str:
+def _speakers_html(session: Session, decisions: dict[str, Any], editable: bool,
+                   labels: dict[str, str] | None = None) -> str:
     confirmed = decisions.get("roles", {})
+    labels = labels or {}
     items = []
     for s in session.speakers:
         mark = " ✓" if s.id in confirmed else f" ({round(100 * s.role_confidence)}% sure)"
         if editable:
             opts = "".join(
-                f'<option value="{r}"{" selected" if r == s.role else ""}>{r}</option>'
+                f'<option value="{r}"{" selected" if r == s.role else ""}>'
+                f'{escape(labels.get(r, r))}</option>'
                 for r in ROLES
             )
             ctrl = f'<select class="msw-role-select" data-speaker="{_attr(s.id)}">{opts}</select>'
         else:
-            ctrl = f'<span class="msw-role msw-role-{_attr(s.role)}">{escape(s.role)}</span>'
+            ctrl = (f'<span class="msw-role msw-role-{_attr(s.role)}">'
+                    f'{escape(labels.get(s.role, s.role))}</span>')
         items.append(
             f'<li><span class="msw-spk-id">{escape(s.id)}</span> {ctrl}'
             f'<span class="msw-muted">{mark} · {clock(s.talk_time)} talk</span></li>'
@@ -510,7 +517,7 @@ def _side_html(
     )
     return (
         '<aside class="msw-side">'
-        f"{_speakers_html(session, decisions, editable)}"
+        f"{_speakers_html(session, decisions, editable, book.role_labels)}"
         f'<div class="msw-tabs" role="tablist">{buttons}</div>{panels}</aside>'
     )
 

@@ -29,7 +29,8 @@ from msw_audio.web.ui_common import (
     signed_in_user,
 )
 
-RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "other"]
+RECORDING_TYPES = ["home visit", "office meeting", "phone call", "role play", "supervision",
+                   "other"]
 LIVE_REFRESH_SECONDS = 10
 
 

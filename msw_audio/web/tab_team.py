@@ -12,8 +12,9 @@ import pandas as pd
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
 from msw_audio.web.render import CodebookView
+from msw_audio.web.tab_family import build_family_progress
 from msw_audio.web.team import distribution_figure, reflection_prompts, trend_figure
-from msw_audio.web.ui_common import Tab, signed_in_user
+from msw_audio.web.ui_common import PageLoads, Tab, signed_in_user
 
 
 def build(store: Store, book: CodebookView) -> Tab:
@@ -40,6 +41,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         with gr.Accordion("Your own trend", open=False, visible=False) as own_box:
             own_plot = gr.Plot(show_label=False)
             own_note = gr.Markdown()
+        progress = PageLoads()
+        build_family_progress(store, progress)  # families' goals beside practice
 
 
     def on_team(team: str, kind: str, request: gr.Request):
@@ -75,4 +78,4 @@ def build(store: Store, book: CodebookView) -> Tab:
             gr.update(visible=user.name in workers),
         ]
 
-    return Tab(outputs=[team_tab, t_team, own_box], load=load)
+    return progress.tab(Tab(outputs=[team_tab, t_team, own_box], load=load))

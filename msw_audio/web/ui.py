@@ -1,7 +1,8 @@
 """The Gradio Blocks review app: one module per tab, composed here.
 
 Tabs: ``tab_review`` (evaluator queue, transcript, uploads), ``tab_library`` (coach
-library), ``tab_team`` (team reflection), ``tab_research`` (exports and agreement),
+library), ``tab_team`` (team reflection, families' progress), ``tab_family`` (goals, ratings,
+feedback), ``tab_supervision`` (supervision sessions), ``tab_research`` (exports and agreement),
 ``tab_double_coding`` (blind second coding, agreement), ``tab_admin`` (users, audit log).
 Every handler resolves the signed-in user from the request (set by the login gate,
 ``web.login``) and calls the ``Store`` with that user, so permissions
@@ -18,9 +19,11 @@ from msw_audio.review.store import Store
 from msw_audio.web import (
     tab_admin,
     tab_double_coding,
+    tab_family,
     tab_library,
     tab_research,
     tab_review,
+    tab_supervision,
     tab_team,
 )
 from msw_audio.web.render import CodebookView, codebook_view, review_html
@@ -29,7 +32,8 @@ from msw_audio.web.ui_common import signed_in_user
 HEAD = ('<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
         '<script src="/static/library.js"></script>')
 #: The tabs in the order shown.
-TABS = (tab_review, tab_library, tab_team, tab_research, tab_double_coding, tab_admin)
+TABS = (tab_review, tab_library, tab_team, tab_family, tab_supervision, tab_research,
+        tab_double_coding, tab_admin)
 
 
 def render_session(

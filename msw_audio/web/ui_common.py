@@ -119,3 +119,29 @@ def error_html(exc: Exception) -> str:
     return f'<div class="msw-empty" role="alert">⚠ {escape(str(exc))}</div>'
 
 
+class PageLoads:
+    """Stands in for ``gr.Blocks`` where a builder registers its own page-load handlers
+    (``demo.load(fn, outputs=[...])``, each ``fn(request)``), and turns them into a ``Tab``
+    so ``web.ui.build_blocks`` runs every tab's load in its one ``demo.load``."""
+
+    def __init__(self) -> None:
+        self.handlers: list[tuple[Callable[..., Any], list[Any]]] = []
+
+    def load(self, fn: Callable[..., Any], inputs: Any = None, outputs: Any = None) -> None:
+        if inputs:
+            raise TypeError("a tab's page-load handler takes only the request")
+        self.handlers.append((fn, list(outputs or [])))
+
+    def tab(self, then: Tab | None = None) -> Tab:
+        """One ``Tab`` with these handlers' outputs (after ``then``'s, when given)."""
+        base = then or Tab()
+
+        def load(user: User, items: list[SessionSummary], request: gr.Request) -> list[Any]:
+            values = list(base.load(user, items, request))
+            for fn, outs in self.handlers:
+                got = fn(request)
+                values.extend(got if len(outs) > 1 else [got])
+            return values
+
+        return Tab(outputs=[*base.outputs, *(o for _fn, outs in self.handlers for o in outs)],
+                   load=load)

@@ -1,0 +1,1 @@
+"""The family's voice: co-created goals, Goal-Based Outcomes ratings and visit feedback."""
