@@ -197,7 +197,8 @@ def test_erasing_a_family_removes_sessions_goals_ratings_and_feedback(store: Sto
     with pytest.raises(PermissionDenied):
         store.erase_family("Family E", ev)
     counts = store.erase_family("Family E", admin)
-    assert counts == {"sessions": 1, "goals": 1, "ratings": 2, "feedback": 1}
+    assert counts == {"sessions": 1, "goals": 1, "ratings": 2, "feedback": 1,
+                      "checkpointed": True, "traces": []}  # nothing of Family E is left
     assert _counts(store) == {"families": 1, "family_goals": 1, "goal_ratings": 2,
                               "family_feedback": 1}  # Family K untouched
     assert all(s.family != "Family E" for s in store.list_sessions(admin))
