@@ -398,8 +398,11 @@ class Family(Erasure):
         """Pseudonymised family outcomes for researchers (CSV): the family's random
         token (never its pseudonym), team, goal numbers, dates, ratings, feedback ratings.
 
-        Free text (goals, comments) is left out: no redaction module is on this branch's
-        main yet, and a family's own words may name people. Returns the row count.
+        Free text (goals, comments) is left out. ``review.redaction`` is measured on
+        transcripts, where names are mostly addressed or mid-sentence; a goal in the family's
+        words usually *starts* with the child's name ("Jo goes to school every day"), which
+        those rules keep (a capital at a sentence start is not evidence of a name), and its
+        recall on such text is not measured. Returns the row count.
         """
         user.require("export")
         fields = ["family_token", "team", "record", "goal", "date", "occasion", "score",
