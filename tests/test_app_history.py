@@ -78,6 +78,7 @@ def test_ctrl_z_undoes_a_code_a_role_and_a_score_across_a_reload(served, browser
     # a role change and a score
     page.locator('.msw-role-select[data-speaker="SPEAKER_02"]').select_option("other")
     page.wait_for_selector(".msw-toast-on:has-text('SPEAKER_02 is other')", timeout=10_000)
+    page.locator(".msw-tab[data-tab=scores]").click()  # the side panel's scores tab
     card = page.locator(".msw-principle").first
     principle = card.locator(".msw-score-confirm").get_attribute("data-principle")
     card.locator(".msw-score-value").select_option("4.5")
