@@ -28,7 +28,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
-from msw_audio.speech.peaks import peaks_from_samples, save_peaks
+from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.transcribe import TranscribeOptions
 from msw_audio.speech.writers import write_outputs
 
@@ -211,7 +211,8 @@ class Pipeline:
         progress("decode", 0.0)
         audio = load_audio(audio_path, max_duration=self.config.max_duration)
         sha = sha256_file(audio_path)
-        if self.config.cache_dir is not None:  # the review screen's waveform, ~free here
+        if self.config.cache_dir is not None and load_peaks(self.config.cache_dir, sha) is None:
+            # the review screen's waveform, ~free here; a resumed run keeps the finished one
             save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
         progress("decode", 1.0)
 

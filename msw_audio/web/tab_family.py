@@ -24,7 +24,7 @@ from msw_audio.web.ui_common import PageLoads, Tab
 
 
 def _signed_in(store: Store, request: gr.Request | None) -> User:
-    from msw_audio.web.ui import _user  # the one sign-in check of the Gradio app
+    from msw_audio.web.ui_common import signed_in_user as _user  # the one sign-in check
 
     return _user(store, request)
 

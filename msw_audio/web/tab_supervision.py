@@ -84,7 +84,7 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
         beside = gr.Markdown(elem_id="msw-supervision-beside")
 
     def _signed_in(request: gr.Request):
-        from msw_audio.web.ui import _user
+        from msw_audio.web.ui_common import signed_in_user as _user
 
         return _user(store, request)
 
