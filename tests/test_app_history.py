@@ -115,7 +115,7 @@ def test_ctrl_z_undoes_a_code_a_role_and_a_score_across_a_reload(served, browser
     fam.click()
     page.evaluate("document.querySelector('audio.msw-audio').pause()")
     page.keyboard.press(key)
-    page.wait_for_selector(".msw-toast-error:has-text('is a code for practitioner lines')",
+    page.wait_for_selector(".msw-toast-error:has-text('practitioner code')",
                            timeout=10_000)
     page.context.close()
 
