@@ -200,7 +200,7 @@ class Decisions(StoreCore):
         from msw_audio.scoring.rubric import score_session
 
         s.flush()
-        session = self._session_from_rows(s, row)
+        session = self._session_from_rows(s, row, words=False)
         book = self._codebook_of(row.models)
         scores = score_session(session, codebook=book, evidence=evidence)
         if book.rubric == "supervision":  # supervision scores follow the evaluator too
