@@ -369,4 +369,4 @@ def _user(row: UserRow) -> User:
     teams = row.teams if row.teams is not None else [ALL_TEAMS]
     return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
                 credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams),
-                worker=row.worker or "")
+                worker=row.worker or "", active=bool(row.active))
