@@ -333,11 +333,17 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
     user = _local_user()
     with _open(args) as store:
-        erased = store.erase_older_than(args.days, user)
-        purged = purge_jobs(store, args.days, user)
+        days = args.days
+        if days is None:  # the store's setting (the Admin tab's "Retention days")
+            stored = store.setting("retention_days")
+            if stored is None:
+                raise InputError("give --days N, or set the retention days in the Admin tab")
+            days = int(stored)
+        erased = store.erase_older_than(days, user)
+        purged = purge_jobs(store, days, user)
         swept = store.sweep_orphans()
     print(
-        f"{len(erased)} session(s) older than {args.days} days erased, {purged} finished "
+        f"{len(erased)} session(s) older than {days} days erased, {purged} finished "
         f"job(s) forgotten, {len(swept)} orphaned file(s) removed"
     )
     return 0
@@ -436,5 +442,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = _common(sub.add_parser("retention", help="erase sessions older than N days"))
-    p.add_argument("--days", type=int, required=True)
+    p.add_argument("--days", type=int, default=None,
+                   help="default: the store's retention days (set in the Admin tab)")
     p.set_defaults(func=cmd_retention)

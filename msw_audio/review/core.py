@@ -127,6 +127,10 @@ class StoreCore:
         self._lock = threading.Lock()
         self._codebook = codebook
         self._codebooks: dict[str, Codebook] = {}
+        #: bumped by every change to a login in this process (``Users``): the login gate
+        #: drops its short cache of users at once, so a disable or reset made in the
+        #: Admin tab ends that user's open logins at their very next request
+        self.users_epoch = 0
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod

@@ -128,6 +128,7 @@ class Users(StoreCore):
             row = self._user_row(s, name)
             row.password_hash = hash_password(password)
             self.audit(s, actor or "system", "user.password", "user", name)
+        self.users_epoch += 1
 
     def grant(self, name: str, action: str, actor: User) -> User:
         """Give one user an extra permission (e.g. ``audio.listen`` to a researcher)."""
@@ -138,6 +139,7 @@ class Users(StoreCore):
             row = self._user_row(s, name)
             row.grants = sorted(set(row.grants) | {action})
             self.audit(s, actor, "user.grant", "user", name, granted=action)
+            self.users_epoch += 1
             return _user(row)
 
     def set_teams(self, name: str, teams: tuple[str, ...], actor: User) -> User:
@@ -148,6 +150,7 @@ class Users(StoreCore):
             old = row.teams
             row.teams = _check_teams(teams)
             self.audit(s, actor, "user.teams", "user", name, old=old, new=row.teams)
+            self.users_epoch += 1
             return _user(row)
 
     def revoke(self, name: str, action: str, actor: User) -> User:
@@ -159,6 +162,7 @@ class Users(StoreCore):
                 raise InputError(f"user {name!r} holds no grant {action!r}")
             row.grants = sorted(set(row.grants) - {action})
             self.audit(s, actor, "user.revoke", "user", name, revoked=action)
+            self.users_epoch += 1
             return _user(row)
 
     def set_active(self, name: str, active: bool, actor: User) -> None:
@@ -172,6 +176,7 @@ class Users(StoreCore):
                 self._keep_an_admin(s, row)
             row.active = active
             self.audit(s, actor, "user.enable" if active else "user.disable", "user", name)
+        self.users_epoch += 1
 
     def set_role(self, name: str, role: str, actor: User) -> User:
         """Change a login's role (audited old -> new); it applies from the user's next
@@ -187,6 +192,7 @@ class Users(StoreCore):
                 self._keep_an_admin(s, row)
             row.role = role
             self.audit(s, actor, "user.role", "user", name, old=old, new=role)
+            self.users_epoch += 1
             return _user(row)
 
     @staticmethod
