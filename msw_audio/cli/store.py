@@ -157,7 +157,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 def cmd_user_role(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        user = store.set_role(args.name, args.role, _local_user())
+        user = store.set_user_role(args.name, args.role, _local_user())
     print(f"user {user.name!r} now has role {user.role}")
     return 0
 

@@ -178,7 +178,7 @@ class Users(StoreCore):
             self.audit(s, actor, "user.enable" if active else "user.disable", "user", name)
         self.users_epoch += 1
 
-    def set_role(self, name: str, role: str, actor: User) -> User:
+    def set_user_role(self, name: str, role: str, actor: User) -> User:
         """Change a login's role (audited old -> new); it applies from the user's next
         request. The last active admin keeps the admin role."""
         actor.require("user.manage")

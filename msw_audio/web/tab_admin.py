@@ -216,7 +216,7 @@ def build(store: Store, book: CodebookView) -> Tab:
 
     def on_role(name, role, request: gr.Request):
         def do(user: User) -> str:
-            changed = store.set_role(_need(name), role or "", user)
+            changed = store.set_user_role(_need(name), role or "", user)
             return f"✓ **{changed.name}** now has the role {changed.role}."
         return _act(request, do, name)
 
