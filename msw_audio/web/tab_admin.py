@@ -146,9 +146,9 @@ def build(store: Store, book: CodebookView) -> Tab:
         try:
             user = signed_in_user(store, request)
         except NotSignedIn:
-            return gr.update()
+            return gr.skip()
         if not user.can("user.manage"):
-            return gr.update()  # the timer runs on every page; only an admin's shows this
+            return gr.skip()  # the timer runs on every page; only an admin's shows this
         return worker_markdown(worker_status(store))
 
     ticker.tick(on_tick, None, worker_md, show_progress="hidden")
@@ -257,7 +257,7 @@ def build(store: Store, book: CodebookView) -> Tab:
     def on_confirm_typed(session_id, typed):
         return gr.update(interactive=bool(session_id) and (typed or "").strip() == session_id)
 
-    erase_confirm.input(on_confirm_typed, [erase_dd, erase_confirm], erase_btn,
+    erase_confirm.change(on_confirm_typed, [erase_dd, erase_confirm], erase_btn,
                         show_progress="hidden")
     erase_dd.change(on_confirm_typed, [erase_dd, erase_confirm], erase_btn,
                     show_progress="hidden")
