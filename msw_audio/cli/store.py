@@ -1,6 +1,6 @@
 """``msw-audio`` commands for the store and the job queue.
 
-user add/list/passwd/disable/enable/grant/revoke, ingest, enqueue, jobs, worker, erase,
+user add/list/passwd/role/teams/disable/enable/grant/revoke, ingest, enqueue, jobs, worker, erase,
 export, retention. Each takes ``--data DIR`` (default ``$MSW_AUDIO_DATA`` or
 ``~/.local/share/msw-audio``) and ``--db-url`` for PostgreSQL. The shell user who can read
 the data folder can read everything in it, so CLI commands act as a local admin (audited as
@@ -126,7 +126,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
         user = store.add_user(args.name, args.role, password, tuple(args.grant or ()),
-                              teams=tuple(args.team or ("*",)), worker=args.worker)
+                              teams=tuple(args.team or ("*",)), worker=args.worker,
+                              actor=_local_user())
     extra = f" (+ {', '.join(sorted(user.grants))})" if user.grants else ""
     print(f"user {user.name!r} added with role {user.role}{extra}; {_teams_text(user)}")
     return 0
@@ -149,7 +150,15 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         for u in store.list_users(_local_user()):
             extra = f" +{','.join(sorted(u.grants))}" if u.grants else ""
-            print(f"{u.name}\t{u.role}{extra}\tteams: {','.join(sorted(u.teams))}")
+            off = "" if u.active else "\tdisabled"
+            print(f"{u.name}\t{u.role}{extra}\tteams: {','.join(sorted(u.teams))}{off}")
+    return 0
+
+
+def cmd_user_role(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        user = store.set_user_role(args.name, args.role, _local_user())
+    print(f"user {user.name!r} now has role {user.role}")
     return 0
 
 
@@ -324,11 +333,17 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
     user = _local_user()
     with _open(args) as store:
-        erased = store.erase_older_than(args.days, user)
-        purged = purge_jobs(store, args.days, user)
+        days = args.days
+        if days is None:  # the store's setting (the Admin tab's "Retention days")
+            stored = store.setting("retention_days")
+            if stored is None:
+                raise InputError("give --days N, or set the retention days in the Admin tab")
+            days = int(stored)
+        erased = store.erase_older_than(days, user)
+        purged = purge_jobs(store, days, user)
         swept = store.sweep_orphans()
     print(
-        f"{len(erased)} session(s) older than {args.days} days erased, {purged} finished "
+        f"{len(erased)} session(s) older than {days} days erased, {purged} finished "
         f"job(s) forgotten, {len(swept)} orphaned file(s) removed"
     )
     return 0
@@ -355,6 +370,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--team", action="append", required=True, metavar="TEAM")
     p.set_defaults(func=cmd_user_teams)
+    p = _common(user_sub.add_parser("role", help="change a login's role"))
+    p.add_argument("name")
+    p.add_argument("role", choices=USER_ROLES)
+    p.set_defaults(func=cmd_user_role)
     p = _common(user_sub.add_parser("passwd", help="reset a password (ends their logins)"))
     p.add_argument("name")
     p.add_argument(
@@ -423,5 +442,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = _common(sub.add_parser("retention", help="erase sessions older than N days"))
-    p.add_argument("--days", type=int, required=True)
+    p.add_argument("--days", type=int, default=None,
+                   help="default: the store's retention days (set in the Admin tab)")
     p.set_defaults(func=cmd_retention)

@@ -81,6 +81,8 @@ class User:
     teams: frozenset[str] = field(default=frozenset({"*"}), compare=False)
     #: for a practitioner: the worker name their sessions carry (default: the login name)
     worker: str = field(default="", compare=False)
+    #: False for a disabled login (only ``list_users`` returns those; they cannot sign in)
+    active: bool = field(default=True, compare=False)
 
     @property
     def own_only(self) -> bool:

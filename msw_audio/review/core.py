@@ -127,6 +127,10 @@ class StoreCore:
         self._lock = threading.Lock()
         self._codebook = codebook
         self._codebooks: dict[str, Codebook] = {}
+        #: bumped by every change to a login in this process (``Users``): the login gate
+        #: drops its short cache of users at once, so a disable or reset made in the
+        #: Admin tab ends that user's open logins at their very next request
+        self.users_epoch = 0
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -376,4 +380,4 @@ def _user(row: UserRow) -> User:
     teams = row.teams if row.teams is not None else [ALL_TEAMS]
     return User(name=row.name, role=row.role, grants=frozenset(row.grants or ()), id=row.id,
                 credential=credential_stamp(row.password_hash or ""), teams=frozenset(teams),
-                worker=row.worker or "")
+                worker=row.worker or "", active=bool(row.active))

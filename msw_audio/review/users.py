@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
@@ -42,9 +42,17 @@ class Users(StoreCore):
     """Logins: adding, authenticating, passwords, grants, teams, disabling."""
 
     def add_user(self, name: str, role: str, password: str, grants: tuple[str, ...] = (),
-                 teams: tuple[str, ...] = (ALL_TEAMS,), worker: str | None = None) -> User:
+                 teams: tuple[str, ...] = (ALL_TEAMS,), worker: str | None = None,
+                 actor: User | None = None) -> User:
         """A new login. ``worker``: for a practitioner, the worker name their sessions
-        carry (default: the login name), the only sessions they will see."""
+        carry (default: the login name), the only sessions they will see.
+
+        ``actor``: who adds it; must hold ``user.manage`` (the Admin tab always passes the
+        signed-in user, the CLI its local admin). None only for setting up a store before
+        anyone can sign in (tests, ``demo``): audited as ``system``.
+        """
+        if actor is not None:
+            actor.require("user.manage")
         if not _NAME_RE.match(name or ""):
             raise InputError(
                 f"user name {name!r} must be 1-64 letters, digits or . _ @ + - (no spaces)"
@@ -63,10 +71,12 @@ class Users(StoreCore):
                     grants=sorted(grants),
                     teams=_check_teams(teams),
                     worker=(worker or "").strip()[:255] or None,
+                    active=True,
                 )
                 s.add(row)
                 s.flush()
-                self.audit(s, "system", "user.add", "user", name, role=role)
+                self.audit(s, actor or "system", "user.add", "user", name, role=role,
+                           teams=row.teams, grants=row.grants)
                 return _user(row)
         except IntegrityError:
             raise InputError(f"user {name!r} already exists") from None
@@ -118,6 +128,7 @@ class Users(StoreCore):
             row = self._user_row(s, name)
             row.password_hash = hash_password(password)
             self.audit(s, actor or "system", "user.password", "user", name)
+        self.users_epoch += 1
 
     def grant(self, name: str, action: str, actor: User) -> User:
         """Give one user an extra permission (e.g. ``audio.listen`` to a researcher)."""
@@ -128,6 +139,7 @@ class Users(StoreCore):
             row = self._user_row(s, name)
             row.grants = sorted(set(row.grants) | {action})
             self.audit(s, actor, "user.grant", "user", name, granted=action)
+            self.users_epoch += 1
             return _user(row)
 
     def set_teams(self, name: str, teams: tuple[str, ...], actor: User) -> User:
@@ -138,6 +150,7 @@ class Users(StoreCore):
             old = row.teams
             row.teams = _check_teams(teams)
             self.audit(s, actor, "user.teams", "user", name, old=old, new=row.teams)
+            self.users_epoch += 1
             return _user(row)
 
     def revoke(self, name: str, action: str, actor: User) -> User:
@@ -149,13 +162,49 @@ class Users(StoreCore):
                 raise InputError(f"user {name!r} holds no grant {action!r}")
             row.grants = sorted(set(row.grants) - {action})
             self.audit(s, actor, "user.revoke", "user", name, revoked=action)
+            self.users_epoch += 1
             return _user(row)
 
     def set_active(self, name: str, active: bool, actor: User) -> None:
+        """Enable or disable a login. A disabled login's open sessions end at their next
+        request (the login gate finds no active user). The last active admin cannot be
+        disabled: nobody could then enable anyone from the screen."""
         actor.require("user.manage")
         with self.tx() as s:
-            self._user_row(s, name).active = active
+            row = self._user_row(s, name)
+            if not active:
+                self._keep_an_admin(s, row)
+            row.active = active
             self.audit(s, actor, "user.enable" if active else "user.disable", "user", name)
+        self.users_epoch += 1
+
+    def set_user_role(self, name: str, role: str, actor: User) -> User:
+        """Change a login's role (audited old -> new); it applies from the user's next
+        request. The last active admin keeps the admin role."""
+        actor.require("user.manage")
+        check_role(role)
+        with self.tx() as s:
+            row = self._user_row(s, name)
+            old = row.role
+            if old == role:
+                return _user(row)
+            if role != "admin":
+                self._keep_an_admin(s, row)
+            row.role = role
+            self.audit(s, actor, "user.role", "user", name, old=old, new=role)
+            self.users_epoch += 1
+            return _user(row)
+
+    @staticmethod
+    def _keep_an_admin(s: OrmSession, row: UserRow) -> None:
+        """Refuse to take the last active admin away (disable or demote)."""
+        if row.role != "admin" or not row.active:
+            return
+        others = s.scalar(select(func.count(UserRow.id)).where(
+            UserRow.role == "admin", UserRow.active, UserRow.id != row.id)) or 0
+        if not others:
+            raise InputError(f"{row.name!r} is the last active admin: add or enable another "
+                             "admin first")
 
     @staticmethod
     def _user_row(s: OrmSession, name: str) -> UserRow:

@@ -197,24 +197,26 @@ class LoginGate:
     """ASGI middleware: no valid session cookie, no response (except the login page)."""
 
     #: seconds a looked-up user is reused: a page load fetches ~80 assets, and a disabled
-    #: login or changed role must still take effect within moments
+    #: login or changed role must still take effect within moments (at once when changed
+    #: by this process, e.g. the Admin tab: ``Store.users_epoch``; within this from the CLI)
     USER_TTL = 5.0
 
     def __init__(self, app: ASGIApp, sessions: Sessions, store: Store) -> None:
         self.app = app
         self.sessions = sessions
         self.store = store
-        self._users: dict[str, tuple[User | None, float]] = {}
+        self._users: dict[str, tuple[User | None, float, int]] = {}
 
     def _user(self, name: str | None) -> User | None:
         if not name:
             return None
         now = time.monotonic()
+        epoch = getattr(self.store, "users_epoch", 0)  # a login changed here: look again
         hit = self._users.get(name)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and hit[2] == epoch:
             return hit[0]
         user = self.store.get_user(name)
-        self._users[name] = (user, now + self.USER_TTL)
+        self._users[name] = (user, now + self.USER_TTL, epoch)
         return user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
