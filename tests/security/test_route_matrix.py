@@ -20,13 +20,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from msw_audio.speech.audio import sha256_file
 from msw_audio.review.auth import PERMISSIONS, USER_ROLES, system_user
+from msw_audio.speech.audio import sha256_file
 from msw_audio.web.login import IDLE_MINUTES, PUBLIC_PATHS
 from tests.conftest_app import PASSWORD, free_port, make_store, repeated_recording
 from tests.conftest_app import demo_session as _demo_session
