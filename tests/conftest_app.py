@@ -199,13 +199,21 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(store) -> Iterator[str]:  # noqa: ANN001
     """Serve ``create_app(store)`` with uvicorn in a thread on a free loopback port."""
-    import uvicorn
-
     from msw_audio.web.server import create_app
+
+    with serve_app(create_app(store)) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serve_app(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve an app object with uvicorn in a thread on a free loopback port (a test that
+    must reach into the app, e.g. to age a login, builds it itself)."""
+    import uvicorn
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

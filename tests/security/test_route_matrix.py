@@ -13,11 +13,8 @@ The Gradio event handlers (``tab_*.py``) are covered by ``test_gradio_handlers.p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +24,7 @@ import pytest
 from msw_audio.review.auth import PERMISSIONS, USER_ROLES, system_user
 from msw_audio.speech.audio import sha256_file
 from msw_audio.web.login import IDLE_MINUTES, PUBLIC_PATHS
-from tests.conftest_app import PASSWORD, free_port, make_store, repeated_recording
+from tests.conftest_app import PASSWORD, make_store, repeated_recording, serve_app
 from tests.conftest_app import demo_session as _demo_session
 from tests.conftest_app import write_session_dir as _write_demo_dir
 from tests.store_helpers import build_session, fake_sha, write_session_dir
@@ -263,29 +260,6 @@ def _gate(app: Any) -> Any:
     return app
 
 
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn in a thread on a free loopback port (like ``running_server``,
-    keeping the app object so the test can age a login)."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @dataclass
 class Served:
     store: Any
@@ -318,7 +292,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     app = create_app(store)
     gate = _gate(app)
     gate.USER_TTL = 0.0  # a disabled login takes effect at its next request (no 5 s wait)
-    with _serve(app) as base:
+    with serve_app(app) as base:
         recording = str(store.audio_file(own, system_user("test"), False))
         s = Served(store, app, base, own, other, recording)
         for role, name in LOGINS.items():
