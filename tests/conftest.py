@@ -55,3 +55,18 @@ def store(tmp_path: Path):
     st = Store.open(tmp_path / "data")
     yield st
     st.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian Chromium per test module (skipped where it is not installed)."""
+    from tests.conftest_app import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

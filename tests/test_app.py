@@ -19,8 +19,6 @@ from msw_audio.web.render import (
     transcript_rows,
 )
 from tests.conftest_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     demo_session,
     make_store,
@@ -204,16 +202,6 @@ def test_roles_enforced_on_json_routes(served):
 
 
 # ------------------------------------------------------------------------------ browser
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _browser_login(browser, base, name, target):

@@ -13,8 +13,6 @@ import pytest
 
 from msw_audio.speech.audio import sha256_file
 from tests.conftest_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEMO_AUDIO,
     PASSWORD,
     demo_session,
@@ -36,16 +34,6 @@ def served(tmp_path_factory):
     store.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _sign_in(browser, base, name="ada", password=PASSWORD):

@@ -10,8 +10,6 @@ import pytest
 
 from msw_audio.web.render import load_codebook_view
 from tests.conftest_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     demo_session,
     make_store,
@@ -27,16 +25,6 @@ def served(tmp_path):
     store.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, base, sid, name="eva"):
