@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest_app import PASSWORD, USERS, running_server, write_session_dir
-from tests.test_app import _browser_login, browser  # noqa: F401 - the shared fixture
+from tests.test_app import _browser_login
 from tests.test_corrections import demo_with_words
 
 

@@ -16,7 +16,6 @@ import pytest
 
 from msw_audio.speech.evaluation import read_stm_words, word_speaker_error
 from tests.conftest_app import PASSWORD, USERS, running_server
-from tests.test_app import browser  # noqa: F401 - the shared fixture
 
 REPO = Path(__file__).resolve().parents[1]
 THREE = REPO / "tests" / "data" / "three_speakers"

@@ -16,7 +16,7 @@ from msw_audio.jobs.queue import JobConfig, enqueue
 from msw_audio.jobs.worker_status import worker_status
 from msw_audio.review.db import Job, utcnow
 from tests.conftest_app import DEMO_AUDIO, make_store, running_server
-from tests.test_app_history import _page, browser  # noqa: F401 - the module's browser fixture
+from tests.test_app_history import _page
 
 
 def test_session_metadata_update_is_audited_old_to_new(tmp_path):
