@@ -141,3 +141,22 @@ def test_clustering_above_the_cap_links_a_subsample_and_below_it_is_pyannotes(
     capped = diarizer.turns(features, options=replace(diarizer.options,
                                                       max_clustered_embeddings=cap))
     assert len({t.speaker for t in capped}) == len({t.speaker for t in diarizer.turns(features)})
+
+
+def test_whisper_features_in_blocks_are_faster_whispers_exactly():
+    """The log-mel spectrogram a block of frames at a time (``transcribe.use_block_features``)
+    is faster-whisper's own to the bit, at lengths around a block's edge and a short one."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from msw_audio.pipeline import pinned_blas
+    from msw_audio.speech.transcribe import _block_extractor_class
+
+    original = FeatureExtractor(feature_size=80)
+    blocks = FeatureExtractor(feature_size=80)
+    blocks.__class__ = _block_extractor_class()
+    blocks.block_frames = 700  # several blocks on this 80 s session
+    audio = load_audio(THREE)
+    with pinned_blas():
+        for n in (len(audio), 16000 * 30, 16000 * 30 + 37, 160 * 700, 1000):
+            assert np.array_equal(blocks(audio[:n]), original(audio[:n])), n
+        assert np.array_equal(blocks(audio, chunk_length=30), original(audio, chunk_length=30))
