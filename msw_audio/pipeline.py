@@ -11,6 +11,8 @@ recording fails fast and writes nothing.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,15 +22,17 @@ from pathlib import Path
 from msw_audio import __version__
 from msw_audio.records import AudioInfo, Session, Turn, Word
 from msw_audio.speech.align import AlignOptions, assign_speakers, build_utterances, speakers_from
-from msw_audio.speech.audio import DEFAULT_MAX_DURATION, load_audio, sha256_file
+from msw_audio.speech.audio import DEFAULT_MAX_DURATION, check_file, sha256_file
 from msw_audio.speech.cache import StageCache, default_cache_dir
 from msw_audio.speech.diarize import (
+    RUNTIME_FIELDS,
     DiarizeOptions,
     feature_settings,
     load_features,
     save_features,
 )
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
+from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
 from msw_audio.speech.transcribe import TranscribeOptions
 from msw_audio.speech.writers import write_outputs
 
@@ -163,7 +167,7 @@ class Pipeline:
     def turns(self, audio, sha: str, progress: Progress) -> list[Turn]:
         progress("diarize", 0.0)
         opts = asdict(self.config.diarize)
-        for key in ("device", "threads", "embedding_batch_size", "segmentation_batch_size"):
+        for key in RUNTIME_FIELDS:
             opts.pop(key)  # do not change the result
         cached = self.cache.get(sha, "diarize", opts)
         if cached is not None:
@@ -205,30 +209,60 @@ class Pipeline:
         with pinned_blas():
             return self._process(Path(audio_path), out_dir, progress)
 
+    @contextmanager
+    def _decoded(self, audio_path: Path, sha: str) -> Iterator[ScratchAudio]:
+        """The recording decoded into a scratch file, deleted when the block ends.
+
+        Why not an array: an hour is 230 MB of float32 and four hours 920 MB, held while
+        both models run; a scratch file read a window at a time keeps the worker's memory
+        flat in the length (``speech.scratch``). It goes in the recording's cache folder
+        (which erasure removes whole), or a private temporary folder without a cache.
+        """
+        if self.cache.root is not None:
+            folder = self.cache.root / sha
+            existed = folder.is_dir()
+            try:
+                audio = decode_to_scratch(audio_path, folder,
+                                          max_duration=self.config.max_duration)
+            except BaseException:
+                if not existed:
+                    shutil.rmtree(folder, ignore_errors=True)  # a bad file leaves nothing
+                raise
+            with audio:
+                yield audio
+            return
+        with tempfile.TemporaryDirectory(prefix="msw-audio-") as tmp:
+            with decode_to_scratch(audio_path, tmp,
+                                   max_duration=self.config.max_duration) as audio:
+                yield audio
+
     def _process(self, audio_path: Path, out_dir: str | Path | None,
                  progress: Progress | None) -> Session:
         progress = progress or (lambda stage, fraction: None)
         progress("decode", 0.0)
-        audio = load_audio(audio_path, max_duration=self.config.max_duration)
+        check_file(audio_path)
         sha = sha256_file(audio_path)
-        if self.config.cache_dir is not None and load_peaks(self.config.cache_dir, sha) is None:
-            # the review screen's waveform, ~free here; a resumed run keeps the finished one
-            save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
-        progress("decode", 1.0)
+        with self._decoded(audio_path, sha) as audio:
+            if self.config.cache_dir is not None and load_peaks(self.config.cache_dir,
+                                                                sha) is None:
+                # the review screen's waveform, ~free here; a resumed run keeps the finished one
+                save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
+            progress("decode", 1.0)
 
-        # The two model stages are independent: run them side by side, one core each
-        # (both engines release the GIL), so the wall time is the slower of the two.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
-            pending_turns = pool.submit(self.turns, audio, sha, progress)
-            words = self.words(audio, sha, progress)
-            turns = pending_turns.result()
+            # The two model stages are independent: run them side by side, one core each
+            # (both engines release the GIL), so the wall time is the slower of the two.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
+                pending_turns = pool.submit(self.turns, audio, sha, progress)
+                words = self.words(audio, sha, progress)
+                turns = pending_turns.result()
+            duration = round(len(audio) / 16000, 3)
 
         progress("align", 0.0)
         attributed = assign_speakers(words, turns, self.config.align)
         utterances = build_utterances(attributed, self.config.align)
         session = Session(
             audio=AudioInfo(path=str(audio_path.resolve()), sha256=sha,
-                            duration=round(len(audio) / 16000, 3)),
+                            duration=duration),
             speakers=speakers_from(turns, utterances),
             utterances=utterances,
             turns=turns,

@@ -126,6 +126,23 @@ def test_finished_stages_are_reused(tmp_path, jfk_path):
     peaks = load_peaks(config.cache_dir, first.audio.sha256)
     assert peaks is not None and abs(peaks.duration - first.audio.duration) < 0.05
     assert abs(len(peaks.data) - first.audio.duration * PER_SECOND) <= 1
+    # the decoded waveform's scratch file (speech.scratch) is gone once the run ends
+    from msw_audio.speech.scratch import PREFIX
+
+    assert not list((config.cache_dir / first.audio.sha256).glob(f"{PREFIX}*"))
+
+
+def test_a_recording_that_fails_to_decode_leaves_no_cache_folder(tmp_path):
+    from msw_audio.errors import AudioError
+
+    silent = tmp_path / "silent.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(silent), "trim",
+                    "0", "3"], check=True)
+    config = PipelineConfig(cache_dir=tmp_path / "cache", tag=False)
+    with pytest.raises(AudioError, match="silent"):
+        Pipeline(config).process(silent, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not (config.cache_dir.exists() and any(config.cache_dir.iterdir()))
 
 
 def test_same_transcript_and_codes_in_process_and_in_a_subprocess_whatever_the_env(

@@ -15,6 +15,7 @@ import gc
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -121,6 +122,52 @@ def load_audio(
     """
     p = check_file(path)
     name = display_name(p)
+    chunks = list(decoded_chunks(p, sample_rate, max_duration))
+    total = sum(chunk.size for chunk in chunks)
+    # One float32 buffer filled in place: an hour of audio is 230 MB, so no extra copies.
+    samples = np.empty(total, dtype=np.float32)
+    pos = 0
+    for i, chunk in enumerate(chunks):
+        chunks[i] = None  # release each int16 chunk as soon as it is copied
+        to_float(chunk, out=samples[pos : pos + chunk.size])
+        pos += chunk.size
+    check_decoded(name, total, float(np.max(np.abs(samples))) if samples.size else 0.0,
+                  sample_rate, min_duration, silence_dbfs)
+    return samples
+
+
+def to_float(chunk: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """int16 samples as float32 in -1..1: the one conversion every decoded sample goes
+    through (``load_audio`` and ``speech.scratch`` give bit-identical waveforms)."""
+    if out is None:
+        out = np.empty(chunk.size, dtype=np.float32)
+    np.multiply(chunk, 1 / 32768.0, out=out, casting="unsafe")
+    return out
+
+
+def check_decoded(name: str, total: int, peak: float, sample_rate: int = SAMPLE_RATE,
+                  min_duration: float = MIN_DURATION,
+                  silence_dbfs: float = SILENCE_DBFS) -> None:
+    """``AudioError`` if the decoded audio is too short or silent throughout."""
+    duration = total / sample_rate
+    if duration < min_duration:
+        raise AudioError(
+            f"{name} holds {duration:.2f} s of audio; at least {min_duration:g} s is needed"
+        )
+    if peak <= 10 ** (silence_dbfs / 20):
+        raise AudioError(f"{name} is silent throughout (peak level below {silence_dbfs:g} dBFS)")
+
+
+def decoded_chunks(path: Path, sample_rate: int = SAMPLE_RATE,
+                   max_duration: float = DEFAULT_MAX_DURATION) -> Iterator[np.ndarray]:
+    """The recording's mono int16 samples at ``sample_rate``, chunk by chunk as FFmpeg
+    decodes them, or ``AudioError`` (not audio, no audio track, corrupt, too long).
+
+    Why a generator: a caller that streams the chunks to disk (``speech.scratch``) never
+    holds the whole recording; four hours are 460 MB as int16 and 920 MB as float32.
+    """
+    p = Path(path)
+    name = display_name(p)
     try:
         container = av.open(str(p), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -136,17 +183,7 @@ def load_audio(
                 f"{name} is {known / 60:.0f} min long; the maximum is {max_duration / 60:.0f} min "
                 "(raise it with --max-duration)"
             )
-        samples = _decode(container, stream, sample_rate, max_duration, name)
-
-    duration = len(samples) / sample_rate
-    if duration < min_duration:
-        raise AudioError(
-            f"{name} holds {duration:.2f} s of audio; at least {min_duration:g} s is needed"
-        )
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    if peak <= 10 ** (silence_dbfs / 20):
-        raise AudioError(f"{name} is silent throughout (peak level below {silence_dbfs:g} dBFS)")
-    return samples
+        yield from _decode(container, stream, sample_rate, max_duration, name)
 
 
 def _reason(exc: BaseException) -> str:
@@ -162,10 +199,10 @@ def _container_duration(container: av.container.InputContainer, stream) -> float
     return None
 
 
-def _decode(container, stream, sample_rate: int, max_duration: float, name: str) -> np.ndarray:
+def _decode(container, stream, sample_rate: int, max_duration: float,
+            name: str) -> Iterator[np.ndarray]:
     resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
     limit = int((max_duration + 1) * sample_rate)
-    chunks: list[np.ndarray | None] = []
     total = 0
     decoded_any = False
     try:
@@ -173,8 +210,8 @@ def _decode(container, stream, sample_rate: int, max_duration: float, name: str)
             decoded_any = True
             for out in resampler.resample(frame):
                 arr = out.to_ndarray().reshape(-1)
-                chunks.append(arr)
                 total += arr.size
+                yield arr
             if total > limit:
                 raise AudioError(
                     f"{name} is longer than the maximum of {max_duration / 60:.0f} min "
@@ -182,8 +219,8 @@ def _decode(container, stream, sample_rate: int, max_duration: float, name: str)
                 )
         for out in resampler.resample(None):
             arr = out.to_ndarray().reshape(-1)
-            chunks.append(arr)
             total += arr.size
+            yield arr
     except av.error.FFmpegError as exc:
         if not decoded_any or total < sample_rate * MIN_DURATION:
             raise AudioError(f"{name} has a corrupt audio stream ({_reason(exc)})") from None
@@ -193,11 +230,3 @@ def _decode(container, stream, sample_rate: int, max_duration: float, name: str)
     finally:
         del resampler
         gc.collect()  # PyAV frames hold FFmpeg buffers; free them before the models load
-    # One float32 buffer filled in place: an hour of audio is 230 MB, so no extra copies.
-    samples = np.empty(total, dtype=np.float32)
-    pos = 0
-    for i, chunk in enumerate(chunks):
-        chunks[i] = None  # release each int16 chunk as soon as it is copied
-        np.multiply(chunk, 1 / 32768.0, out=samples[pos : pos + chunk.size], casting="unsafe")
-        pos += chunk.size
-    return samples

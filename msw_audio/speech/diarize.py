@@ -12,6 +12,7 @@ before pyannote is imported, because recordings of families must not leak even m
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -57,6 +58,16 @@ class DiarizeOptions:
     # on a 30-min file than batches of 8, for no speed (benchmarks/RESULTS.md)
     embedding_batch_size: int = 8
     segmentation_batch_size: int = 8  # SincNet output is ~50 MB per 10 s chunk: bounds memory
+    # Longest stretch of audio the networks see at once (``Diarizer.features``): longer
+    # recordings are read window by window (a scratch file, ``speech.scratch``), on the same
+    # chunk grid and batches, so the features are bit-identical to one pass (a runtime field)
+    window_seconds: float = 600.0
+    # Most (chunk, speaker) embeddings that go into agglomerative clustering at once: its
+    # distance matrix is n^2/2 doubles, copied once by scipy (8,600 embeddings at 4 h would
+    # be 600 MB). Above it an evenly spaced subsample is clustered and every embedding is
+    # given to the nearest centroid (pyannote's own ``assign_embeddings`` step). A 60-min
+    # session at the default step has ~2,200 at most, so below ~2 h nothing changes.
+    max_clustered_embeddings: int = 4000
 
 
 @dataclass
@@ -75,9 +86,11 @@ class DiarizationFeatures:
 #: DiarizeOptions fields that change only the clustering, not the networks' outputs: the
 #: cached ``DiarizationFeatures`` of a recording serve every value of these (re-split).
 CLUSTERING_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "clustering_threshold",
-                     "min_cluster_size", "min_speaker_seconds", "min_duration_off")
-#: Fields that never change any result (where and how fast it runs).
-RUNTIME_FIELDS = ("device", "threads", "embedding_batch_size", "segmentation_batch_size")
+                     "min_cluster_size", "min_speaker_seconds", "min_duration_off",
+                     "max_clustered_embeddings")
+#: Fields that never change any result (where and how fast it runs, in how big windows).
+RUNTIME_FIELDS = ("device", "threads", "embedding_batch_size", "segmentation_batch_size",
+                  "window_seconds")
 
 
 def feature_settings(options: DiarizeOptions | dict) -> dict:
@@ -284,6 +297,8 @@ class Diarizer:
             "num_speakers": self.options.num_speakers,
             "min_speakers": self.options.min_speakers,
             "max_speakers": self.options.max_speakers,
+            "max_clustered_embeddings": self.options.max_clustered_embeddings,
+            "window_seconds": self.options.window_seconds,
             "device": str(self.device),
             "threads": self.options.threads,
         }
@@ -299,17 +314,25 @@ class Diarizer:
         return turns
 
     def features(
-        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+        self, audio, progress: Callable[[float], None] | None = None
     ) -> DiarizationFeatures:
         """Run the two networks: segmentation, speaker count and one embedding per local
-        speaker and window (pyannote's ``SpeakerDiarization.apply`` up to clustering)."""
+        speaker and window (pyannote's ``SpeakerDiarization.apply`` up to clustering).
+
+        ``audio``: 16 kHz mono float32, an ``np.ndarray`` or anything sliced like one
+        (``speech.scratch.ScratchAudio``). Up to ``window_seconds`` it is one pass, exactly
+        pyannote's; longer audio goes window by window (``_windowed_features``)."""
         import torch
 
         pipeline = self.pipeline
-        file = _as_file(audio)
         hook = _ProgressHook(progress) if progress else None
+        plan = self._window_plan(len(audio))
         with torch.inference_mode():
-            segmentations = pipeline.get_segmentations(file, hook=hook)
+            if plan is None:
+                file = _as_file(np.asarray(audio[0 : len(audio)]))
+                segmentations = pipeline.get_segmentations(file, hook=hook)
+            else:
+                segmentations = self._windowed_segmentations(audio, plan, hook)
             if not pipeline._segmentation.model.specifications.powerset:  # pragma: no cover
                 raise RuntimeError("segmentation-3.0 is a powerset model; binarize otherwise")
             count = pipeline.speaker_count(
@@ -317,13 +340,74 @@ class Diarizer:
             )
             if np.nanmax(count.data) == 0.0:
                 return DiarizationFeatures(segmentations, count, None)
-            embeddings = pipeline.get_embeddings(
-                file,
-                segmentations,
-                exclude_overlap=self.options.embedding_exclude_overlap,
-                hook=hook,
-            )
+            if plan is None:
+                embeddings = pipeline.get_embeddings(
+                    file,
+                    segmentations,
+                    exclude_overlap=self.options.embedding_exclude_overlap,
+                    hook=hook,
+                )
+            else:
+                embeddings = self._windowed_embeddings(audio, plan, segmentations, hook)
         return DiarizationFeatures(segmentations, count, embeddings)
+
+    # -- windows: the same chunks and batches as one pass, a window of audio at a time ------
+    def _window_plan(self, num_samples: int) -> list[tuple[int, int, int, int]] | None:
+        """``[(first chunk, chunk count or -1 for "to the end", first sample, end sample)]``
+        or None when the recording fits in one window (today's single pass).
+
+        Why this grid: pyannote slides 10 s chunks every ``step`` over the whole file and
+        batches them in order. A window that starts on a chunk boundary, holds a whole
+        number of batches of chunks (and of (chunk, speaker) embedding batches) and ends
+        exactly where its last chunk ends sees the very chunks and batches one pass would,
+        so the networks' outputs are the same numbers (``tests/test_diarize_memory.py``).
+        """
+        inference = self.pipeline._segmentation
+        rate = 16000
+        chunk = round(inference.duration * rate)
+        step = round(inference.step * rate)
+        if num_samples <= round(self.options.window_seconds * rate) or step <= 0:
+            return None
+        # whole batches of chunks, and of (chunk, speaker) pairs whatever the speaker count
+        align = math.lcm(self.options.segmentation_batch_size, self.options.embedding_batch_size)
+        per_window = (round(self.options.window_seconds * rate) - chunk) // step + 1
+        per_window = max(align, per_window // align * align)
+        plan, first = [], 0
+        while True:
+            start = first * step
+            following = start + per_window * step
+            if num_samples - following < chunk:  # no whole chunk after this window: last
+                plan.append((first, -1, start, num_samples))
+                return plan
+            plan.append((first, per_window, start, start + (per_window - 1) * step + chunk))
+            first += per_window
+
+    def _windowed_segmentations(self, audio, plan, hook):
+        from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+        parts, window = [], None
+        for i, (_first, _count, start, stop) in enumerate(plan):
+            seg = self.pipeline.get_segmentations(_as_file(audio[start:stop]),
+                                                  hook=_part_hook(hook, i, len(plan)))
+            parts.append(seg.data)
+            window = seg.sliding_window
+        sliding = SlidingWindow(start=window.start, duration=window.duration, step=window.step)
+        return SlidingWindowFeature(np.concatenate(parts, axis=0), sliding)
+
+    def _windowed_embeddings(self, audio, plan, segmentations, hook):
+        from pyannote.core import SlidingWindowFeature
+
+        parts = []
+        total = len(segmentations.data)
+        for i, (first, count, start, stop) in enumerate(plan):
+            last = total if count < 0 else first + count
+            part = SlidingWindowFeature(segmentations.data[first:last],
+                                        segmentations.sliding_window)
+            parts.append(self.pipeline.get_embeddings(
+                _as_file(audio[start:stop]), part,
+                exclude_overlap=self.options.embedding_exclude_overlap,
+                hook=_part_hook(hook, i, len(plan))))
+        return np.concatenate(parts, axis=0)
 
     def turns(
         self,
@@ -354,12 +438,10 @@ class Diarizer:
             options.num_speakers, options.min_speakers, options.max_speakers
         )
         segmentations = features.segmentations
-        hard, _, centroids = pipeline.clustering(
-            embeddings=features.embeddings,
-            segmentations=segmentations,
-            num_clusters=num_speakers,
-            min_clusters=min_speakers,
-            max_clusters=max_speakers,
+        hard, centroids = cluster_embeddings(
+            pipeline.clustering, features.embeddings, segmentations,
+            num_clusters=num_speakers, min_clusters=min_speakers, max_clusters=max_speakers,
+            cap=options.max_clustered_embeddings,
         )
         # as pyannote does: cap the instantaneous count, park silent local speakers
         count = SlidingWindowFeature(
@@ -389,6 +471,50 @@ class Diarizer:
         return sorted(turns, key=lambda t: (t.start, t.end))
 
 
+def cluster_embeddings(
+    clustering,
+    embeddings: np.ndarray,
+    segmentations,
+    num_clusters: int | None,
+    min_clusters: int | None,
+    max_clusters: int | None,
+    cap: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """pyannote's agglomerative clustering, with at most ``cap`` embeddings in the linkage.
+
+    Returns (hard clusters (chunks, local speakers), centroids (K, dim)). Up to ``cap``
+    active embeddings this *is* ``clustering(...)``, today's call. Above it, the steps of
+    pyannote's ``BaseClustering.__call__`` run on an evenly spaced subsample of the active
+    embeddings (deterministic; spread over the whole recording so every stretch of it has a
+    say), and pyannote's ``assign_embeddings`` then gives every embedding, sampled or not,
+    to the nearest centroid, as it already does for the embeddings it filtered out. Why:
+    scipy's linkage needs the n^2/2 pairwise distances (and copies them), the one part of
+    diarization whose memory grows with the square of the length.
+    """
+    train, chunk_idx, speaker_idx = clustering.filter_embeddings(
+        embeddings, segmentations=segmentations)
+    if not cap or len(train) <= cap:
+        hard, _, centroids = clustering(
+            embeddings=embeddings, segmentations=segmentations, num_clusters=num_clusters,
+            min_clusters=min_clusters, max_clusters=max_clusters)
+        return hard, centroids
+    keep = np.unique(np.linspace(0, len(train) - 1, cap).round().astype(int))
+    train, chunk_idx, speaker_idx = train[keep], chunk_idx[keep], speaker_idx[keep]
+    num_clusters, min_clusters, max_clusters = clustering.set_num_clusters(
+        len(train), num_clusters=num_clusters, min_clusters=min_clusters,
+        max_clusters=max_clusters)
+    if max_clusters < 2:  # as pyannote: no clustering when one speaker is asked for
+        num_chunks, num_speakers, _ = embeddings.shape
+        return (np.zeros((num_chunks, num_speakers), dtype=np.int8),
+                np.mean(train, axis=0, keepdims=True))
+    train_clusters = clustering.cluster(train, min_clusters=min_clusters,
+                                        max_clusters=max_clusters, num_clusters=num_clusters)
+    hard, _, centroids = clustering.assign_embeddings(
+        embeddings, chunk_idx, speaker_idx, train_clusters,
+        constrained=clustering.constrained_assignment)
+    return hard, centroids
+
+
 def with_speaker_count(options: DiarizeOptions, num_speakers: int | None = None,
                        min_speakers: int | None = None,
                        max_speakers: int | None = None) -> DiarizeOptions:
@@ -410,6 +536,20 @@ def _torch_device(device: str):
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(device)
+
+
+def _part_hook(hook, index: int, parts: int):
+    """``hook`` for window ``index`` of ``parts``: each window's progress is its share."""
+    if hook is None:
+        return None
+
+    def part(step_name, step_artifact, file=None, total=None, completed=None):
+        if total and completed is not None:
+            return hook(step_name, step_artifact, file=file, total=total * parts,
+                        completed=min(completed, total) + index * total)
+        return hook(step_name, step_artifact, file=file, total=total, completed=completed)
+
+    return part
 
 
 class _ProgressHook:

@@ -60,18 +60,24 @@ def _scale(maxima: np.ndarray) -> bytes:
     return np.clip(np.rint(maxima * 255.0), 0, 255).astype(np.uint8).tobytes()
 
 
-def peaks_from_samples(samples: np.ndarray, sample_rate: int,
-                       per_second: int = PER_SECOND) -> Peaks:
-    """Peaks of an already decoded mono waveform (floats in -1..1), e.g. the pipeline's."""
+def peaks_from_samples(samples, sample_rate: int, per_second: int = PER_SECOND,
+                       block_seconds: float = 60.0) -> Peaks:
+    """Peaks of an already decoded mono waveform (floats in -1..1), e.g. the pipeline's:
+    an ``np.ndarray`` or anything sliced like one (``speech.scratch.ScratchAudio``), read a
+    block at a time so a scratch waveform is never loaded whole."""
     bin_size = max(1, sample_rate // per_second)
-    whole = len(samples) // bin_size * bin_size
-    # max and -min of views: no copy of an hour's 230 MB waveform while the models wait
-    bins = samples[:whole].reshape(-1, bin_size)
-    maxima = [np.maximum(bins.max(axis=1), -bins.min(axis=1))] if whole else []
-    if whole < len(samples):
-        maxima.append(np.abs(samples[whole:]).max(keepdims=True))
+    n = len(samples)
+    whole = n // bin_size * bin_size
+    block = bin_size * max(1, int(block_seconds * sample_rate) // bin_size)
+    maxima = []
+    for start in range(0, whole, block):
+        # max and -min of views: no copy of an hour's 230 MB waveform while the models wait
+        bins = samples[start : min(whole, start + block)].reshape(-1, bin_size)
+        maxima.append(np.maximum(bins.max(axis=1), -bins.min(axis=1)))
+    if whole < n:
+        maxima.append(np.abs(samples[whole:n]).max(keepdims=True))
     values = np.concatenate(maxima) if maxima else np.zeros(0)
-    return Peaks(round(len(samples) / sample_rate, 3), per_second, _scale(values))
+    return Peaks(round(n / sample_rate, 3), per_second, _scale(values))
 
 
 #: Sample formats as FFmpeg names them (planar ones end in "p") -> numpy dtype, full scale.

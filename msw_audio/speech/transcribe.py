@@ -8,6 +8,7 @@ conversational audio it lets one misheard phrase repeat for minutes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ class Transcriber:
             local_files_only=True,
         )
         self.multilingual = self.model.model.is_multilingual
+        use_block_features(self.model)
 
     @property
     def info(self) -> dict:
@@ -109,8 +111,92 @@ class Transcriber:
                                    probability=round(float(w.probability), 4))
                 if progress and duration:
                     progress(min(1.0, (offset + segment.end) / duration))
+            release_freed_memory()  # the window's buffers: back to the system, not kept
         if progress:
             progress(1.0)
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the process back to the system (glibc ``malloc_trim``).
+
+    Why: a window's spectrogram and VAD buffers are freed by Python but glibc keeps much
+    of it in its heaps (arenas of two model threads), so the resident size creeps up by
+    ~200 MB per hour-long recording and the next allocation of the other stage comes on
+    top. A no-op where glibc is not the allocator.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def use_block_features(model) -> None:
+    """Make faster-whisper compute its log-mel spectrogram in blocks of frames.
+
+    Why: ``FeatureExtractor.__call__`` builds the whole input's frames, complex STFT and
+    power spectrum at once: ~0.9 MB per second of speech, 425 MB for one 10-minute window,
+    the largest single allocation of the pipeline (benchmarks/RESULTS.md, "Memory per
+    worker"). ``BlockFeatureExtractor`` does the same arithmetic, frame block by frame
+    block, and gives the same numbers (``tests/test_diarize_memory.py``).
+    """
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    extractor = model.feature_extractor
+    if type(extractor) is FeatureExtractor:
+        extractor.__class__ = _block_extractor_class()
+
+
+@functools.cache
+def _block_extractor_class():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    class BlockFeatureExtractor(FeatureExtractor):
+        """faster-whisper 1.2's ``FeatureExtractor.__call__`` with the frames, the complex
+        STFT and its copies made a block of frames at a time (the FFT is per frame); only
+        the power spectrum (0.8 kB a frame) and the mel spectrogram are whole."""
+
+        block_frames = 3000  # 30 s of frames: ~15 MB of temporaries
+
+        def __call__(self, waveform: np.ndarray, padding=160, chunk_length=None):
+            if chunk_length is not None:
+                self.n_samples = chunk_length * self.sampling_rate
+                self.nb_max_frames = self.n_samples // self.hop_length
+            if waveform.dtype is not np.float32:
+                waveform = waveform.astype(np.float32)
+            if padding:
+                waveform = np.pad(waveform, (0, padding))
+            window = np.hanning(self.n_fft + 1)[:-1].astype("float32")
+            half = self.n_fft // 2
+            padded = np.pad(waveform[None], ((0, 0), (half, half)), mode="reflect")[0]
+            n_frames = 1 + (len(padded) - self.n_fft) // self.hop_length
+            kept = n_frames - 1  # the original drops the last frame (stft[..., :-1])
+            stride = padded.strides[0]
+            # the power spectrum, laid out as the original's (Fortran order), filled a block
+            # at a time; the one mel product then runs on the same matrix as the original
+            # (a product per block would differ in the last bit: BLAS blocks by size)
+            magnitudes = np.empty((self.n_fft // 2 + 1, max(0, kept)), dtype=np.float32,
+                                  order="F")
+            for first in range(0, kept, self.block_frames):
+                count = min(self.block_frames, kept - first)
+                frames = np.lib.stride_tricks.as_strided(
+                    padded[first * self.hop_length :], (1, count, self.n_fft),
+                    (0, self.hop_length * stride, stride))
+                stft = np.fft.rfft(frames * window, n=self.n_fft, axis=-1)
+                stft = stft.transpose((0, 2, 1))[0].astype("complex64")
+                magnitudes[:, first : first + count] = np.abs(stft) ** 2
+                del frames, stft
+            mel_spec = self.mel_filters @ magnitudes
+            del magnitudes
+            log_spec = np.log10(np.clip(mel_spec, a_min=1e-10, a_max=None))
+            log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+            log_spec = (log_spec + 4.0) / 4.0
+            return log_spec
+
+    return BlockFeatureExtractor
 
 
 def windows(audio: np.ndarray, max_seconds: float = WINDOW_SECONDS,
