@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -220,13 +220,16 @@ class Pipeline:
         """
         if self.cache.root is not None:
             folder = self.cache.root / sha
-            existed = folder.is_dir()
+            existed, root_existed = folder.is_dir(), self.cache.root.is_dir()
             try:
                 audio = decode_to_scratch(audio_path, folder,
                                           max_duration=self.config.max_duration)
             except BaseException:
-                if not existed:
-                    shutil.rmtree(folder, ignore_errors=True)  # a bad file leaves nothing
+                if not existed:  # a bad file leaves nothing, not even an empty cache root
+                    shutil.rmtree(folder, ignore_errors=True)
+                    if not root_existed:
+                        with suppress(OSError):
+                            self.cache.root.rmdir()
                 raise
             with audio:
                 yield audio
