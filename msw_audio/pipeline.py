@@ -31,6 +31,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
+from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
 from msw_audio.speech.transcribe import TranscribeOptions
@@ -187,6 +188,8 @@ class Pipeline:
                 # kept so "re-split speakers" re-runs only the clustering (seconds)
                 save_features(features_file, features)
         turns = self.diarizer.turns(features, options=self.config.diarize)
+        del features
+        release_freed_memory()  # the networks' outputs and the linkage: not kept to the end
         progress("diarize", 1.0)
         self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
         return turns
