@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import subprocess
 import sys
@@ -186,7 +187,9 @@ def evaluate(align, options, data) -> dict[str, dict]:
         n_utt = n_ref = matched = n_hyp_pts = n_ref_pts = errors = counted = 0
         for uri, stm, rttm, words, turns in items:
             attributed = align.assign_speakers(words, turns, options)
-            utts = align.build_utterances(attributed, options)
+            takes_turns = "turns" in inspect.signature(align.build_utterances).parameters
+            utts = (align.build_utterances(attributed, options, turns=turns) if takes_turns
+                    else align.build_utterances(attributed, options))
             ref = read_stm_turns(stm) if stm else rttm_turns(rttm, uri)
             b = boundary_f1(ref, [(u.start, u.end) for u in utts])
             n_utt += len(utts)

@@ -153,3 +153,27 @@ def test_word_speaker_error_maps_labels_and_counts_only_heard_words():
            Word(3, 4, "thank", 1.0, "S1")]  # misheard: not counted
     assert word_speaker_error(reference, hyp) == pytest.approx(1 / 3)
     assert word_speaker_error(reference, hyp[:2]) == 0.0
+
+
+def test_utterance_boundaries_snap_to_the_speakers_diarization_boundaries():
+    """Whisper's last word runs on into the pause (and its first word starts early); the
+    utterance takes diarization's boundary of its own speaker, the words keep their times."""
+    turns = [Turn(1.62, 8.99, "A"), Turn(10.05, 12.0, "B")]
+    ws = spoken((1.26, 2.0, "Thanks", "A"), (2.0, 8.0, "for", "A"), (8.74, 9.9, "week?", "A"),
+                (10.38, 10.66, "Worse,", "B"), (10.9, 11.9, "honestly.", "B"))
+    utts = build_utterances(ws, turns=turns)
+    assert [(u.start, u.end) for u in utts] == [(1.62, 8.99), (10.05, 12.0)]
+    assert utts[0].words[0].start == 1.26 and utts[0].words[-1].end == 9.9
+    # without turns (or with none of its speaker nearby) the words' times stay
+    assert [(u.start, u.end) for u in build_utterances(ws)] == [(1.26, 9.9), (10.38, 11.9)]
+
+
+def test_a_snapped_boundary_never_crosses_a_neighbouring_word_or_the_snap_limit():
+    turns = [Turn(0.0, 3.0, "A"), Turn(0.5, 2.5, "B")]
+    ws = spoken((1.0, 1.5, "one.", "A"), (1.6, 2.0, "two.", "B"), (2.2, 2.8, "three.", "A"))
+    utts = build_utterances(ws, turns=turns)
+    # B's turn starts at 0.5 and ends at 2.5, but A's words sit at 1.5 and 2.2
+    assert [(u.speaker, u.start, u.end) for u in utts] == [
+        ("A", 0.0, 1.5), ("B", 1.6, 2.0), ("A", 2.2, 3.0)]
+    far = build_utterances(ws, AlignOptions(snap_seconds=0.5), turns=turns)
+    assert [(u.start, u.end) for u in far] == [(1.0, 1.5), (1.6, 2.0), (2.2, 3.0)]  # 1.0 s: too far

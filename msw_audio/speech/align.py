@@ -60,6 +60,17 @@ class AlignOptions:
     # 2 s matches ``short_turn``; 4 words covers "mm hmm", "yeah, right", "oh okay yeah".
     backchannel_words: int = 4
     backchannel_seconds: float = 2.0
+    # -- boundaries ----------------------------------------------------------------------
+    # An utterance starts and ends where diarization says its speaker does, when such a
+    # boundary lies this close to the first word's start / last word's end and does not
+    # cross a neighbouring word. Why: tiny.en's word times are loose at a change of speaker
+    # (a turn's last word often runs on to the next speaker's onset, its first word starts
+    # early), while the segmentation network's boundaries are frame-accurate (~17 ms).
+    # 1.5 s = ``max_pause``: a boundary further off than a pause that would end the
+    # utterance is not this utterance's. Chosen on demo + three-speaker (0.3 / 0.5 s change
+    # nothing, 1.0 s half the gain, 1.5 s and beyond the same); held-out unchanged
+    # (benchmarks/align_eval.py, RESULTS.md).
+    snap_seconds: float = 1.5
 
 
 def assign_speakers(words: Iterable[Word], turns: list[Turn],
@@ -191,13 +202,16 @@ def _best_speaker(word: Word, turns: list[Turn], lo: int, options: AlignOptions)
     return turns[best].speaker
 
 
-def build_utterances(words: list[Word], options: AlignOptions = AlignOptions()) -> list[Utterance]:
+def build_utterances(words: list[Word], options: AlignOptions = AlignOptions(),
+                     turns: list[Turn] | None = None) -> list[Utterance]:
     """Group speaker-attributed words into utterances, one per speaker turn (ids u0001, ...,
     in order of start).
 
     A backchannel (a short run of another speaker while the main speaker is mid-sentence,
     after which the main speaker goes on) becomes its own utterance and the main speaker's
-    words on both sides stay one utterance.
+    words on both sides stay one utterance. With ``turns`` (diarization), each utterance's
+    start and end move to its speaker's nearest turn boundary (``snap_seconds``); the words
+    keep Whisper's times.
     """
     runs = _runs(list(range(len(words))), words)
     groups: list[list[Word]] = []
@@ -220,17 +234,61 @@ def build_utterances(words: list[Word], options: AlignOptions = AlignOptions()) 
                 target.append(word)
         current = target
     groups.sort(key=lambda g: g[0].start)
+    spans = [(g[0].start, g[-1].end) for g in groups]
+    if turns:
+        spans = _snapped(words, groups, turns, options)
+    order = sorted(range(len(groups)), key=lambda k: (spans[k][0], groups[k][0].start))
     return [
         Utterance(
             id=f"u{i:04d}",
-            start=group[0].start,
-            end=group[-1].end,
-            speaker=group[0].speaker or "SPEAKER_00",
-            text=_join(group),
-            words=group,
+            start=spans[k][0],
+            end=spans[k][1],
+            speaker=groups[k][0].speaker or "SPEAKER_00",
+            text=_join(groups[k]),
+            words=groups[k],
         )
-        for i, group in enumerate(groups, 1)
+        for i, k in enumerate(order, 1)
     ]
+
+
+def _snapped(words: list[Word], groups: list[list[Word]], turns: list[Turn],
+             options: AlignOptions) -> list[tuple[float, float]]:
+    """(start, end) of each group moved to its speaker's nearest diarization boundary.
+
+    A start may move back to the end of the word before it (any speaker's) and forward to
+    the end of its own first word; an end forward to the next word's start and back to its
+    own last word's start; never further than ``snap_seconds``. So a boundary never crosses
+    a word, and an utterance without a diarization boundary nearby keeps its words' times.
+    """
+    position = {id(w): i for i, w in enumerate(words)}
+    starts: dict[str | None, list[float]] = {}
+    ends: dict[str | None, list[float]] = {}
+    for t in turns:
+        starts.setdefault(t.speaker, []).append(t.start)
+        ends.setdefault(t.speaker, []).append(t.end)
+    snap = options.snap_seconds
+    out = []
+    for group in groups:
+        first, last = group[0], group[-1]
+        i, j = position[id(first)], position[id(last)]
+        before = words[i - 1].end if i > 0 else first.start - snap
+        after = words[j + 1].start if j + 1 < len(words) else last.end + snap
+        start = _nearest(first.start, starts.get(first.speaker, ()),
+                         max(before, first.start - snap), min(first.end, first.start + snap))
+        end = _nearest(last.end, ends.get(first.speaker, ()),
+                       max(last.start, last.end - snap), min(after, last.end + snap))
+        if end <= start:  # a degenerate snap (zero-length words): keep the words' times
+            start, end = first.start, last.end
+        out.append((start, end))
+    return out
+
+
+def _nearest(value: float, candidates: Iterable[float], lo: float, hi: float) -> float:
+    """The candidate in [lo, hi] nearest to ``value`` (the earlier on a tie), else value."""
+    inside = [c for c in candidates if lo <= c <= hi]
+    if not inside:
+        return value
+    return min(inside, key=lambda c: (abs(c - value), c))
 
 
 def _is_backchannel(current: list[Word], run: list[Word], after: list[Word] | None,
