@@ -177,3 +177,37 @@ def test_a_snapped_boundary_never_crosses_a_neighbouring_word_or_the_snap_limit(
         ("A", 0.0, 1.5), ("B", 1.6, 2.0), ("A", 2.2, 3.0)]
     far = build_utterances(ws, AlignOptions(snap_seconds=0.5), turns=turns)
     assert [(u.start, u.end) for u in far] == [(1.0, 1.5), (1.6, 2.0), (2.2, 3.0)]  # 1.0 s: too far
+
+
+def test_a_flip_after_a_sentence_end_without_a_handover_there_is_smoothed():
+    """One speaker goes on after "do?" without a pause; diarization changes speaker 0.4 s
+    into the next sentence (not at the gap): its last words are not the other speaker's."""
+    turns = [Turn(21.5, 25.02, "PARENT"), Turn(25.02, 26.1, "PRAC"), Turn(27.4, 30.0, "PRAC")]
+    ws = words((21.5, 21.9, "It"), (21.9, 22.5, "was."), (22.9, 23.2, "But"), (23.2, 23.5, "what"),
+               (23.5, 23.6, "can"), (23.6, 23.9, "I"), (23.9, 24.4, "do?"), (24.6, 24.9, "She"),
+               (24.9, 25.3, "just"), (25.3, 25.7, "walks"), (25.7, 25.9, "out."),
+               (27.6, 28.2, "I'm"), (28.2, 28.5, "glad."))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["PARENT"] * 11 + ["PRAC"] * 2
+    assert [u.text for u in build_utterances(out, turns=turns)] == [
+        "It was. But what can I do? She just walks out.", "I'm glad."]
+
+
+def test_a_short_answer_at_a_handover_keeps_its_speaker():
+    """A sentence end with diarization's change of speaker in its gap ends the phrase, so a
+    quick two-word answer is not given to the speaker before it."""
+    turns = [Turn(0.0, 2.0, "A"), Turn(2.1, 2.9, "B"), Turn(3.0, 6.0, "A")]
+    ws = words((0.0, 0.5, "Is"), (0.5, 1.0, "that"), (1.0, 1.95, "right?"), (2.15, 2.5, "Yes,"),
+               (2.5, 2.85, "sure."), (3.05, 3.5, "Good,"), (3.5, 4.0, "so"), (4.0, 4.5, "then"))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["A"] * 3 + ["B"] * 2 + ["A"] * 3
+
+
+def test_change_points_are_handovers_not_pauses():
+    from msw_audio.speech.align import change_points
+
+    turns = [Turn(0.0, 2.0, "A"), Turn(2.3, 4.0, "A"),  # a pause inside A's talk
+             Turn(3.8, 6.0, "B"),  # B starts while A still talks (overlapping hand-over)
+             Turn(4.5, 5.0, "A"),  # A's backchannel inside B's turn
+             Turn(9.0, 10.0, "A")]  # after a long silence: no hand-over
+    assert change_points(turns) == [3.8, 4.0, 4.5, 5.0]
