@@ -110,8 +110,9 @@ def _window(word: Word, options: AlignOptions) -> tuple[float, float]:
 def phrases(words: list[Word], options: AlignOptions = AlignOptions(),
             turns: list[Turn] | None = None) -> list[list[int]]:
     """Indices of ``words`` grouped into phrases: cut at a pause of ``phrase_pause`` seconds
-    or more, and after a sentence end where diarization has a boundary near it."""
-    bounds = change_points(turns or [], options)
+    or more, and after a sentence end where diarization hands over near it (after every
+    sentence end without ``turns``)."""
+    bounds = None if turns is None else change_points(turns, options)
     groups: list[list[int]] = []
     for i, word in enumerate(words):
         prev = words[i - 1] if i else None
@@ -160,9 +161,9 @@ def _handover_starts(spans: list[tuple[float, float, str | None]],
     return out
 
 
-def _boundary_near(bounds: list[float], gap_start: float, gap_end: float,
+def _boundary_near(bounds: list[float] | None, gap_start: float, gap_end: float,
                    options: AlignOptions) -> bool:
-    if options.sentence_change <= 0:
+    if bounds is None or options.sentence_change <= 0:
         return True
     lo, hi = gap_start - options.sentence_change, gap_end + options.sentence_change
     k = bisect_left(bounds, lo)
