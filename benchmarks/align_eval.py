@@ -9,11 +9,12 @@ honest.
 
 Sets:
   tuning    demo (msw_audio/demo) and the three-speaker test session (tests/data/three_speakers)
-  held-out  pyannote's sample (in the wheel) and the 10 AMI clips in
-            $MSW_SHARED/data/audio/ami-clips (reference RTTM only, no words)
+  held-out  benchmarks/data/heldout_visit (a generated three-speaker visit written after the
+            rules were chosen, never used to choose), pyannote's sample (in the wheel) and
+            the 10 AMI clips in $MSW_SHARED/data/audio/ami-clips (reference RTTM only)
 
 Figures: utterances per reference turn, turn-boundary F1 at ±0.5 s (``boundary_f1``), word
-speaker error. With an STM (demo, three, sample) reference turns are ``read_stm_turns`` and the
+speaker error. With an STM (demo, three, visit, sample) reference turns are ``read_stm_turns`` and the
 word error is ``word_speaker_error``. The AMI clips have only an RTTM, so there reference turns
 are its segments of one speaker joined across gaps under 0.5 s (the same rule), and the word
 error is time-based: each word's reference speaker is the one RTTM speaker talking over most of
@@ -45,7 +46,7 @@ from msw_audio.devdata import pyannote_sample_dir, shared_dir  # noqa: E402
 from msw_audio.records import Turn, Word  # noqa: E402
 
 TUNING = ("demo", "three")
-HELD_OUT = ("sample", "ami")
+HELD_OUT = ("visit", "sample", "ami")
 
 
 def inputs() -> dict[str, list[tuple[str, Path, Path | None, Path]]]:
@@ -54,7 +55,10 @@ def inputs() -> dict[str, list[tuple[str, Path, Path | None, Path]]]:
     three = REPO / "tests" / "data" / "three_speakers"
     sample = pyannote_sample_dir()
     ami = shared_dir() / "data" / "audio" / "ami-clips"
+    visit = REPO / "benchmarks" / "data" / "heldout_visit"
     return {
+        "visit": [("heldout_visit", visit / "heldout_visit.ogg", visit / "heldout_visit.stm",
+                   visit / "heldout_visit.rttm")],
         "demo": [("demo", demo / "demo.ogg", demo / "demo.stm", demo / "demo.rttm")],
         "three": [("three_speakers", three / "three_speakers.ogg", three / "three_speakers.stm",
                    three / "three_speakers.rttm")],
