@@ -15,11 +15,12 @@ Sets:
 
 Figures: utterances per reference turn, turn-boundary F1 at ±0.5 s (``boundary_f1``), word
 speaker error. With an STM (demo, three, visit, sample) reference turns are
-``read_stm_turns`` and the word error is ``word_speaker_error``. The AMI clips have only an RTTM, so there reference turns
-are its segments of one speaker joined across gaps under 0.5 s (the same rule), and the word
-error is time-based: each word's reference speaker is the one RTTM speaker talking over most of
-it (words in overlap or outside any reference segment are left out), then the best one-to-one
-label mapping (``time_word_speaker_error``). AMI rows are summed over the 10 clips
+``read_stm_turns`` and the word error is ``word_speaker_error``. The AMI clips have only an
+RTTM, so there reference turns are its segments of one speaker joined across gaps under
+0.5 s (the same rule), and the word error is time-based: each word's reference speaker is
+the one RTTM speaker talking over most of it (words in overlap or outside any reference
+segment are left out, ``time_word_pairs``), then the best one-to-one label mapping
+(``mapped_errors``). AMI rows are summed over the 10 clips
 (micro-averaged: boundaries and words pooled).
 
     .venv/bin/python benchmarks/align_eval.py                     # current AlignOptions
