@@ -211,3 +211,16 @@ def test_change_points_are_handovers_not_pauses():
              Turn(4.5, 5.0, "A"),  # A's backchannel inside B's turn
              Turn(9.0, 10.0, "A")]  # after a long silence: no hand-over
     assert change_points(turns) == [3.8, 4.0, 4.5, 5.0]
+
+
+def test_same_input_same_utterances_whatever_the_order_of_the_turns():
+    """Determinism: align is a pure function of the words and the set of turns."""
+    import random
+
+    turns = [Turn(0.0, 2.3, "A"), Turn(2.3, 5.0, "B"), Turn(2.2, 2.9, "C"), Turn(5.5, 7.0, "A")]
+    ws = words((0.0, 0.5, "Do"), (0.55, 0.9, "you?"), (2.0, 2.4, "I"), (2.45, 2.8, "do,"),
+               (2.85, 3.2, "but"), (3.25, 3.6, "not"), (3.65, 4.0, "now."), (5.6, 6.0, "Fine."))
+    first = build_utterances(assign_speakers(ws, turns), turns=turns)
+    shuffled = random.Random(3).sample(turns, len(turns))
+    assert build_utterances(assign_speakers(ws, shuffled), turns=shuffled) == first
+    assert build_utterances(assign_speakers(ws, turns), turns=turns) == first
