@@ -265,7 +265,7 @@ class Pipeline:
 
         progress("align", 0.0)
         attributed = assign_speakers(words, turns, self.config.align)
-        utterances = build_utterances(attributed, self.config.align)
+        utterances = build_utterances(attributed, self.config.align, turns=turns)
         session = Session(
             audio=AudioInfo(path=str(audio_path.resolve()), sha256=sha,
                             duration=duration),
