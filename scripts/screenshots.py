@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 VIEW = {"width": 1280, "height": 800}
 #: the tallest a cropped tab screenshot may be (px); longer tabs are cut there
-MAX_HEIGHT = 1500
+MAX_HEIGHT = 1800
 SUPERVISION_AUDIO = REPO / "msw_audio" / "demo" / "supervision" / "supervision.ogg"
 
 
@@ -85,7 +86,7 @@ class Shooter:
                      .filter(e => e.offsetParent !== null)
                      .map(e => e.getBoundingClientRect().bottom + window.scrollY))""",
                 below)
-            height = int(min(MAX_HEIGHT, max(VIEW["height"], bottom + 16)))
+            height = int(min(MAX_HEIGHT, bottom + 16))
             page.screenshot(path=str(path), full_page=True,
                             clip={"x": 0, "y": 0, "width": VIEW["width"], "height": height})
         small_png(path)
@@ -119,6 +120,7 @@ def review_shots(s: Shooter, sid: str) -> None:
     page.wait_for_timeout(300)
     page.screenshot(path=str(out / "evaluator-review.png"))  # the toast fades: no settle
     small_png(out / "evaluator-review.png")
+    page.wait_for_selector(".msw-toast.msw-toast-on", state="detached", timeout=15_000)
     page.keyboard.press("/")
     page.keyboard.type("speaker:parent")
     page.wait_for_timeout(400)
@@ -128,6 +130,8 @@ def review_shots(s: Shooter, sid: str) -> None:
     page = s.login("evaluator", f"/ui/?session={sid}", review=True)
     page.get_by_text("Least confident first").click()
     page.wait_for_selector(".msw-review[data-regions]", timeout=60_000)
+    page.wait_for_timeout(500)
+    page.evaluate("document.querySelector('.msw-review .msw-transcript')?.scrollTo(0, 0)")
     s.shot(page, "evaluator-least-confident.png")
     page.context.close()
 
@@ -136,6 +140,7 @@ def review_shots(s: Shooter, sid: str) -> None:
     page.evaluate("document.querySelector('audio.msw-audio').pause()")
     page.keyboard.press("e")
     page.wait_for_selector(".msw-toast.msw-toast-on")
+    page.wait_for_timeout(600)  # the note has faded in
     page.screenshot(path=str(out / "coach-read-only.png"))
     small_png(out / "coach-read-only.png")
     page.context.close()
@@ -157,14 +162,25 @@ def populate(store: Any, sid: str, tmp: Path, password: str) -> dict[str, str]:
     ev, coach = store.get_user("evaluator"), store.get_user("coach")
     demo = store.get_session(sid, admin)
 
-    # the evaluator codes the visit: accept >= T %, then the top suggestion elsewhere
+    # the evaluator codes the visit: accept >= T %, then decide the rest, overruling the
+    # model on some unsure lines (its second guess), and confirms the principle scores
     store.accept_above(sid, default_threshold(), ev)
+    unsure = 0
     for u in demo.utterances:
-        if u.codes:
-            try:
+        if not u.codes or u.codes[0].probability >= default_threshold():
+            continue
+        unsure += 1
+        try:
+            if unsure % 3 == 0 and len(u.codes) > 1:
+                store.set_code(sid, u.id, u.codes[1].code, ev)
+            else:
                 store.accept_code(sid, u.id, ev)
-            except MswError:
-                pass  # already confirmed, or a suggestion that does not fit the role
+        except MswError:
+            pass  # a suggestion that does not fit the speaker's role: left for a person
+    suggested = demo.scores.get("principles", {})
+    for j, p in enumerate(PRINCIPLES):
+        value = float((suggested.get(p) or {}).get("value") or 3.0)
+        store.confirm_score(sid, p, max(1.0, value - 0.5 * (j % 2)), "", ev)
 
     # blind double coding: evaluator2 codes the same visit without seeing those codes
     store.add_user("evaluator2", "evaluator", password)
@@ -178,6 +194,9 @@ def populate(store: Any, sid: str, tmp: Path, password: str) -> dict[str, str]:
             store.set_code(sid, u.id, pick, ev2)
         except MswError:
             store.set_code(sid, u.id, u.codes[0].code, ev2)
+    for j, p in enumerate(PRINCIPLES):
+        value = float((suggested.get(p) or {}).get("value") or 3.0)
+        store.confirm_score(sid, p, max(1.0, value - 0.5 * (j % 3 == 0)), "", ev2)
     store.mark_reviewed(sid, ev2)  # finishes the blind pass
 
     # the coach stars two lines for the library
@@ -204,13 +223,16 @@ def populate(store: Any, sid: str, tmp: Path, password: str) -> dict[str, str]:
     # the family's voice: goals in their own words, GBO ratings, feedback after the visit
     fam = DEMO_META["family"]
     store.add_family(fam, team, ev)
-    g1 = store.add_goal(fam, "Mornings without shouting before school", "2026-01-05", ev)
-    g2 = store.add_goal(fam, "Kayla sleeps in her own bed", "2026-01-05", ev)
-    for g, start, later in ((g1, 2, 6), (g2, 3, 5)):
-        store.rate_goal(fam, g, start, "2026-01-05", ev)
-        store.rate_goal(fam, g, later, "2026-01-19", ev)
+    # (dated around the demo visit, which is dated today, so it sits between the ratings)
+    today = date.today()
+    start, review = (today - timedelta(days=28)).isoformat(), today.isoformat()
+    g1 = store.add_goal(fam, "Mornings without shouting before school", start, ev)
+    g2 = store.add_goal(fam, "Jade gets herself up for school", start, ev)
+    for g, first, later in ((g1, 2, 6), (g2, 3, 5)):
+        store.rate_goal(fam, g, first, start, ev)
+        store.rate_goal(fam, g, later, review, ev)
     store.add_feedback(fam, {"helpfulness": 4, "comment": "We felt listened to this time."},
-                       "2026-01-19", ev)
+                       review, ev, session_id=sid)
 
     # a supervision session, processed by the real pipeline with the supervision codebook
     out = tmp / "supervision-out"
@@ -269,14 +291,14 @@ def tab_shots(s: Shooter, store: Any, ids: dict[str, str]) -> None:
     s.tab(page, "Research")
     page.get_by_role("button", name="Compute agreement of suggestions with evaluators").click()
     page.wait_for_timeout(2000)
-    s.shot(page, "researcher.png", below=".tabitem:not([style*='none']) .prose")
+    s.shot(page, "researcher.png", below="[role=tabpanel]")
     page.context.close()
 
     # admin: users, erase, retention, worker status, audit log
     page = s.login("admin")
     s.tab(page, "Admin")
     page.wait_for_selector("#msw-admin-users table", timeout=60_000)
-    s.shot(page, "admin.png")
+    s.shot(page, "admin.png", below="[role=tabpanel]")
     page.context.close()
 
 
