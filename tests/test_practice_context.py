@@ -90,7 +90,7 @@ def test_shipped_stage_is_loaded_and_reads_each_session_on_its_own():
     assert tagger.practice is not None
     a = (["practitioner", "client", "practitioner", "client", "practitioner"],
          ["You need to cut down.", "I know.", "You have to stick to the rules.", "Fine.",
-          "So you're on your own with it."])
+          "You should stop drinking before the weekend."])
     b = (["practitioner", "client", "practitioner"],
          ["How was the week?", "Same as ever.", "It sounds like a hard week."])
     together = tagger.predict(a[0] + b[0], a[1] + b[1], [""] + a[1][:-1] + [""] + b[1][:-1],
@@ -100,5 +100,12 @@ def test_shipped_stage_is_loaded_and_reads_each_session_on_its_own():
                          strict=True):
         assert got.keys() == want.keys()
         np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-5)
-    codes = together["code"].tolist()
-    assert codes[0] in ("persuade", "giving_information")  # the rule read as advice
+    # A run of "you need to / you have to" lines is read as telling, more than by the heads
+    # alone (which took the first two for simple reflections).
+    heads_only = load_tagger()
+    heads_only.practice = None
+    before = heads_only.predict(a[0], a[1], [""] + a[1][:-1])["proba"]
+    for i in (0, 2, 4):
+        def telling(d):
+            return d["persuade"] + d["giving_information"]
+        assert telling(alone[0]["proba"][i]) > telling(before[i]) + 0.05, i
