@@ -96,7 +96,7 @@ def bias_report(transcripts, tagged_values, human_values, label: str) -> dict[st
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "scores_annomi_oof.json"
 
 
-def out_of_fold_tagged(csv: Path, model_dir: Path | None, calibrated: bool = False):
+def out_of_fold_tagged(csv: Path, model_dir: Path | None, calibrated: bool | str = False):
     """AnnoMI sessions coded by taggers that never saw them.
 
     For the shipped fine-tuned model these are its own grouped-CV predictions
@@ -121,7 +121,11 @@ def out_of_fold_tagged(csv: Path, model_dir: Path | None, calibrated: bool = Fal
         # a fine-tuned model: its own grouped CV's out-of-fold codes (training/finetune.py)
         with gzip.open(shipped, "rt") as fh:
             by_id = json.load(fh)["proba"]
-        if calibrated:
+        if calibrated == "in-sample":
+            from training.practice_context import in_sample_distributions
+
+            by_id = in_sample_distributions(model_dir or DEFAULT_MODEL_DIR)
+        elif calibrated:
             from training.calibrate import crossfitted_distributions
 
             by_id = {**by_id, **crossfitted_distributions(model_dir or DEFAULT_MODEL_DIR)}
@@ -175,6 +179,8 @@ def main() -> int:
                     "probability, or each utterance's top code")
     ap.add_argument("--model-dir", type=Path, default=None, help="tagger model (default shipped)")
     args = ap.parse_args()
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR
+
     if args.codes in ("human", "all"):
         t0 = time.perf_counter()
         human = annomi_transcripts(args.csv, with_codes=True)
@@ -184,15 +190,25 @@ def main() -> int:
         t0 = time.perf_counter()
         human = annomi_transcripts(args.csv, with_codes=True)
         human_values = principle_values(human, args.counting)
-        for calibrated in (False, True):
+        labels = {
+            False: ("uncalibrated", ", uncalibrated"),
+            True: ("calibrated", ", calibration cross-fitted (fitted without the transcript's "
+                   "fold)"),
+            "in-sample": ("in-sample", ": heads out of fold, practice-context stage and "
+                          "calibration fitted on all transcripts (in-sample)"),
+        }
+        practice = (args.model_dir or DEFAULT_MODEL_DIR) / "practice_context.npz"
+        for calibrated in (False, True, "in-sample"):
+            if calibrated == "in-sample" and not (practice.is_file()
+                                                  and args.csv.resolve()
+                                                  == default_annomi_csv().resolve()):
+                continue
             transcripts = out_of_fold_tagged(args.csv, args.model_dir, calibrated=calibrated)
-            label = ("out-of-fold tagger codes (5-fold, grouped by transcript)" +
-                     (", calibration cross-fitted (fitted without the transcript's fold)"
-                      if calibrated else ", uncalibrated"))
+            label = ("out-of-fold tagger codes (5-fold, grouped by transcript)"
+                     + labels[calibrated][1])
             values = principle_values(transcripts, args.counting)
             evaluate(transcripts, label, args.counting, values)
-            bias_report(transcripts, values[0], human_values[0],
-                        "calibrated" if calibrated else "uncalibrated")
+            bias_report(transcripts, values[0], human_values[0], labels[calibrated][0])
         print(f"\n({time.perf_counter() - t0:.1f} s; 5 tagger fits or their cache)")
     if args.codes in ("tagger", "all"):
         import torch

@@ -14,6 +14,11 @@ reused, so tagging costs one encoder pass per utterance on the CPU. Four heads:
   family member's neighbouring turns and the turn's place in the session, then per-class
   log-offsets tuned by grouped cross-validation (the calibrated decision point).
 
+The fine practitioner distribution is then re-read in its session by the practice-context
+stage (``msw_audio.coding.practice_context``, ``practice_context.npz``, 2.3.0): the
+practitioner's neighbouring turns, the family turn before and the session's other turns, so
+advice phrased as a "you" statement is not taken for a reflection (issue 15).
+
 ``msw-audio tagger train`` (CPU) fits *hybrid* heads instead (``Head``: TF-IDF word and
 character n-grams of the utterance and the previous one next to the encoder's embeddings,
 into logistic regressions) over the shipped encoder, which is how evaluator-confirmed labels
@@ -45,6 +50,12 @@ from typing import Any
 import numpy as np
 
 from msw_audio.coding.calibration import CALIBRATION_FILE, TaggerCalibration
+from msw_audio.coding.practice_context import (
+    FAMILY_CLASSES,
+    PRACTICE_CONTEXT_FILE,
+    PracticeContext,
+    labels_from_fine,
+)
 from msw_audio.coding.talk_context import CONTEXT_FILE, TalkContext
 from msw_audio.errors import InputError, ModelNotFoundError
 from msw_audio.records import CodeSuggestion, Session
@@ -245,20 +256,37 @@ def _head_proba(heads, task: str, table, idx: np.ndarray, emb, prev_emb):
     return heads[task].classes, heads[task].predict_proba(texts, prevs, emb[idx], prev_emb[idx])
 
 
-def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray, context=None):
+def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray, context=None,
+                  practice=None):
     """Predictions for rows with ``role`` practitioner/client: columns six, code, client + probs.
 
     ``heads`` is a ``ContextHeads`` (the shipped fine-tuned model) or a dict of hybrid ``Head``
     (``msw-audio tagger train``). ``code`` is the fine practitioner code (the input subtype
     where the 6-way head says input). ``context`` (a ``TalkContext``) re-weighs the
-    family-member head in its session; the table's ``transcript_id`` column, where there is
-    one, says which rows form a session (in spoken order), else the table is one session.
+    family-member head in its session; ``practice`` (a ``PracticeContext``) re-weighs the fine
+    practitioner distribution in its session, and the labels then follow it
+    (``practice_context.labels_from_fine``). The table's ``transcript_id`` column, where there
+    is one, says which rows form a session (in spoken order), else the table is one session.
     """
     import pandas as pd
 
     out = pd.DataFrame(index=table.index, columns=["six", "code", "client"], dtype=object)
     out["proba"] = None
     roles = table["role"].to_numpy()
+    groups = (table["transcript_id"].astype(str).to_numpy()
+              if "transcript_id" in table.columns else np.zeros(len(table), int))
+    texts = table["text"].to_numpy()
+    cli = np.flatnonzero(roles != "practitioner")
+    cli_classes, cli_proba = None, None
+    if len(cli):
+        cli_classes, cli_proba = _head_proba(heads, "client", table, cli, emb, prev_emb)
+        if context is not None:
+            cli_proba = context.apply(cli_classes, cli_proba, cli, groups, texts[cli].tolist())
+        out.iloc[cli, 2] = np.array(cli_classes)[cli_proba.argmax(1)]
+        out.iloc[cli, 3] = pd.Series(
+            [dict(zip(cli_classes, map(float, row), strict=True)) for row in cli_proba],
+            dtype=object,
+        ).to_numpy()
     prac = np.flatnonzero(roles == "practitioner")
     if len(prac):
         six_classes, six = _head_proba(heads, "six", table, prac, emb, prev_emb)
@@ -267,23 +295,20 @@ def predict_table(heads, table, emb: np.ndarray, prev_emb: np.ndarray, context=N
             six = refine_with_four(six_classes, six, *four)
         inp_classes, inp = _head_proba(heads, "input", table, prac, emb, prev_emb)
         fine = practitioner_distribution(six_classes, six, inp_classes, inp)
-        six_lab = hierarchical_labels(six_classes, six)
-        inp_lab = np.array(inp_classes)[inp.argmax(1)]
+        if practice is not None:
+            fam = (cli_proba[:, [cli_classes.index(c) for c in FAMILY_CLASSES]]
+                   if cli_proba is not None and set(FAMILY_CLASSES) <= set(cli_classes)
+                   else None)
+            fine = practice.apply(fine, prac, groups, texts[prac].tolist(), fam,
+                                  cli if fam is not None else None)
+            six_lab, code = labels_from_fine(fine)
+        else:
+            six_lab = hierarchical_labels(six_classes, six)
+            inp_lab = np.array(inp_classes)[inp.argmax(1)]
+            code = np.where(six_lab == "input", inp_lab, six_lab)
         out.iloc[prac, 0] = six_lab
-        out.iloc[prac, 1] = np.where(six_lab == "input", inp_lab, six_lab)
+        out.iloc[prac, 1] = code
         out.iloc[prac, 3] = pd.Series(fine, dtype=object).to_numpy()
-    cli = np.flatnonzero(roles != "practitioner")
-    if len(cli):
-        classes, proba = _head_proba(heads, "client", table, cli, emb, prev_emb)
-        if context is not None:
-            groups = (table["transcript_id"].astype(str).to_numpy()
-                      if "transcript_id" in table.columns else np.zeros(len(table), int))
-            proba = context.apply(classes, proba, cli, groups,
-                                  table["text"].to_numpy()[cli].tolist())
-        out.iloc[cli, 2] = np.array(classes)[proba.argmax(1)]
-        out.iloc[cli, 3] = pd.Series(
-            [dict(zip(classes, map(float, row), strict=True)) for row in proba], dtype=object
-        ).to_numpy()
     return out
 
 
@@ -400,13 +425,15 @@ class Tagger:
     def __init__(self, model_dir: Path, heads: ContextHeads | dict[str, Head],
                  meta: dict[str, Any],
                  encoder: Encoder, codebook=None, context: TalkContext | None = None,
-                 calibration: TaggerCalibration | None = None):
+                 calibration: TaggerCalibration | None = None,
+                 practice: PracticeContext | None = None):
         from msw_audio.coding.codebook import load_codebook
 
         self.model_dir = model_dir
         self.heads = heads
         self.context = context
         self.calibration = calibration
+        self.practice = practice
         self.meta = meta
         self.encoder = encoder
         self.codebook = codebook or load_codebook()
@@ -443,7 +470,8 @@ class Tagger:
                                        for r in roles], "text": texts, "prev_text": prevs})
         if sessions is not None:
             table["transcript_id"] = [str(x) for x in sessions]
-        return predict_table(self.heads, table, emb, prev_emb, self.context)
+        return predict_table(self.heads, table, emb, prev_emb, self.context,
+                             getattr(self, "practice", None))
 
     def tag_session(self, session: Session) -> Session:
         """Fill each utterance's ``codes`` with ranked suggestions; record the model version.
@@ -521,6 +549,8 @@ def save_tagger(model_dir: Path, heads, meta: dict[str, Any],
     # A calibration describes the heads it was fitted on: new heads start uncalibrated
     # (``python -m training.calibrate`` fits one from their out-of-fold predictions).
     (model_dir / CALIBRATION_FILE).unlink(missing_ok=True)
+    # So does the practice-context stage (``python -m training.practice_context`` refits it).
+    (model_dir / PRACTICE_CONTEXT_FILE).unlink(missing_ok=True)
     (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return model_dir
 
@@ -562,4 +592,6 @@ def load_tagger(model_dir: Path | None = None, codebook=None, threads: int = 2) 
     context = TalkContext.load(context_path) if context_path.is_file() else None
     cal_path = model_dir / CALIBRATION_FILE
     calibration = TaggerCalibration.load(cal_path) if cal_path.is_file() else None
-    return Tagger(model_dir, heads, meta, encoder, codebook, context, calibration)
+    practice_path = model_dir / PRACTICE_CONTEXT_FILE
+    practice = PracticeContext.load(practice_path) if practice_path.is_file() else None
+    return Tagger(model_dir, heads, meta, encoder, codebook, context, calibration, practice)
