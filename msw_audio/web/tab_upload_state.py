@@ -25,8 +25,17 @@ def worker_banner(store: Store) -> gr.Markdown:
     """A banner (empty while a worker takes work) that follows the queue on its own."""
     from msw_audio.jobs.worker_status import worker_status
 
+    from msw_audio.web.ui_common import signed_in_user
+
     banner = gr.Markdown(worker_status(store).banner, elem_id="msw-worker-banner")
-    gr.Timer(BANNER_SECONDS).tick(lambda: worker_status(store).banner, None, [banner])
+
+    def on_banner(request: gr.Request) -> str:
+        # like every handler: the signed-in user first (the queue's state is for job viewers)
+        if not signed_in_user(store, request).can("job.view"):
+            return ""
+        return worker_status(store).banner
+
+    gr.Timer(BANNER_SECONDS).tick(on_banner, None, [banner], api_name="worker_banner")
     return banner
 
 
