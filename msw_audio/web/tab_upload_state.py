@@ -24,7 +24,6 @@ BANNER_SECONDS = 10
 def worker_banner(store: Store) -> gr.Markdown:
     """A banner (empty while a worker takes work) that follows the queue on its own."""
     from msw_audio.jobs.worker_status import worker_status
-
     from msw_audio.web.ui_common import signed_in_user
 
     banner = gr.Markdown(worker_status(store).banner, elem_id="msw-worker-banner")
