@@ -123,7 +123,7 @@ class GradioGuard:
         sub = path[len(self.prefix):]
         method = scope.get("method")
         user: User | None = (scope.get("state") or {}).get("msw_user")
-        if sub.rstrip("/") in REFUSED:
+        if method == "POST" and sub.rstrip("/") in REFUSED:
             await _refuse(scope, receive, send, 403, "this route is not used by the app")
             return
         if method == "POST" and sub.rstrip("/") == _UPLOAD:
