@@ -223,6 +223,11 @@ def build(store: Store, book: CodebookView) -> Tab:
 
         user = signed_in_user(store, request)
         keep = (gr.update(),) * 7
+        if not user.can("job.enqueue"):
+            # refused before the file is touched: Gradio's uploads are shared by path, so
+            # a path sent by another login must not be deleted by this one
+            return (f"⚠ user {user.name!r} ({user.role}) may not upload recordings",
+                    gr.update(), *keep, None, gr.update(visible=False))
         if not path:
             return "Choose a recording first.", gr.update(), *keep, None, gr.update(visible=False)
         upload = Path(path)
