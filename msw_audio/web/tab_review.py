@@ -163,6 +163,10 @@ def build(store: Store, book: CodebookView) -> Tab:
 
     def on_ingest(folder, audio, worker, team, date, family, rtype, request: gr.Request):
         user = signed_in_user(store, request)
+        if not user.can("session.ingest"):
+            # before the paths are looked at: their errors name the server's data folder
+            return (f"⚠ user {user.name!r} ({user.role}) may not add sessions",
+                    *[gr.update()] * 4)
         if not folder:
             return (
                 "Enter the output folder of `msw-audio process`.",
