@@ -43,7 +43,12 @@ def known_upload(store: Store, user: User, job_id: str) -> tuple[str, str | None
     session, its id (so the form can offer to update its metadata)."""
     from msw_audio.jobs.queue import get_job
 
-    job = get_job(store, job_id, user)
+    try:
+        job = get_job(store, job_id, user)
+    except MswError:
+        # identical audio is processed once: the job is another login's (not theirs to see)
+        return ("This recording was **already uploaded by another login**; it is processed "
+                "once. Nothing was queued."), None
     if job.stage != "already in store" and job.state in ("queued", "running", "done") \
             and not _older_than_now(job.created_at):
         return "", None
