@@ -524,7 +524,9 @@ def test_an_allowed_role_gets_through(ctx: Ctx, name: str) -> None:
 def test_the_case_count_is_readable() -> None:
     """How many refused calls the parametrised test makes (docs/security.md states it)."""
     assert len(HANDLERS) == 48
-    assert len(CASES) == sum(1 for _ in CASES) > 150
+    assert len(CASES) == 202
+    assert sum(1 for _, who, other in CASES if who == "no login") == 48
+    assert sum(1 for _, _, other in CASES if other) == 62
 
 
 # --------------------------------------------------------------------------- uploads
