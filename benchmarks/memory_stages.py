@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             options = replace(options, max_clustered_embeddings=args.cap)
         turns = stage(f"diarize: clustering x{args.tile}",
                       lambda: pipeline.diarizer.turns(features, options=options))
-        stage("align", lambda: build_utterances(assign_speakers(words, turns)))
+        stage("align", lambda: build_utterances(assign_speakers(words, turns), turns=turns))
     if not args.array:
         audio.close()
         scratch.rmdir()

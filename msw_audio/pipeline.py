@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
+from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
 from msw_audio.speech.transcribe import TranscribeOptions
@@ -187,6 +188,8 @@ class Pipeline:
                 # kept so "re-split speakers" re-runs only the clustering (seconds)
                 save_features(features_file, features)
         turns = self.diarizer.turns(features, options=self.config.diarize)
+        del features
+        release_freed_memory()  # the networks' outputs and the linkage: not kept to the end
         progress("diarize", 1.0)
         self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
         return turns
@@ -220,13 +223,16 @@ class Pipeline:
         """
         if self.cache.root is not None:
             folder = self.cache.root / sha
-            existed = folder.is_dir()
+            existed, root_existed = folder.is_dir(), self.cache.root.is_dir()
             try:
                 audio = decode_to_scratch(audio_path, folder,
                                           max_duration=self.config.max_duration)
             except BaseException:
-                if not existed:
-                    shutil.rmtree(folder, ignore_errors=True)  # a bad file leaves nothing
+                if not existed:  # a bad file leaves nothing, not even an empty cache root
+                    shutil.rmtree(folder, ignore_errors=True)
+                    if not root_existed:
+                        with suppress(OSError):
+                            self.cache.root.rmdir()
                 raise
             with audio:
                 yield audio
@@ -259,7 +265,7 @@ class Pipeline:
 
         progress("align", 0.0)
         attributed = assign_speakers(words, turns, self.config.align)
-        utterances = build_utterances(attributed, self.config.align)
+        utterances = build_utterances(attributed, self.config.align, turns=turns)
         session = Session(
             audio=AudioInfo(path=str(audio_path.resolve()), sha256=sha,
                             duration=duration),

@@ -153,3 +153,74 @@ def test_word_speaker_error_maps_labels_and_counts_only_heard_words():
            Word(3, 4, "thank", 1.0, "S1")]  # misheard: not counted
     assert word_speaker_error(reference, hyp) == pytest.approx(1 / 3)
     assert word_speaker_error(reference, hyp[:2]) == 0.0
+
+
+def test_utterance_boundaries_snap_to_the_speakers_diarization_boundaries():
+    """Whisper's last word runs on into the pause (and its first word starts early); the
+    utterance takes diarization's boundary of its own speaker, the words keep their times."""
+    turns = [Turn(1.62, 8.99, "A"), Turn(10.05, 12.0, "B")]
+    ws = spoken((1.26, 2.0, "Thanks", "A"), (2.0, 8.0, "for", "A"), (8.74, 9.9, "week?", "A"),
+                (10.38, 10.66, "Worse,", "B"), (10.9, 11.9, "honestly.", "B"))
+    utts = build_utterances(ws, turns=turns)
+    assert [(u.start, u.end) for u in utts] == [(1.62, 8.99), (10.05, 12.0)]
+    assert utts[0].words[0].start == 1.26 and utts[0].words[-1].end == 9.9
+    # without turns (or with none of its speaker nearby) the words' times stay
+    assert [(u.start, u.end) for u in build_utterances(ws)] == [(1.26, 9.9), (10.38, 11.9)]
+
+
+def test_a_snapped_boundary_never_crosses_a_neighbouring_word_or_the_snap_limit():
+    turns = [Turn(0.0, 3.0, "A"), Turn(0.5, 2.5, "B")]
+    ws = spoken((1.0, 1.5, "one.", "A"), (1.6, 2.0, "two.", "B"), (2.2, 2.8, "three.", "A"))
+    utts = build_utterances(ws, turns=turns)
+    # B's turn starts at 0.5 and ends at 2.5, but A's words sit at 1.5 and 2.2
+    assert [(u.speaker, u.start, u.end) for u in utts] == [
+        ("A", 0.0, 1.5), ("B", 1.6, 2.0), ("A", 2.2, 3.0)]
+    far = build_utterances(ws, AlignOptions(snap_seconds=0.5), turns=turns)
+    assert [(u.start, u.end) for u in far] == [(1.0, 1.5), (1.6, 2.0), (2.2, 3.0)]  # 1.0 s: too far
+
+
+def test_a_flip_after_a_sentence_end_without_a_handover_there_is_smoothed():
+    """One speaker goes on after "do?" without a pause; diarization changes speaker 0.4 s
+    into the next sentence (not at the gap): its last words are not the other speaker's."""
+    turns = [Turn(21.5, 25.02, "PARENT"), Turn(25.02, 26.1, "PRAC"), Turn(27.4, 30.0, "PRAC")]
+    ws = words((21.5, 21.9, "It"), (21.9, 22.5, "was."), (22.9, 23.2, "But"), (23.2, 23.5, "what"),
+               (23.5, 23.6, "can"), (23.6, 23.9, "I"), (23.9, 24.4, "do?"), (24.6, 24.9, "She"),
+               (24.9, 25.3, "just"), (25.3, 25.7, "walks"), (25.7, 25.9, "out."),
+               (27.6, 28.2, "I'm"), (28.2, 28.5, "glad."))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["PARENT"] * 11 + ["PRAC"] * 2
+    assert [u.text for u in build_utterances(out, turns=turns)] == [
+        "It was. But what can I do? She just walks out.", "I'm glad."]
+
+
+def test_a_short_answer_at_a_handover_keeps_its_speaker():
+    """A sentence end with diarization's change of speaker in its gap ends the phrase, so a
+    quick two-word answer is not given to the speaker before it."""
+    turns = [Turn(0.0, 2.0, "A"), Turn(2.1, 2.9, "B"), Turn(3.0, 6.0, "A")]
+    ws = words((0.0, 0.5, "Is"), (0.5, 1.0, "that"), (1.0, 1.95, "right?"), (2.15, 2.5, "Yes,"),
+               (2.5, 2.85, "sure."), (3.05, 3.5, "Good,"), (3.5, 4.0, "so"), (4.0, 4.5, "then"))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["A"] * 3 + ["B"] * 2 + ["A"] * 3
+
+
+def test_change_points_are_handovers_not_pauses():
+    from msw_audio.speech.align import change_points
+
+    turns = [Turn(0.0, 2.0, "A"), Turn(2.3, 4.0, "A"),  # a pause inside A's talk
+             Turn(3.8, 6.0, "B"),  # B starts while A still talks (overlapping hand-over)
+             Turn(4.5, 5.0, "A"),  # A's backchannel inside B's turn
+             Turn(9.0, 10.0, "A")]  # after a long silence: no hand-over
+    assert change_points(turns) == [3.8, 4.0, 4.5, 5.0]
+
+
+def test_same_input_same_utterances_whatever_the_order_of_the_turns():
+    """Determinism: align is a pure function of the words and the set of turns."""
+    import random
+
+    turns = [Turn(0.0, 2.3, "A"), Turn(2.3, 5.0, "B"), Turn(2.2, 2.9, "C"), Turn(5.5, 7.0, "A")]
+    ws = words((0.0, 0.5, "Do"), (0.55, 0.9, "you?"), (2.0, 2.4, "I"), (2.45, 2.8, "do,"),
+               (2.85, 3.2, "but"), (3.25, 3.6, "not"), (3.65, 4.0, "now."), (5.6, 6.0, "Fine."))
+    first = build_utterances(assign_speakers(ws, turns), turns=turns)
+    shuffled = random.Random(3).sample(turns, len(turns))
+    assert build_utterances(assign_speakers(ws, shuffled), turns=shuffled) == first
+    assert build_utterances(assign_speakers(ws, turns), turns=turns) == first

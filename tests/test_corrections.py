@@ -144,8 +144,10 @@ def test_each_correction_is_saved_audited_undoable_and_refused_to_a_coach(corr_s
     assert [c["undone_by"] for c in store.corrections(sid, eva)] == ["eva"] * 5
 
 
-def test_bad_corrections_are_refused_and_change_nothing(corr_store):
+def test_bad_corrections_are_refused_and_change_nothing(corr_store, tmp_path):
     store, sid = corr_store
+    # an empty cache of its own: the user's cache may hold this recording from another test
+    empty_cache = tmp_path / "cache"
     eva = store.get_user("eva")
     before = _rows(store, sid)
     for call, match in (
@@ -157,7 +159,8 @@ def test_bad_corrections_are_refused_and_change_nothing(corr_store):
         (lambda: store.edit_text(sid, "u9999", "hi", eva), "no utterance"),
         (lambda: store.resplit_speakers(sid, eva), "number of speakers"),
         (lambda: store.resplit_speakers(sid, eva, min_speakers=4, max_speakers=2), "above"),
-        (lambda: store.resplit_speakers(sid, eva, num_speakers=3), "not in the cache"),
+        (lambda: store.resplit_speakers(sid, eva, num_speakers=3, cache_dir=empty_cache),
+         "not in the cache"),
     ):
         with pytest.raises(InputError, match=match):
             call()

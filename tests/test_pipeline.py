@@ -82,8 +82,8 @@ def test_three_speaker_session(speech_pipeline):
     assert len(session.speakers) == 3
     reference = read_rttm(next(THREE.glob("*.rttm")))
     assert der(reference, session.turns) <= 0.20
-    words = [w for u in session.utterances for w in u.words]  # measured 0.043 (0.050 before)
-    assert word_speaker_error(read_stm_words(next(THREE.glob("*.stm"))), words) <= 0.12
+    words = [w for u in session.utterances for w in u.words]  # measured 0.022 (0.043, 0.050)
+    assert word_speaker_error(read_stm_words(next(THREE.glob("*.stm"))), words) <= 0.06
 
 
 def coding_unit_figures(session: Session, stm: Path) -> tuple[float, float, float]:
@@ -95,17 +95,21 @@ def coding_unit_figures(session: Session, stm: Path) -> tuple[float, float, floa
 
 
 @pytest.mark.parametrize(("name", "audio", "stm", "floor_f1", "max_error"), [
-    # measured (current diarizer, tiny.en): demo 45 utterances / 52 turns = 0.87, F1 0.856,
-    # error 0.011; three-speaker 13 / 15 = 0.87, F1 0.786, error 0.043 (its remaining errors
-    # are whole phrases diarization gives to the wrong speaker). Before turns were the unit:
-    # 1.87 / 1.93 utterances per turn, F1 0.62 / 0.55.
-    ("demo", DEMO / "demo.ogg", DEMO / "demo.stm", 0.80, 0.025),
-    ("three", THREE / "three_speakers.ogg", THREE / "three_speakers.stm", 0.70, 0.07),
+    # measured (current diarizer, tiny.en): demo 45 utterances / 52 turns = 0.87, F1 0.907,
+    # error 0.011; three-speaker 12 / 15 = 0.80, F1 0.889, error 0.022 (4 words: "Yeah, we
+    # can try.", a turn diarization gives to the practitioner; two turns Whisper does not
+    # hear). Before utterance edges snapped to diarization and sentence ends needed a
+    # hand-over: F1 0.856 / 0.786, three-speaker error 0.043 (13 utterances, one a
+    # wrong-speaker split). Before turns were the unit: 1.87 / 1.93 per turn, F1 0.62 / 0.55.
+    ("demo", DEMO / "demo.ogg", DEMO / "demo.stm", 0.85, 0.02),
+    ("three", THREE / "three_speakers.ogg", THREE / "three_speakers.stm", 0.82, 0.04),
 ])
 def test_utterances_are_speaker_turns(speech_pipeline, name, audio, stm, floor_f1, max_error):
     session = speech_pipeline.process(audio)
     per_turn, f1, error = coding_unit_figures(session, stm)
-    assert 0.8 <= per_turn <= 1.2, (name, per_turn)  # was 1.87 / 1.93: a line per sentence
+    # was 1.87 / 1.93 (a line per sentence); three-speaker 0.80 is on the bound: the most its
+    # inputs allow (two turns unheard, one on the wrong speaker: benchmarks/RESULTS.md)
+    assert 0.8 <= per_turn <= 1.2, (name, per_turn)
     assert f1 >= floor_f1, (name, f1)
     assert error <= max_error, (name, error)
     starts = [u.start for u in session.utterances]

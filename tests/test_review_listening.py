@@ -141,7 +141,7 @@ def test_header_stays_in_view_after_scrolling_to_the_last_line(served, browser):
     assert bar["y"] >= -0.5 and bar["y"] + bar["height"] <= 720, bar
     lb = last.bounding_box()
     assert lb["y"] >= bar["y"] + bar["height"] and lb["y"] + lb["height"] <= 720.5, lb
-    # a save deep in the session: its note shows in the header, in view
+    # a save deep in the session: its note shows in view, covering no header control
     uid = last.get_attribute("data-uid")
     last.click()
     _pause(page)
@@ -149,6 +149,12 @@ def test_header_stays_in_view_after_scrolling_to_the_last_line(served, browser):
     page.locator(".msw-toast.msw-toast-on").wait_for(timeout=10_000)
     note = page.locator(".msw-toast").bounding_box()
     assert 0 <= note["y"] and note["y"] + note["height"] <= 720
+    for control in page.locator(".msw-toolbar button, .msw-toolbar input").all():
+        box = control.bounding_box()
+        if box:  # no overlap with any button or field of the header
+            assert (note["x"] >= box["x"] + box["width"] or box["x"] >= note["x"] + note["width"]
+                    or note["y"] >= box["y"] + box["height"]
+                    or box["y"] >= note["y"] + note["height"]), (note, box)
     assert "Saved" in page.locator(".msw-toast").inner_text()
     assert uid in store.get_decisions(sid, store.get_user("eva"))["codes"]
     page.close()

@@ -350,7 +350,7 @@ class Corrections(Decisions):
                       "turns": copy.deepcopy(row.turns)}
             words = sorted((Word(**{**w, "speaker": None}) for u in utts for w in (u.words or [])),
                            key=lambda w: (w.start, w.end))
-            new_utts = build_utterances(assign_speakers(words, turns))
+            new_utts = build_utterances(assign_speakers(words, turns), turns=turns)
             result = self._apply_resplit(s, row, utts, speakers, new_utts, turns)
             self._record(s, row, user, "resplit", "", before,
                          [u.utterance_id for u in self._utterances(s, session_id)],

@@ -8,21 +8,26 @@ backchannels are not swallowed by the surrounding speaker.
 
 Then no mid-sentence flips: diarization boundaries are a few hundred milliseconds off and
 Whisper's word times too, so the first or last words of a sentence often land on the
-neighbouring speaker ("I" practitioner / "do." parent). Within one phrase (words between
-sentence ends with no pause between them) a short run of another speaker's words is given
-back to the phrase's main speaker, unless diarization shows both speaking there (real
-overlap) — a genuine interruption is longer than the run limit, or follows a pause.
+neighbouring speaker ("I" practitioner / "do." parent). Within one phrase (words with no
+pause between them, cut at a sentence end only where diarization hands over to another
+speaker within ±0.3 s of it: Whisper's full stops inside one speaker's talk are not turn
+ends) a short run of another speaker's words is given back to the phrase's main speaker,
+unless diarization shows both speaking there (real overlap) — a genuine interruption is
+longer than the run limit, or follows a pause.
 
 Utterances are speaker turns: cut at a change of speaker, a long pause, or the length cap,
 not at every sentence end. Why: the tagger was trained and validated on AnnoMI utterances,
 which are whole turns, and fed sentence fragments it agrees with human coders less
 (``benchmarks/coding_unit.py``). A backchannel ("mm hmm", "yeah") of another speaker while
 the main speaker is mid-sentence becomes its own short utterance without cutting the main
-speaker's turn in two, so utterances may overlap in time; they are sorted by start.
+speaker's turn in two, so utterances may overlap in time; they are sorted by start. Given
+the diarization turns, an utterance starts and ends at its speaker's diarization boundary
+nearest to its words' (Whisper's word times are loose at a change of speaker).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,6 +53,11 @@ class AlignOptions:
     # were 1-3 words at a diarization boundary; a genuine interruption says more.
     max_flip_words: int = 3
     max_flip_seconds: float = 1.5
+    # A sentence end ends a phrase only where diarization hands over (``change_points``)
+    # this close to the gap after it; 0 = every sentence end ends a phrase (as before).
+    # 0.3 s is the window proposed up front, not tuned: 0.2 s gives the same figures on the
+    # tuning set, 0.5 s loses the three-speaker gain (benchmarks/align_eval.py).
+    sentence_change: float = 0.3
     # -- utterances ----------------------------------------------------------------------
     max_pause: float = 1.5  # seconds of one speaker's silence that end an utterance (as before)
     # Length cap: past this many seconds an utterance ends at the next sentence end, past
@@ -60,6 +70,17 @@ class AlignOptions:
     # 2 s matches ``short_turn``; 4 words covers "mm hmm", "yeah, right", "oh okay yeah".
     backchannel_words: int = 4
     backchannel_seconds: float = 2.0
+    # -- boundaries ----------------------------------------------------------------------
+    # An utterance starts and ends where diarization says its speaker does, when such a
+    # boundary lies this close to the first word's start / last word's end and does not
+    # cross a neighbouring word. Why: tiny.en's word times are loose at a change of speaker
+    # (a turn's last word often runs on to the next speaker's onset, its first word starts
+    # early), while the segmentation network's boundaries are frame-accurate (~17 ms).
+    # 1.5 s = ``max_pause``: a boundary further off than a pause that would end the
+    # utterance is not this utterance's. Chosen on demo + three-speaker (0.3 / 0.5 s change
+    # nothing, 1.0 s half the gain, 1.5 s and beyond the same); held-out unchanged
+    # (benchmarks/align_eval.py, RESULTS.md).
+    snap_seconds: float = 1.5
 
 
 def assign_speakers(words: Iterable[Word], turns: list[Turn],
@@ -86,18 +107,67 @@ def _window(word: Word, options: AlignOptions) -> tuple[float, float]:
     return start, end
 
 
-def phrases(words: list[Word], options: AlignOptions = AlignOptions()) -> list[list[int]]:
-    """Indices of ``words`` grouped into phrases: cut after a sentence end or at a pause of
-    ``phrase_pause`` seconds or more."""
+def phrases(words: list[Word], options: AlignOptions = AlignOptions(),
+            turns: list[Turn] | None = None) -> list[list[int]]:
+    """Indices of ``words`` grouped into phrases: cut at a pause of ``phrase_pause`` seconds
+    or more, and after a sentence end where diarization hands over near it (after every
+    sentence end without ``turns``)."""
+    bounds = None if turns is None else change_points(turns, options)
     groups: list[list[int]] = []
     for i, word in enumerate(words):
         prev = words[i - 1] if i else None
-        if (prev is None or prev.text.endswith(SENTENCE_END)
-                or word.start - prev.end >= options.phrase_pause):
+        if (prev is None or word.start - prev.end >= options.phrase_pause
+                or (prev.text.endswith(SENTENCE_END)
+                    and _boundary_near(bounds, prev.end, word.start, options))):
             groups.append([i])
         else:
             groups[-1].append(i)
     return groups
+
+
+def change_points(turns: list[Turn], options: AlignOptions = AlignOptions()) -> list[float]:
+    """Times where diarization hands over from one speaker to another: a turn's start when
+    the turn talking just before it (the latest-ending one that started earlier and ended at
+    most ``max_pause`` before, overlapping or not) is another speaker's; a turn's end when the
+    one talking just after it (the mirror image) is. A boundary between two turns of one
+    speaker is a pause, not a change. Linear after sorting (recordings run to hours)."""
+    points = set(_handover_starts([(t.start, t.end, t.speaker) for t in turns],
+                                  options.max_pause))
+    mirrored = _handover_starts([(-t.end, -t.start, t.speaker) for t in turns],
+                                options.max_pause)
+    points.update(-p for p in mirrored)
+    return sorted(points)
+
+
+def _handover_starts(spans: list[tuple[float, float, str | None]],
+                     max_pause: float) -> list[float]:
+    """Starts of ``spans`` whose latest-ending earlier-starting span (ending at most
+    ``max_pause`` before) has another speaker: one sweep with the running latest end."""
+    spans = sorted(spans)
+    out: list[float] = []
+    latest: tuple[float, float, str | None] | None = None  # (end, start, speaker)
+    k = 0
+    while k < len(spans):
+        j = k
+        while j < len(spans) and spans[j][0] == spans[k][0]:
+            j += 1  # spans starting together are not "before" one another
+        for start, _end, speaker in spans[k:j]:
+            if latest is not None and latest[0] >= start - max_pause and latest[2] != speaker:
+                out.append(start)
+        for start, end, speaker in spans[k:j]:
+            if latest is None or (end, start) > latest[:2]:
+                latest = (end, start, speaker)
+        k = j
+    return out
+
+
+def _boundary_near(bounds: list[float] | None, gap_start: float, gap_end: float,
+                   options: AlignOptions) -> bool:
+    if bounds is None or options.sentence_change <= 0:
+        return True
+    lo, hi = gap_start - options.sentence_change, gap_end + options.sentence_change
+    k = bisect_left(bounds, lo)
+    return k < len(bounds) and bounds[k] <= hi
 
 
 def smooth_flips(words: list[Word], turns: list[Turn],
@@ -110,7 +180,7 @@ def smooth_flips(words: list[Word], turns: list[Turn],
     ``max_flip_words`` / ``max_flip_seconds`` (an interruption).
     """
     out = list(words)
-    for phrase in phrases(words, options):
+    for phrase in phrases(words, options, turns):
         held: dict[str | None, float] = {}
         for i in phrase:
             held[words[i].speaker] = held.get(words[i].speaker, 0.0) + _duration(words[i])
@@ -191,13 +261,16 @@ def _best_speaker(word: Word, turns: list[Turn], lo: int, options: AlignOptions)
     return turns[best].speaker
 
 
-def build_utterances(words: list[Word], options: AlignOptions = AlignOptions()) -> list[Utterance]:
+def build_utterances(words: list[Word], options: AlignOptions = AlignOptions(),
+                     turns: list[Turn] | None = None) -> list[Utterance]:
     """Group speaker-attributed words into utterances, one per speaker turn (ids u0001, ...,
     in order of start).
 
     A backchannel (a short run of another speaker while the main speaker is mid-sentence,
     after which the main speaker goes on) becomes its own utterance and the main speaker's
-    words on both sides stay one utterance.
+    words on both sides stay one utterance. With ``turns`` (diarization), each utterance's
+    start and end move to its speaker's nearest turn boundary (``snap_seconds``); the words
+    keep Whisper's times.
     """
     runs = _runs(list(range(len(words))), words)
     groups: list[list[Word]] = []
@@ -220,17 +293,64 @@ def build_utterances(words: list[Word], options: AlignOptions = AlignOptions()) 
                 target.append(word)
         current = target
     groups.sort(key=lambda g: g[0].start)
+    spans = [(g[0].start, g[-1].end) for g in groups]
+    if turns:
+        spans = _snapped(words, groups, turns, options)
+    order = sorted(range(len(groups)), key=lambda k: (spans[k][0], groups[k][0].start))
     return [
         Utterance(
             id=f"u{i:04d}",
-            start=group[0].start,
-            end=group[-1].end,
-            speaker=group[0].speaker or "SPEAKER_00",
-            text=_join(group),
-            words=group,
+            start=spans[k][0],
+            end=spans[k][1],
+            speaker=groups[k][0].speaker or "SPEAKER_00",
+            text=_join(groups[k]),
+            words=groups[k],
         )
-        for i, group in enumerate(groups, 1)
+        for i, k in enumerate(order, 1)
     ]
+
+
+def _snapped(words: list[Word], groups: list[list[Word]], turns: list[Turn],
+             options: AlignOptions) -> list[tuple[float, float]]:
+    """(start, end) of each group moved to its speaker's nearest diarization boundary.
+
+    A start may move back to the end of the word before it (any speaker's) and forward to
+    the end of its own first word; an end forward to the next word's start and back to its
+    own last word's start; never further than ``snap_seconds``. So a boundary never crosses
+    a word, and an utterance without a diarization boundary nearby keeps its words' times.
+    """
+    position = {id(w): i for i, w in enumerate(words)}
+    starts: dict[str | None, list[float]] = {}
+    ends: dict[str | None, list[float]] = {}
+    for t in turns:
+        starts.setdefault(t.speaker, []).append(t.start)
+        ends.setdefault(t.speaker, []).append(t.end)
+    for points in (*starts.values(), *ends.values()):
+        points.sort()
+    snap = options.snap_seconds
+    out = []
+    for group in groups:
+        first, last = group[0], group[-1]
+        i, j = position[id(first)], position[id(last)]
+        before = words[i - 1].end if i > 0 else first.start - snap
+        after = words[j + 1].start if j + 1 < len(words) else last.end + snap
+        start = _nearest(first.start, starts.get(first.speaker, []),
+                         max(before, first.start - snap), min(first.end, first.start + snap))
+        end = _nearest(last.end, ends.get(first.speaker, []),
+                       max(last.start, last.end - snap), min(after, last.end + snap))
+        if end <= start:  # a degenerate snap (zero-length words): keep the words' times
+            start, end = first.start, last.end
+        out.append((start, end))
+    return out
+
+
+def _nearest(value: float, candidates: list[float], lo: float, hi: float) -> float:
+    """The candidate in [lo, hi] nearest to ``value`` (the earlier on a tie), else value;
+    ``candidates`` sorted."""
+    inside = candidates[bisect_left(candidates, lo):bisect_right(candidates, hi)]
+    if not inside:
+        return value
+    return min(inside, key=lambda c: (abs(c - value), c))
 
 
 def _is_backchannel(current: list[Word], run: list[Word], after: list[Word] | None,

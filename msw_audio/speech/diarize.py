@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from msw_audio.records import Turn
+from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.weights import (
     campplus_checkpoint,
     offline_environment,
@@ -391,6 +392,7 @@ class Diarizer:
                                                   hook=_part_hook(hook, i, len(plan)))
             parts.append(seg.data)
             window = seg.sliding_window
+            release_freed_memory()  # the window's audio tensors and batches: not kept
         sliding = SlidingWindow(start=window.start, duration=window.duration, step=window.step)
         return SlidingWindowFeature(np.concatenate(parts, axis=0), sliding)
 
@@ -407,6 +409,7 @@ class Diarizer:
                 _as_file(audio[start:stop]), part,
                 exclude_overlap=self.options.embedding_exclude_overlap,
                 hook=_part_hook(hook, i, len(plan))))
+            release_freed_memory()
         return np.concatenate(parts, axis=0)
 
     def turns(

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from msw_audio.records import Word
+from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.weights import offline_environment, whisper_model_dir
 
 SAMPLE_RATE = 16000
@@ -114,24 +115,6 @@ class Transcriber:
             release_freed_memory()  # the window's buffers: back to the system, not kept
         if progress:
             progress(1.0)
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by the process back to the system (glibc ``malloc_trim``).
-
-    Why: a window's spectrogram and VAD buffers are freed by Python but glibc keeps much
-    of it in its heaps (arenas of two model threads), so the resident size creeps up by
-    ~200 MB per hour-long recording and the next allocation of the other stage comes on
-    top. A no-op where glibc is not the allocator.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
 
 
 def use_block_features(model) -> None:

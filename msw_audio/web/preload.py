@@ -26,6 +26,7 @@ def preload_links(session_id: str, *, can_listen: bool) -> list[str]:
     sid = quote(session_id, safe="")
     links = [
         "</static/review.js>; rel=preload; as=script",
+        "</static/review.css>; rel=preload; as=style",
         f"</fragment/review/{sid}?order=time>; rel=preload; as=fetch; crossorigin",
     ]
     if can_listen:

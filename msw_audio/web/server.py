@@ -31,6 +31,7 @@ from msw_audio.web import (
     routes_library,
     routes_review_state,
 )
+from msw_audio.web.asset_cache import ImmutableAssets
 from msw_audio.web.deps import (  # noqa: F401 - re-exported for routers and tests
     _EXPECTED,
     COOKIE,
@@ -106,7 +107,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             # refused while streaming (413), before a too-large file has landed on disk
             max_file_size=JobConfig().max_upload_bytes,
         )
-    inner: ASGIApp = PreloadReview(api)
+    inner: ASGIApp = ImmutableAssets(PreloadReview(api))
     if mount_ui:
         from msw_audio.web.gradio_guard import GradioGuard
 

@@ -72,3 +72,24 @@ def test_the_review_page_preloads_the_peaks_only_for_logins_who_may_hear_them(se
     assert "/peaks" not in headers.get("link", "") and "vendor" not in headers.get("link", "")
     _s, headers, _b = _request(base + "/ui/", cookie=_login(base, "eva"), headers=html)
     assert "link" not in {k.lower() for k in headers}, "no session, nothing to preload"
+
+
+def test_gradio_hashed_assets_are_cached_for_a_year_and_data_routes_never(served):
+    """A returning browser keeps Gradio's content-hashed modules (no 65 revalidations per
+    opening); our own unhashed files keep ``no-cache`` and data routes ``no-store``."""
+    _store, sid, base = served
+    eva = _login(base, "eva")
+    _s, headers, page = _request(base + f"/ui/?session={sid}", cookie=eva,
+                                 headers={"Accept": "text/html"})
+    assert "</static/review.css>; rel=preload; as=style" in headers.get("link", "")
+    assets = re.findall(r'(?:src|href)="\./(assets/[^"]+\.(?:js|css))"', page.decode())
+    assert assets, "the Gradio page names its built assets"
+    for path in assets:
+        status, headers, _b = _request(base + "/ui/" + path, cookie=eva)
+        assert status == 200
+        assert headers.get("cache-control") == "private, max-age=31536000, immutable", path
+    assert _request(base + "/ui/" + assets[0])[0] in (302, 303, 401), "still behind login"
+    _s, headers, _b = _request(base + "/static/review.js", cookie=eva)
+    assert headers.get("cache-control") == "no-cache"
+    _s, headers, _b = _request(base + f"/fragment/review/{sid}?order=time", cookie=eva)
+    assert headers.get("cache-control") == "no-store"
