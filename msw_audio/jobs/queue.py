@@ -156,6 +156,7 @@ def enqueue(
     user.require("job.enqueue")
     config = config or JobConfig()
     meta = dict(meta or {})
+    user.require_team(meta.get("team"), "upload recordings for")
     path = Path(path)
     original = check_upload_name(str(meta.pop("filename", "") or path.name))
     if meta.get("people") not in (None, ""):  # refused now, not when the job runs

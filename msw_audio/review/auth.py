@@ -108,6 +108,13 @@ class User:
         outside their teams a session is "not found", not "forbidden")."""
         return self.all_teams or (team or "") in self.teams
 
+    def require_team(self, team: str | None, doing: str = "add sessions to") -> None:
+        """Raise ``PermissionDenied`` when ``team`` is outside this login's teams: a login
+        may not put data into a team it cannot see (it could neither check nor undo it)."""
+        team = str(team or "").strip()
+        if team and not self.sees_team(team):
+            raise PermissionDenied(f"user {self.name!r} may not {doing} team {team!r}")
+
     def can(self, action: str) -> bool:
         if action not in PERMISSIONS:
             raise KeyError(f"unknown action {action!r}")

@@ -74,8 +74,9 @@ class Ingest(StoreCore):
 
         actor = actor or system_user("ingest")
         actor.require("session.ingest")
-        session = _read_session(Path(out_dir))
         meta = dict(meta or {})
+        actor.require_team(meta.get("team"))
+        session = _read_session(Path(out_dir))
         source = Path(audio_path) if audio_path else None
         if source is None and audio_from_session and session.audio.path:
             candidate = Path(session.audio.path)

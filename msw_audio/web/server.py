@@ -107,7 +107,13 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             # refused while streaming (413), before a too-large file has landed on disk
             max_file_size=JobConfig().max_upload_bytes,
         )
-    return SecurityHeaders(LoginGate(ImmutableAssets(PreloadReview(api)), sessions, store))
+    inner: ASGIApp = ImmutableAssets(PreloadReview(api))
+    if mount_ui:
+        from msw_audio.web.gradio_guard import GradioGuard
+
+        # who may upload, and well-formed event bodies, before Gradio (web/gradio_guard.py)
+        inner = GradioGuard(inner, blocks)
+    return SecurityHeaders(LoginGate(inner, sessions, store))
 
 
 

@@ -140,7 +140,7 @@ def build(store: Store, book: CodebookView) -> Tab:
         except MswError as exc:
             return (f"✗ {exc}", *[gr.update()] * len(everything_outs))
 
-    refresh_btn.click(on_refresh, None, [result, *everything_outs])
+    refresh_btn.click(on_refresh, None, [result, *everything_outs], api_name="admin_refresh")
 
     def on_tick(request: gr.Request):
         try:
@@ -151,7 +151,7 @@ def build(store: Store, book: CodebookView) -> Tab:
             return gr.skip()  # the timer runs on every page; only an admin's shows this
         return worker_markdown(worker_status(store))
 
-    ticker.tick(on_tick, None, worker_md, show_progress="hidden")
+    ticker.tick(on_tick, None, worker_md, show_progress="hidden", api_name="admin_tick")
 
     # ------------------------------------------------------------------ user changes
     user_outs = [result, users_df, pick, audit_df]
@@ -188,7 +188,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         return (*out, "" if done else gr.update(), "", "")  # passwords never stay in a box
 
     add_btn.click(on_add, [add_name, add_role, add_teams, add_grants, add_worker, add_pw1,
-                           add_pw2], [*user_outs, add_name, add_pw1, add_pw2])
+                           add_pw2], [*user_outs, add_name, add_pw1, add_pw2],
+                  api_name="admin_add_user")
 
     def on_pick(name, request: gr.Request):
         user = signed_in_user(store, request)
@@ -200,7 +201,7 @@ def build(store: Store, book: CodebookView) -> Tab:
             return "", gr.update(value=None), ""
         return user_summary(chosen), chosen.role, ", ".join(sorted(chosen.teams))
 
-    pick.input(on_pick, [pick], [pick_md, new_role, new_teams])
+    pick.input(on_pick, [pick], [pick_md, new_role, new_teams], api_name="admin_pick")
 
     def on_active(active: bool):
         def handler(name, request: gr.Request):
@@ -211,8 +212,8 @@ def build(store: Store, book: CodebookView) -> Tab:
             return _act(request, do, name)
         return handler
 
-    disable_btn.click(on_active(False), [pick], user_outs)
-    enable_btn.click(on_active(True), [pick], user_outs)
+    disable_btn.click(on_active(False), [pick], user_outs, api_name="admin_disable")
+    enable_btn.click(on_active(True), [pick], user_outs, api_name="admin_enable")
 
     def on_role(name, role, request: gr.Request):
         def do(user: User) -> str:
@@ -220,7 +221,7 @@ def build(store: Store, book: CodebookView) -> Tab:
             return f"✓ **{changed.name}** now has the role {changed.role}."
         return _act(request, do, name)
 
-    role_btn.click(on_role, [pick, new_role], user_outs)
+    role_btn.click(on_role, [pick, new_role], user_outs, api_name="admin_role")
 
     def on_teams(name, teams, request: gr.Request):
         def do(user: User) -> str:
@@ -229,7 +230,7 @@ def build(store: Store, book: CodebookView) -> Tab:
             return f"✓ **{changed.name}** sees the sessions of {seen}."
         return _act(request, do, name)
 
-    teams_btn.click(on_teams, [pick, new_teams], user_outs)
+    teams_btn.click(on_teams, [pick, new_teams], user_outs, api_name="admin_teams")
 
     def on_grant(give: bool):
         def handler(name, permission, request: gr.Request):
@@ -242,8 +243,8 @@ def build(store: Store, book: CodebookView) -> Tab:
             return _act(request, do, name)
         return handler
 
-    grant_btn.click(on_grant(True), [pick, perm], user_outs)
-    revoke_btn.click(on_grant(False), [pick, perm], user_outs)
+    grant_btn.click(on_grant(True), [pick, perm], user_outs, api_name="admin_grant")
+    revoke_btn.click(on_grant(False), [pick, perm], user_outs, api_name="admin_revoke")
 
     def on_reset(name, p1, p2, request: gr.Request):
         def do(user: User) -> str:
@@ -251,16 +252,17 @@ def build(store: Store, book: CodebookView) -> Tab:
             return f"✓ Password of **{name}** reset: their open logins ended at once."
         return (*_act(request, do, name), "", "")
 
-    reset_btn.click(on_reset, [pick, pw1, pw2], [*user_outs, pw1, pw2])
+    reset_btn.click(on_reset, [pick, pw1, pw2], [*user_outs, pw1, pw2],
+                    api_name="admin_reset_password")
 
     # ------------------------------------------------------------------ erasure
     def on_confirm_typed(session_id, typed):
         return gr.update(interactive=bool(session_id) and (typed or "").strip() == session_id)
 
     erase_confirm.change(on_confirm_typed, [erase_dd, erase_confirm], erase_btn,
-                        show_progress="hidden")
+                        show_progress="hidden", api_name="admin_erase_typed")
     erase_dd.change(on_confirm_typed, [erase_dd, erase_confirm], erase_btn,
-                    show_progress="hidden")
+                    show_progress="hidden", api_name="admin_erase_pick")
 
     def on_erase(session_id, typed, request: gr.Request):
         user = signed_in_user(store, request)
@@ -274,7 +276,8 @@ def build(store: Store, book: CodebookView) -> Tab:
                 audit_frame(store.audit_log(user, limit=_AUDIT_ROWS)))
 
     erase_btn.click(on_erase, [erase_dd, erase_confirm],
-                    [erase_md, erase_dd, erase_confirm, erase_btn, audit_df])
+                    [erase_md, erase_dd, erase_confirm, erase_btn, audit_df],
+                    api_name="admin_erase")
 
     # ------------------------------------------------------------------ retention
     def on_days(value, request: gr.Request):
@@ -288,7 +291,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         return (f"✓ Retention set to {saved} days.", retention_markdown(saved), int(saved),
                 audit_frame(store.audit_log(user, limit=_AUDIT_ROWS)))
 
-    days_btn.click(on_days, [days], [result, retention_md, days, audit_df])
+    days_btn.click(on_days, [days], [result, retention_md, days, audit_df],
+                   api_name="admin_retention")
 
     # ------------------------------------------------------------------ page load
     def load(user: User, items: list[SessionSummary], request: gr.Request) -> list:

@@ -110,7 +110,7 @@ def build_double_coding_tab(store: Store, book: CodebookView,
                 gr.update(choices=[("Every team", "")] + [(t, t) for t in teams]),
             )
 
-        tab.select(on_show, None, [passes, dc_session, dc_team])
+        tab.select(on_show, None, [passes, dc_session, dc_team], api_name="double_coding_open")
 
         def on_session(session_id: str | None, request: gr.Request):
             user = user_of(store, request)
@@ -122,7 +122,7 @@ def build_double_coding_tab(store: Store, book: CodebookView,
                 names = []
             return gr.update(choices=names, value=None)
 
-        dc_session.input(on_session, [dc_session], [dc_coder])
+        dc_session.input(on_session, [dc_session], [dc_coder], api_name="double_coding_coders")
 
         def on_assign(session_id: str | None, coder: str | None, request: gr.Request):
             user = user_of(store, request)
@@ -135,7 +135,8 @@ def build_double_coding_tab(store: Store, book: CodebookView,
             return (f"Assigned: **{coder}** codes this session blind.",
                     passes_frame(store.blind_assignments(user)))
 
-        dc_assign.click(on_assign, [dc_session, dc_coder], [dc_msg, passes])
+        dc_assign.click(on_assign, [dc_session, dc_coder], [dc_msg, passes],
+                        api_name="double_coding_assign")
 
         def on_report(session_id: str | None, team: str | None, request: gr.Request):
             user = user_of(store, request)
@@ -148,7 +149,8 @@ def build_double_coding_tab(store: Store, book: CodebookView,
                                                  "team": team or ""})
 
         dc_report_btn.click(on_report, [dc_session, dc_team],
-                            [dc_summary, dc_codes, dc_principles, dc_lines])
+                            [dc_summary, dc_codes, dc_principles, dc_lines],
+                            api_name="double_coding_report")
     return tab
 
 

@@ -113,8 +113,8 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}", ""
 
-    show.click(on_show, [fam], [result, view])
-    fam.input(on_show, [fam], [result, view])
+    show.click(on_show, [fam], [result, view], api_name="family_show")
+    fam.input(on_show, [fam], [result, view], api_name="family_pick")
 
     def on_add(name, team, request: gr.Request):
         user = _signed_in(store, request)
@@ -126,12 +126,12 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
         return f"Family {escape(added)} added.", gr.update(choices=names, value=added), \
             shown(user, added)
 
-    add_btn.click(on_add, [new_name, new_team], [result, fam, view])
+    add_btn.click(on_add, [new_name, new_team], [result, fam, view], api_name="family_add")
 
     def on_goal(name, text, day, request: gr.Request):
         return act(name, request, lambda u: store.add_goal(name, text, day, u), "Goal saved.")
 
-    goal_btn.click(on_goal, [fam, goal_text, goal_date], [result, view])
+    goal_btn.click(on_goal, [fam, goal_text, goal_date], [result, view], api_name="family_goal")
 
     def on_rate(name, goal, score, day, occ, request: gr.Request):
         if score is None:
@@ -140,7 +140,8 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
                    lambda u: store.rate_goal(name, goal, score, day, u, occasion=occ or None),
                    "Rating saved.")
 
-    r_btn.click(on_rate, [fam, r_goal, r_score, r_date, r_occ], [result, view])
+    r_btn.click(on_rate, [fam, r_goal, r_score, r_date, r_occ], [result, view],
+                api_name="family_rate")
 
     def on_feedback(name, day, rating, text, request: gr.Request):
         answers = {}
@@ -151,7 +152,8 @@ def build_family_tab(store: Store, demo: gr.Blocks) -> None:
         return act(name, request, lambda u: store.add_feedback(name, answers, day, u),
                    "Feedback saved.")
 
-    f_btn.click(on_feedback, [fam, f_date, f_rating, f_text], [result, view])
+    f_btn.click(on_feedback, [fam, f_date, f_rating, f_text], [result, view],
+                api_name="family_feedback")
 
 
 def build_family_progress(store: Store, demo: gr.Blocks) -> None:
@@ -184,7 +186,7 @@ def build_family_progress(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}"
 
-    p_btn.click(on_progress, [p_team], [progress])
+    p_btn.click(on_progress, [p_team], [progress], api_name="family_progress")
 
     def on_own(request: gr.Request):
         user = _signed_in(store, request)
@@ -193,7 +195,7 @@ def build_family_progress(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}"
 
-    own_btn.click(on_own, None, [progress])
+    own_btn.click(on_own, None, [progress], api_name="family_progress_own")
 
 
 def build(store: Store, book: CodebookView) -> Tab:

@@ -133,9 +133,9 @@ def build_library_tab(store: Store, book: CodebookView,
                                 can_star=user.can("exemplars.star"))
 
         inputs = [f_query, f_code, f_principle, f_worker, f_team]
-        f_btn.click(on_find, inputs, [out])
-        f_query.submit(on_find, inputs, [out])
-        tab.select(on_find, inputs, [out])
+        f_btn.click(on_find, inputs, [out], api_name="library_find")
+        f_query.submit(on_find, inputs, [out], api_name="library_search")
+        tab.select(on_find, inputs, [out], api_name="library_open")
     return tab, f_worker, f_team
 
 

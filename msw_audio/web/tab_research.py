@@ -59,7 +59,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         )
         return summary, per_code.round(3), versions.round(3), principles.round(3)
 
-    a_btn.click(on_agreement, None, [a_summary, a_codes, a_versions, a_principles])
+    a_btn.click(on_agreement, None, [a_summary, a_codes, a_versions, a_principles],
+                api_name="research_agreement")
 
     def load(user: User, items: list[SessionSummary], request: gr.Request) -> list:
         return [gr.update(visible=user.can("export") or user.can("agreement.view"))]

@@ -136,7 +136,8 @@ def build(store: Store, book: CodebookView) -> Tab:
     def on_refresh(current: str | None, request: gr.Request):
         return queue_outputs(store.list_sessions(signed_in_user(store, request)), current)
 
-    refresh.click(on_refresh, [session_dd], [queue, session_dd, sessions_state])
+    refresh.click(on_refresh, [session_dd], [queue, session_dd, sessions_state],
+                  api_name="review_refresh")
 
     def on_open(session_id: str | None, order_label: str, request: gr.Request):
         user = signed_in_user(store, request)
@@ -149,8 +150,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         return review_mount_html(session_id, ORDERS.get(order_label, "time"))
 
     # .input (not .change): a value set by another handler has already been rendered
-    session_dd.input(on_open, [session_dd, order], [review])
-    order.change(on_open, [session_dd, order], [review])
+    session_dd.input(on_open, [session_dd, order], [review], api_name="review_open")
+    order.change(on_open, [session_dd, order], [review], api_name="review_order")
 
     def on_pick(ids: list[str], order_label: str, evt: gr.SelectData, request: gr.Request):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -158,10 +159,14 @@ def build(store: Store, book: CodebookView) -> Tab:
             return gr.update(), gr.update()
         return ids[row], on_open(ids[row], order_label, request)
 
-    queue.select(on_pick, [sessions_state, order], [session_dd, review])
+    queue.select(on_pick, [sessions_state, order], [session_dd, review], api_name="review_pick")
 
     def on_ingest(folder, audio, worker, team, date, family, rtype, request: gr.Request):
         user = signed_in_user(store, request)
+        if not user.can("session.ingest"):
+            # before the paths are looked at: their errors name the server's data folder
+            return (f"⚠ user {user.name!r} ({user.role}) may not add sessions",
+                    *[gr.update()] * 4)
         if not folder:
             return (
                 "Enter the output folder of `msw-audio process`.",
@@ -197,7 +202,7 @@ def build(store: Store, book: CodebookView) -> Tab:
     in_btn.click(
         on_ingest,
         [in_folder, in_audio, in_worker, in_team, in_date, in_family, in_type],
-        [in_result, queue, session_dd, sessions_state, review],
+        [in_result, queue, session_dd, sessions_state, review], api_name="review_ingest"
     )
 
     def jobs_frame(user: User) -> pd.DataFrame:
@@ -222,6 +227,11 @@ def build(store: Store, book: CodebookView) -> Tab:
 
         user = signed_in_user(store, request)
         keep = (gr.update(),) * 7
+        if not user.can("job.enqueue"):
+            # refused before the file is touched: Gradio's uploads are shared by path, so
+            # a path sent by another login must not be deleted by this one
+            return (f"⚠ user {user.name!r} ({user.role}) may not upload recordings",
+                    gr.update(), *keep, None, gr.update(visible=False))
         if not path:
             return "Choose a recording first.", gr.update(), *keep, None, gr.update(visible=False)
         upload = Path(path)
@@ -255,7 +265,7 @@ def build(store: Store, book: CodebookView) -> Tab:
     up_btn.click(
         on_upload,
         [up_file, *up_fields],
-        [up_result, jobs_table, up_file, *up_fields, up_known, up_update],
+        [up_result, jobs_table, up_file, *up_fields, up_known, up_update], api_name="review_upload"
     )
 
     def on_update_meta(sid, worker, team, date, family, rtype, request: gr.Request):
@@ -263,12 +273,13 @@ def build(store: Store, book: CodebookView) -> Tab:
                 "recording_type": rtype}
         return tab_upload_state.update_meta(store, signed_in_user(store, request), sid, meta)
 
-    up_update.click(on_update_meta, [up_known, *up_fields[:5]], [up_result])
+    up_update.click(on_update_meta, [up_known, *up_fields[:5]], [up_result],
+                    api_name="review_update_meta")
 
     def on_jobs(request: gr.Request):
         return jobs_frame(signed_in_user(store, request))
 
-    jobs_btn.click(on_jobs, None, [jobs_table])
+    jobs_btn.click(on_jobs, None, [jobs_table], api_name="review_jobs")
 
     # The queue and the processing jobs follow the store while the page is open. A tick
     # that finds nothing new sends nothing, so an evaluator's screen only changes when
@@ -285,7 +296,7 @@ def build(store: Store, book: CodebookView) -> Tab:
 
     ticker.tick(
         on_tick, [session_dd, live_state],
-        [queue, session_dd, sessions_state, jobs_table, live_state],
+        [queue, session_dd, sessions_state, jobs_table, live_state], api_name="review_tick"
     )
 
     def load(user: User, items: list[SessionSummary], request: gr.Request) -> list:

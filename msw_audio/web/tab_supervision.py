@@ -109,8 +109,8 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}", ""
 
-    show.click(on_show, [session], [result, scores])
-    session.input(on_show, [session], [result, scores])
+    show.click(on_show, [session], [result, scores], api_name="supervision_show")
+    session.input(on_show, [session], [result, scores], api_name="supervision_pick")
 
     def on_confirm(sid, dim_id, val, text, request: gr.Request):
         user = _signed_in(request)
@@ -122,7 +122,8 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}", gr.update()
 
-    confirm.click(on_confirm, [session, dim, value, note], [result, scores])
+    confirm.click(on_confirm, [session, dim, value, note], [result, scores],
+                  api_name="supervision_confirm")
 
     def on_own(request: gr.Request):
         user = _signed_in(request)
@@ -143,8 +144,8 @@ def build_supervision_tab(store: Store, demo: gr.Blocks) -> None:
         except MswError as exc:
             return f"⚠ {escape(str(exc))}"
 
-    own_btn.click(on_own, None, [beside])
-    team_btn.click(on_team, None, [beside])
+    own_btn.click(on_own, None, [beside], api_name="supervision_own")
+    team_btn.click(on_team, None, [beside], api_name="supervision_team")
 
 
 def build(store: Store, book: CodebookView) -> Tab:

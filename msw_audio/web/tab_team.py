@@ -66,7 +66,8 @@ def build(store: Store, book: CodebookView) -> Tab:
         )
 
     t_btn.click(
-        on_team, [t_team, t_kind], [t_prompts, t_trend, t_dist, t_table, own_plot, own_note]
+        on_team, [t_team, t_kind], [t_prompts, t_trend, t_dist, t_table, own_plot, own_note],
+        api_name="team_show"
     )
 
     def load(user: User, items: list[SessionSummary], request: gr.Request) -> list:

@@ -24,9 +24,17 @@ BANNER_SECONDS = 10
 def worker_banner(store: Store) -> gr.Markdown:
     """A banner (empty while a worker takes work) that follows the queue on its own."""
     from msw_audio.jobs.worker_status import worker_status
+    from msw_audio.web.ui_common import signed_in_user
 
     banner = gr.Markdown(worker_status(store).banner, elem_id="msw-worker-banner")
-    gr.Timer(BANNER_SECONDS).tick(lambda: worker_status(store).banner, None, [banner])
+
+    def on_banner(request: gr.Request) -> str:
+        # like every handler: the signed-in user first (the queue's state is for job viewers)
+        if not signed_in_user(store, request).can("job.view"):
+            return ""
+        return worker_status(store).banner
+
+    gr.Timer(BANNER_SECONDS).tick(on_banner, None, [banner], api_name="worker_banner")
     return banner
 
 
@@ -35,7 +43,12 @@ def known_upload(store: Store, user: User, job_id: str) -> tuple[str, str | None
     session, its id (so the form can offer to update its metadata)."""
     from msw_audio.jobs.queue import get_job
 
-    job = get_job(store, job_id, user)
+    try:
+        job = get_job(store, job_id, user)
+    except MswError:
+        # identical audio is processed once: the job is another login's (not theirs to see)
+        return ("This recording was **already uploaded by another login**; it is processed "
+                "once. Nothing was queued."), None
     if job.stage != "already in store" and job.state in ("queued", "running", "done") \
             and not _older_than_now(job.created_at):
         return "", None

@@ -97,5 +97,6 @@ def build_blocks(store: Store, book: CodebookView | None = None) -> gr.Blocks:
                 values.extend(tab.load(user, items, request))
             return tuple(values)
 
-        demo.load(on_load, outputs=[header] + [c for tab in tabs for c in tab.outputs])
+        demo.load(on_load, outputs=[header] + [c for tab in tabs for c in tab.outputs],
+                  api_name="page_load")
     return demo

@@ -183,7 +183,7 @@ PARAMS = {
     "utterance_id": "u0002", "speaker_id": "SPEAKER_00", "principle": "empathy",
     "name": "review.js", "path": "x", "size": "192", "key": "x", "id": "x",
     "environment": "x", "type": "x", "file_name": "x", "session_hash": "x", "run": "1",
-    "component_id": "1", "segment_id": "1", "ext": "ts", "api_name": "on_refresh",
+    "component_id": "1", "segment_id": "1", "ext": "ts", "api_name": "review_refresh",
     "event_id": "x", "url_path": "x",
 }
 #: Route-specific values: the vendored file, the transcript and double-coding formats;

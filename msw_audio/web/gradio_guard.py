@@ -1,0 +1,186 @@
+"""The guard in front of the Gradio sub-app's own routes: who may upload, and bodies that
+are well-formed before Gradio reads them.
+
+Why a middleware and not a Gradio setting: Gradio's ``/gradio_api/upload`` writes a file for
+any signed-in login (its only check is the login), although the one component of this app
+that takes a file is the Review tab's recording upload (``job.enqueue``). And a malformed
+body to Gradio's event routes (an unknown handler name, a ``fn_index`` out of range, a
+``call/v2`` body that is not the handler's parameters) ended as a bare 500, which a client
+cannot tell from a crash. Both are decided here, from the login the gate put in the scope
+and from the Blocks app itself, before a byte reaches Gradio (or the disk); Gradio itself
+is not patched. Event *handlers* still check the role themselves (the store takes the user);
+this guard only narrows what reaches them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from msw_audio.review.auth import User
+
+#: The permissions that a Gradio upload serves: the only file component of the app is the
+#: Review tab's "Upload a recording for processing" (``jobs.queue.enqueue``). A new file
+#: component must add its action here (``tests/security/test_gradio_handlers.py`` checks).
+UPLOAD_ACTIONS = ("job.enqueue",)
+#: Gradio routes no component of this app uses that would still write and decode a file
+#: (``process_recording`` runs FFmpeg on an uploaded video inside the web process).
+REFUSED = frozenset({"/gradio_api/process_recording"})
+#: Event bodies are a handler's inputs as JSON (files travel by upload, not here).
+MAX_BODY = 1 << 20
+
+_NAMED = re.compile(r"^/gradio_api/(call/v2|call|run|api)/([^/]+)/?$")
+_JOIN = "/gradio_api/queue/join"
+_UPLOAD = "/gradio_api/upload"
+
+
+class GradioGuard:
+    """ASGI middleware inside the login gate (which sets ``scope["state"]["msw_user"]``),
+    outside the FastAPI app that mounts Gradio at ``prefix``."""
+
+    def __init__(self, app: ASGIApp, blocks: Any, prefix: str = "/ui") -> None:
+        self.app = app
+        self.blocks = blocks
+        self.prefix = prefix
+        self._params: dict[str, dict[str, bool]] | None = None
+
+    # ------------------------------------------------------------------ what Gradio holds
+    def _fn_by_name(self, name: str) -> Any | None:
+        return next((fn for fn in self.blocks.fns.values() if fn.api_name == name), None)
+
+    def _param_names(self, name: str) -> dict[str, bool]:
+        """A named handler's parameters (``call/v2`` bodies are these) → whether each has
+        a default; read from Gradio's API description once."""
+        if self._params is None:
+            info = self.blocks.get_api_info(all_endpoints=True)
+            self._params = {
+                key.lstrip("/"): {p["parameter_name"]: bool(p.get("parameter_has_default"))
+                                  for p in ep["parameters"]}
+                for key, ep in info["named_endpoints"].items()
+            }
+        return self._params.get(name, {})
+
+    @staticmethod
+    def _arity(fn: Any) -> set[int]:
+        """How many inputs a body may carry: all of them, or those the API shows (Gradio
+        fills in the ``gr.State`` ones)."""
+        return {len(fn.inputs), sum(1 for b in fn.inputs if not getattr(b, "skip_api", False))}
+
+    # ------------------------------------------------------------------ the checks
+    def _check_body(self, kind: str, name: str | None, body: bytes) -> str | None:
+        """Why the body is malformed for this route, or None when Gradio may have it."""
+        try:
+            payload = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return "the body is not JSON"
+        if not isinstance(payload, dict):
+            return "the body must be a JSON object"
+        hash_ = payload.get("session_hash")
+        if hash_ is not None and not isinstance(hash_, str):
+            return "session_hash must be a string"
+        if kind == "call/v2":
+            params = self._param_names(name or "")
+            unknown = set(payload) - set(params) - {"session_hash"}
+            if unknown:
+                return f"unknown parameter(s) of {name}: {', '.join(sorted(unknown))}"
+            missing = [p for p, has_default in params.items()
+                       if not has_default and p not in payload]
+            if missing:
+                return f"missing parameter(s) of {name}: {', '.join(missing)}"
+            return None
+        data = payload.get("data")
+        if not isinstance(data, list):
+            return "data must be a list of the handler's inputs"
+        for key in ("fn_index", "trigger_id"):
+            value = payload.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                return f"{key} must be an integer"
+        fn_index = payload.get("fn_index")
+        if kind == "join":
+            if hash_ is None:
+                return "session_hash is required"
+            if fn_index not in self.blocks.fns:
+                return "fn_index names no event handler"
+            fn = self.blocks.fns[fn_index]
+        else:
+            if fn_index is not None and fn_index not in self.blocks.fns:
+                return "fn_index names no event handler"
+            fn = self._fn_by_name(name or "")
+        if len(data) not in self._arity(fn):
+            wanted = " or ".join(str(n) for n in sorted(self._arity(fn)))
+            return f"data holds {len(data)} value(s); this handler takes {wanted}"
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(self.prefix + "/"):
+            await self.app(scope, receive, send)
+            return
+        sub = path[len(self.prefix):]
+        method = scope.get("method")
+        user: User | None = (scope.get("state") or {}).get("msw_user")
+        if method == "POST" and sub.rstrip("/") in REFUSED:
+            await _refuse(scope, receive, send, 403, "this route is not used by the app")
+            return
+        if method == "POST" and sub.rstrip("/") == _UPLOAD:
+            if user is None or not any(user.can(a) for a in UPLOAD_ACTIONS):
+                # before the body is read: nothing lands in the upload folder
+                await _refuse(scope, receive, send, 403, "your role may not upload files")
+                return
+            await self.app(scope, receive, send)
+            return
+        named = _NAMED.match(sub)
+        if method != "POST" or not (named or sub.rstrip("/") == _JOIN):
+            await self.app(scope, receive, send)
+            return
+        kind, name = (named.group(1), named.group(2)) if named else ("join", None)
+        if name is not None and self._fn_by_name(name) is None:
+            await _refuse(scope, receive, send, 404, f"no event handler named {name!r}")
+            return
+        body = await _read_body(receive, MAX_BODY)
+        if body is None:
+            await _refuse(scope, receive, send, 413, "the body is too large")
+            return
+        why = self._check_body(kind, name, body)
+        if why:
+            await _refuse(scope, receive, send, 422, why)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None past ``limit`` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the already-read body once, then the client's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, why: str) -> None:
+    await JSONResponse({"detail": why}, status_code=status)(scope, receive, send)
