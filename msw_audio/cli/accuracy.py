@@ -1,5 +1,6 @@
 """``msw-audio accuracy``: the pipeline measured on a service's own corrected sessions, and
-``msw-audio transcript``: one corrected session as STM + RTTM (a growing test set)."""
+``msw-audio transcript``: one corrected session as STM + RTTM (a growing test set) and/or
+ELAN .eaf / Praat .TextGrid (tiers per speaker with their codes)."""
 
 from __future__ import annotations
 
@@ -50,18 +51,22 @@ def _no_nan(value: Any) -> Any:
     return value
 
 
+#: ``msw-audio transcript`` options -> ``Store.export_transcript`` formats.
+_TRANSCRIPT_OPTIONS = {"stm": "STM", "rttm": "RTTM", "eaf": "EAF", "textgrid": "TextGrid"}
+
+
 def cmd_transcript(args: argparse.Namespace) -> int:
-    if not args.stm and not args.rttm:
+    wanted = [key for key in _TRANSCRIPT_OPTIONS if getattr(args, key)]
+    if not wanted:
         from msw_audio.errors import InputError
 
-        raise InputError("give --stm FILE and/or --rttm FILE")
+        raise InputError("give --stm FILE, --rttm FILE, --eaf FILE and/or --textgrid FILE")
     with _open(args) as store:
-        files = store.export_transcript(args.session, _local_user())
-    for key in ("stm", "rttm"):
-        path: Path | None = getattr(args, key)
-        if path:
-            path.write_text(files[key], encoding="utf-8")
-            print(f"{key.upper()} -> {path}")
+        files = store.export_transcript(args.session, _local_user(), wanted)
+    for key in wanted:
+        path: Path = getattr(args, key)
+        path.write_text(files[key], encoding="utf-8")
+        print(f"{_TRANSCRIPT_OPTIONS[key]} -> {path}")
     return 0
 
 
@@ -74,8 +79,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_accuracy)
 
     p = _common(sub.add_parser(
-        "transcript", help="export one (corrected) session as STM and/or RTTM"))
+        "transcript",
+        help="export one (corrected) session as STM, RTTM, ELAN .eaf and/or Praat .TextGrid"))
     p.add_argument("--session", required=True, metavar="ID")
     p.add_argument("--stm", type=Path, default=None, metavar="FILE")
     p.add_argument("--rttm", type=Path, default=None, metavar="FILE")
+    p.add_argument("--eaf", type=Path, default=None, metavar="FILE",
+                   help="ELAN: a tier per speaker (role + id) and its codes tier")
+    p.add_argument("--textgrid", type=Path, default=None, metavar="FILE",
+                   help="Praat: the same tiers as interval tiers")
     p.set_defaults(func=cmd_transcript)
