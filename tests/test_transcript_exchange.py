@@ -59,7 +59,9 @@ def _expected_tiers(session: Session) -> dict[str, list]:
 
 def _code(u: Utterance) -> str:
     top = u.top_code
-    return top.code if top.source == "evaluator" else f"{top.code} (suggested {top.probability:.2f})"
+    if top.source == "evaluator":
+        return top.code
+    return f"{top.code} (suggested {top.probability:.2f})"
 
 
 def test_eaf_round_trip_has_the_corrected_lines_and_codes(served, tmp_path):
