@@ -17,12 +17,17 @@ overlap inside one tier (neither tool accepts that): a line that overlaps the sp
 previous one (it can, after a reassignment) goes on an extra tier ``"practitioner S1 (2)"``.
 A line of zero length is given 1 ms so that it is kept, not dropped.
 
-``pympi`` is imported when a file is made, so importing the writers stays light.
+``read_eaf`` / ``read_textgrid`` read that layout back (``review.annotation_import`` applies
+it to the session as corrections). ``pympi`` is imported when a file is made or read, so
+importing the writers stays light.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +143,99 @@ def to_textgrid(session: Session) -> str:
         path = Path(tmp) / "session.TextGrid"
         grid.to_file(str(path), codec="utf-8")
         return path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- reading back
+@dataclass(frozen=True)
+class ReadLine:
+    """One line read from an .eaf / .TextGrid of the layout above: the speaker its tier
+    names, whole-millisecond times, the text and the codes tier's value (``""`` if none)."""
+
+    speaker: str
+    start_ms: int
+    end_ms: int
+    text: str
+    code: str
+
+
+def speaker_of_tier(name: str) -> str:
+    """``"practitioner S1 (2)"`` -> ``"S1"``: the speaker id is the last word before a lane
+    number (a role never holds a space; a speaker id never does either)."""
+    base = re.sub(r" \(\d+\)$", "", name.strip())
+    return base.rsplit(" ", 1)[-1]
+
+
+def confirmed_code(value: str) -> str | None:
+    """The code a codes-tier value confirms: a bare id does, ``"x (suggested 0.54)"`` and
+    ``""`` do not (a suggestion left as it was exported is no decision)."""
+    value = value.strip()
+    if not value or "(suggested" in value:
+        return None
+    return value
+
+
+def _merge(lines: dict[tuple[str, int, int], str], codes: dict[tuple[str, int, int], str],
+           speakers: dict[str, str]) -> list[ReadLine]:
+    return sorted((ReadLine(speakers[tier], a, b, " ".join(text.split()),
+                            codes.get((tier, a, b), "").strip())
+                   for (tier, a, b), text in lines.items()),
+                  key=lambda r: (r.start_ms, r.end_ms, r.speaker))
+
+
+def read_eaf(data: bytes) -> list[ReadLine]:
+    """The lines of an ELAN file: top-level tiers are speakers, a child tier named
+    ``"<parent> codes"`` holds their codes."""
+    from pympi import Elan
+
+    with _as_file(data, "in.eaf") as path:
+        eaf = Elan.Eaf(str(path), suppress_version_warning=True)
+    lines: dict[tuple[str, int, int], str] = {}
+    codes: dict[tuple[str, int, int], str] = {}
+    speakers: dict[str, str] = {}
+    for name in eaf.get_tier_names():
+        parent = eaf.get_parameters_for_tier(name).get("PARENT_REF")
+        if parent and name == parent + CODES_SUFFIX:
+            for a, b, value, _ref in eaf.get_ref_annotation_data_for_tier(name):
+                codes[(parent, int(a), int(b))] = value
+        elif not parent:
+            speakers[name] = speaker_of_tier(name)
+            for a, b, value, *_rest in eaf.get_annotation_data_for_tier(name):
+                lines[(name, int(a), int(b))] = value
+    return _merge(lines, codes, speakers)
+
+
+def read_textgrid(data: bytes) -> list[ReadLine]:
+    """The lines of a Praat TextGrid: interval tiers are speakers, ``"<tier> codes"`` their
+    codes; empty intervals (the gaps Praat fills in) are no lines."""
+    from pympi import Praat
+
+    with _as_file(data, "in.TextGrid") as path:
+        grid = Praat.TextGrid(str(path), codec="utf-8")
+    names = {t.name for t in grid.get_tiers()}
+    lines: dict[tuple[str, int, int], str] = {}
+    codes: dict[tuple[str, int, int], str] = {}
+    speakers: dict[str, str] = {}
+    for tier in grid.get_tiers():
+        if tier.tier_type != "IntervalTier":
+            continue
+        is_codes = tier.name.endswith(CODES_SUFFIX) and \
+            tier.name[: -len(CODES_SUFFIX)] in names
+        owner = tier.name[: -len(CODES_SUFFIX)] if is_codes else tier.name
+        if not is_codes:
+            speakers[owner] = speaker_of_tier(owner)
+        for a, b, text in tier.get_intervals():
+            if not text.strip():
+                continue
+            key = (owner, round(a * 1000), round(b * 1000))
+            (codes if is_codes else lines)[key] = text
+    return _merge(lines, codes, speakers)
+
+
+@contextmanager
+def _as_file(data: bytes, name: str) -> Iterator[Path]:
+    """pympi reads only from a path: the bytes in a private temporary folder, removed once
+    the file has been read."""
+    with tempfile.TemporaryDirectory(prefix="msw-annotations-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        yield path
