@@ -7,13 +7,16 @@ Praat users' scripts do, the served app with its logins, and the CLI.
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from pympi import Elan, Praat
 
 from msw_audio.cli.main import main
+from msw_audio.errors import InputError, PermissionDenied
 from msw_audio.records import AudioInfo, CodeSuggestion, Session, Speaker, Utterance
 from msw_audio.speech.annotation_tools import to_eaf, to_textgrid
 from msw_audio.speech.writers import write_outputs
@@ -193,3 +196,125 @@ def test_cli_transcript_writes_eaf_and_textgrid(served, tmp_path, capsys):
                       for (*_t, v) in Elan.Eaf(str(eaf)).get_annotation_data_for_tier(n)}
     assert EDITED in {iv[2] for t in Praat.TextGrid(str(grid)).get_tiers()
                       for iv in t.get_intervals()}
+
+
+# --------------------------------------------------------------------------- import
+@pytest.fixture
+def fresh(tmp_path):
+    store, sid = make_store(tmp_path / "data")
+    store.add_user("eva_s", "evaluator", PASSWORD, teams=("South",))
+    yield store, sid, tmp_path
+    store.close()
+
+
+def _line(session: Session, uid: str) -> Utterance:
+    return next(u for u in session.utterances if u.id == uid)
+
+
+def test_an_eaf_edited_in_elan_comes_back_as_corrections(fresh):
+    """New text and a bare code are applied through the store (journaled: undo restores
+    the text); a line at new times is reported, not created; a second import is a no-op."""
+    store, sid, tmp = fresh
+    eva = store.get_user("eva")
+    before = store.get_session(sid, eva)
+    u2, u0 = _line(before, "u0002"), _line(before, "u0000")
+    eaf_text = store.export_transcript(sid, eva, ["eaf"])["eaf"]
+    new_text = 'And the mornings & "school" run <are> hard'
+    edited = eaf_text.replace(f"<ANNOTATION_VALUE>{escape(u2.text)}</ANNOTATION_VALUE>",
+                              f"<ANNOTATION_VALUE>{escape(new_text)}</ANNOTATION_VALUE>", 1)
+    top = u0.top_code
+    suggested = f"{top.code} (suggested {top.probability:.2f})"
+    edited = edited.replace(f"<ANNOTATION_VALUE>{suggested}</ANNOTATION_VALUE>",
+                            f"<ANNOTATION_VALUE>{top.code}</ANNOTATION_VALUE>", 1)
+    assert edited.count(escape(new_text)) == 1
+    eaf = Elan.Eaf(str(_write(tmp, "e.eaf", edited)))
+    eaf.add_annotation("parent SPEAKER_01", 1, 900, "a line ELAN added")
+    data = Elan.to_string(eaf).encode("utf-8")
+
+    dry = store.import_annotations(sid, data, "eaf", eva, dry_run=True)
+    assert [(c["utterance_id"], c["kind"]) for c in dry["changes"]] == [
+        ("u0000", "code"), ("u0002", "text")]
+    assert [k["text"] for k in dry["skipped"]] == ["a line ELAN added"]
+    assert store.get_session(sid, eva).to_dict() == before.to_dict()  # nothing applied
+
+    report = store.import_annotations(sid, data, "eaf", eva)
+    assert report["applied"] == 2 and report["refused"] == []
+    after = store.get_session(sid, eva)
+    assert _line(after, "u0002").text == new_text
+    assert _line(after, "u0000").top_code.code == top.code
+    assert _line(after, "u0000").top_code.source == "evaluator"
+    assert len(after.utterances) == len(before.utterances)
+    assert store.import_annotations(sid, data, "eaf", eva)["changes"] == []
+    actions = [a["action"] for a in store.audit_log(store.get_user("ada"))]
+    assert "import.annotations" in actions
+    store.undo_correction(sid, eva)
+    assert _line(store.get_session(sid, eva), "u0002").text == u2.text
+
+
+def test_a_textgrid_line_moved_to_another_speaker_tier_is_reassigned(fresh):
+    store, sid, tmp = fresh
+    eva = store.get_user("eva")
+    session = store.get_session(sid, eva)
+    grid = Praat.TextGrid(str(_write(tmp, "g.TextGrid",
+                                     store.export_transcript(sid, eva, ["textgrid"])
+                                     ["textgrid"])))
+    tiers = {t.name: t for t in grid.get_tiers()}
+    child = next(u for u in session.utterances if u.speaker == "SPEAKER_02")
+    moved = next(iv for iv in tiers["child SPEAKER_02"].intervals
+                 if abs(iv[0] - child.start) < 0.001)
+    tiers["child SPEAKER_02"].intervals.remove(moved)
+    parent = tiers["parent SPEAKER_01"]
+    parent.intervals = [iv for iv in parent.intervals if iv[2]]  # the gaps Praat fills in
+    parent.add_interval(*moved)
+    out = tmp / "moved.TextGrid"
+    grid.to_file(str(out))
+    report = store.import_annotations(sid, out.read_bytes(), "textgrid", eva)
+    assert [(c["utterance_id"], c["kind"], c["new"]) for c in report["changes"]] == [
+        (child.id, "speaker", "SPEAKER_01")]
+    assert report["applied"] == 1
+    assert _line(store.get_session(sid, eva), child.id).speaker == "SPEAKER_01"
+
+
+def test_import_is_refused_for_coaches_other_teams_stale_and_broken_files(fresh):
+    store, sid, _tmp = fresh
+    eva = store.get_user("eva")
+    data = store.export_transcript(sid, eva, ["eaf"])["eaf"]
+    u2 = _line(store.get_session(sid, eva), "u0002")
+    mine = data.replace(f">{escape(u2.text)}<", ">My version of the line<", 1).encode()
+    with pytest.raises(PermissionDenied):
+        store.import_annotations(sid, mine, "eaf", store.get_user("cora"))
+    with pytest.raises(PermissionDenied):
+        store.import_annotations(sid, mine, "eaf", store.get_user("rita"))
+    with pytest.raises(InputError, match="no session"):
+        store.import_annotations(sid, mine, "eaf", store.get_user("eva_s"))
+    for junk in (b"<ANNOTATION_DOCUMENT", b"\x00\xff not xml", b""):
+        with pytest.raises(InputError, match="not a readable"):
+            store.import_annotations(sid, junk, "eaf", eva)
+    with pytest.raises(InputError, match="import formats"):
+        store.import_annotations(sid, mine, "docx", eva)
+    store.edit_text(sid, "u0002", "Someone else's edit since the export", eva)
+    report = store.import_annotations(sid, mine, "eaf", eva)
+    assert report["applied"] == 0
+    (refused,) = report["refused"]
+    assert refused["utterance_id"] == "u0002" and "edited since" in refused["reason"]
+    assert _line(store.get_session(sid, eva), "u0002").text == \
+        "Someone else's edit since the export"
+
+
+def test_cli_transcript_import_dry_run_then_apply(fresh, capsys):
+    store, sid, tmp = fresh
+    u2 = _line(store.get_session(sid, store.get_user("eva")), "u0002")
+    store.close()
+    path = tmp / "cli.eaf"
+    assert main(["transcript", "--data", str(tmp / "data"), "--session", sid,
+                 "--eaf", str(path)]) == 0
+    path.write_text(path.read_text("utf-8").replace(f">{escape(u2.text)}<", ">Fixed in ELAN<",
+                                                    1), encoding="utf-8")
+    args = ["transcript-import", str(path), "--data", str(tmp / "data"), "--session", sid]
+    assert main([*args, "--dry-run"]) == 0
+    assert "would change 1" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "changed 1" in capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == []
+    assert "Fixed in ELAN" in path.read_text("utf-8")

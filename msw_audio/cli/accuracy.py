@@ -70,6 +70,35 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transcript_import(args: argparse.Namespace) -> int:
+    """An edited .eaf / .TextGrid back into the session: what changed, what could not."""
+    from msw_audio.errors import InputError
+
+    path: Path = args.file
+    fmt = {".eaf": "eaf", ".textgrid": "textgrid"}.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path.name}: give an .eaf or a .TextGrid file")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    with _open(args) as store:
+        report = store.import_annotations(args.session, path.read_bytes(), fmt, _local_user(),
+                                          dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    verb = "would change" if args.dry_run else "changed"
+    for c in report["changes"]:
+        print(f"{c['utterance_id']} {c['kind']}: {c['old']!r} -> {c['new']!r}")
+    for c in report["refused"]:
+        print(f"refused {c['utterance_id']} {c['kind']}: {c['reason']}")
+    for k in report["skipped"]:
+        print(f"skipped {k['speaker']} {k['start']:.3f}-{k['end']:.3f}: {k['reason']}")
+    done = len(report["changes"]) if args.dry_run else report["applied"]
+    print(f"{report['lines_in_file']} lines read; {verb} {done}, refused "
+          f"{len(report['refused'])}, skipped {len(report['skipped'])}.")
+    return 0 if not report["refused"] else 1
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = _common(sub.add_parser(
         "accuracy", help="WER, DER, word speaker error and kappa on corrected sessions"))
@@ -89,3 +118,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--textgrid", type=Path, default=None, metavar="FILE",
                    help="Praat: the same tiers as interval tiers")
     p.set_defaults(func=cmd_transcript)
+
+    p = _common(sub.add_parser(
+        "transcript-import",
+        help="apply an .eaf or .TextGrid edited in ELAN / Praat back to its session"))
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--session", required=True, metavar="ID")
+    p.add_argument("--dry-run", action="store_true", help="only list what would change")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_transcript_import)

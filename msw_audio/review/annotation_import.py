@@ -6,10 +6,15 @@ word (``review.corrections``), so a line is matched by its exact times (whole
 milliseconds, as exported). For a matched line a different speaker tier reassigns it, a
 different text edits it, and a bare code in its codes tier confirms that code (a value left
 as ``"x (suggested 0.54)"`` is no decision). Each change goes through the store's own
-method (``reassign_utterance``, ``edit_text``, ``set_code``) with the value the file was
-read against as ``expected``: permission, team scope, a reviewed session, a code that does
-not fit the role, and edits made since are all refused the same way as on the screen, each
-change is journaled (undo) and audited, and the figures are recomputed. A line of the file
+method (``reassign_utterance``, ``edit_text``, ``set_code``): permission, team scope, a
+reviewed session and a code that does not fit the role are refused the same way as on the
+screen, each change is journaled (undo) and audited, and the figures are recomputed.
+
+Edits made since the export are not overwritten: the file is compared against the store
+as it is now, so the import needs the time the file was made, which is the importing
+login's last audited export of the session in that format (``export.transcript``); a line
+corrected or coded after it (by anyone) is refused as stale, and after a re-split of the
+speakers every line is. Hence: export, edit, import, by the same login. A line of the file
 at times no line has is reported, not created; lines absent from the file are left as they
 are.
 """
@@ -18,10 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from msw_audio.errors import InputError, MswError
 from msw_audio.records import Session, Utterance
 from msw_audio.review.auth import User
-from msw_audio.review.core import StoreCore
+from msw_audio.review.core import StoreCore, _iso
+from msw_audio.review.db import AuditEntry, Correction, Decision
 from msw_audio.speech import annotation_tools
 
 #: Formats ``import_annotations`` reads (``speech.annotation_tools``).
@@ -61,9 +69,15 @@ class AnnotationImport(StoreCore):
         except Exception as exc:  # pympi raises bare Exceptions on malformed input
             raise InputError(f"not a readable .{fmt} file: {exc}") from None
         session = self.get_session(session_id, user)  # team scope: 404 for another team's
+        exported, stale = self._stale_since_export(session_id, fmt, user)
         changes, skipped = _differences(session, lines)
         refused: list[dict[str, Any]] = []
         applied = 0
+        for change in list(changes):
+            if stale is None or change["utterance_id"] in stale:
+                changes.remove(change)
+                refused.append({**change, "reason": f"line {change['utterance_id']} was "
+                                f"edited since your export at {exported}"})
         if not dry_run:
             for change in changes:
                 try:
@@ -77,6 +91,34 @@ class AnnotationImport(StoreCore):
                            skipped=len(skipped))
         return {"lines_in_file": len(lines), "changes": changes, "applied": applied,
                 "refused": refused, "skipped": skipped, "dry_run": dry_run}
+
+    def _stale_since_export(self, session_id: str, fmt: str, user: User
+                            ) -> tuple[str, set[str] | None]:
+        """When ``user`` last exported the session as ``fmt``, and the lines corrected or
+        coded since (``None``: all of them, a re-split of the speakers came after)."""
+        with self.rtx() as s:
+            exports = s.scalars(select(AuditEntry).where(
+                AuditEntry.action == "export.transcript", AuditEntry.target_id == session_id,
+                AuditEntry.user_name == user.name).order_by(AuditEntry.id.desc()))
+            since = next((a.at for a in exports
+                          if fmt in str((a.detail or {}).get("formats", "")).split(",")), None)
+            if since is None:
+                raise InputError(f"you have not exported this session as .{fmt}: the import "
+                                 "compares against your last export (export, edit, import)")
+            stale: set[str] | None = set()
+            for kind, target, after in s.execute(
+                    select(Correction.kind, Correction.target, Correction.after_ids).where(
+                        Correction.session_id == session_id,
+                        or_(Correction.at > since, Correction.undone_at > since))):
+                if kind == "resplit" or not target:
+                    stale = None
+                    break
+                stale |= {target, *(after or [])}
+            if stale is not None:
+                stale |= set(s.scalars(select(Decision.target).where(
+                    Decision.session_id == session_id, Decision.kind == "code",
+                    Decision.at > since)))
+        return _iso(since) or str(since), stale
 
     def _apply(self, session_id: str, change: dict[str, Any], user: User) -> None:
         uid, old, new = change["utterance_id"], change["old"], change["new"]
