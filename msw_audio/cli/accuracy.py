@@ -1,6 +1,7 @@
 """``msw-audio accuracy``: the pipeline measured on a service's own corrected sessions, and
 ``msw-audio transcript``: one corrected session as STM + RTTM (a growing test set) and/or
-ELAN .eaf / Praat .TextGrid (tiers per speaker with their codes)."""
+ELAN .eaf / Praat .TextGrid (tiers per speaker with their codes), and
+``msw-audio transcript-import``: such a file, edited in ELAN or Praat, applied back."""
 
 from __future__ import annotations
 
