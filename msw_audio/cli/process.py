@@ -25,7 +25,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "process",
         help="transcribe, diarize, tag and score one recording",
         description="Process a recording (wav/mp3/m4a/ogg/flac/mp4) into session.json, "
-        "session.rttm, session.srt, session.vtt, session.tsv and transcript.txt.",
+        "session.rttm, session.srt, session.vtt, session.tsv, transcript.txt, session.eaf "
+        "(ELAN) and session.TextGrid (Praat).",
     )
     p.add_argument("recording", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")

@@ -1,7 +1,8 @@
 """Accuracy on a service's own recordings: the machine transcript against what evaluators
 made of it (WER, DER, word speaker error) and the suggested codes against the confirmed
 ones (Cohen's kappa), per corrected session and overall; and the corrected session as
-STM + RTTM, so a service's corrected sessions become a test set that grows by itself.
+STM + RTTM, so a service's corrected sessions become a test set that grows by itself, or
+as ELAN .eaf / Praat .TextGrid for the annotation tools researchers already use.
 
 A session counts once an evaluator has corrected its transcript or marked it reviewed (a
 reviewed session with no correction says the machine transcript was right).
@@ -9,11 +10,13 @@ reviewed session with no correction says the machine transcript was right).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from msw_audio.errors import InputError
 from msw_audio.records import Turn, Word
 from msw_audio.review.auth import User
 from msw_audio.review.core import StoreCore, _iso, _parse_date, _visible
@@ -22,6 +25,8 @@ from msw_audio.review.db import Correction, SessionRow, Suggestion, UtteranceRow
 #: Collar (seconds) of the DER: reference turns here are utterance spans, whose ends are
 #: word times, not hand-marked boundaries.
 DER_COLLAR = 0.25
+#: What ``export_transcript`` makes: NIST STM / RTTM, ELAN .eaf, Praat .TextGrid.
+TRANSCRIPT_FORMATS = ("stm", "rttm", "eaf", "textgrid")
 
 
 class Accuracy(StoreCore):
@@ -64,17 +69,36 @@ class Accuracy(StoreCore):
                 items.append(_measure(r, session, machine, top, confirmed))
         return {"sessions": items, "overall": _overall(items)}
 
-    def export_transcript(self, session_id: str, user: User) -> dict[str, str]:
-        """The corrected session as ``{"stm": ..., "rttm": ...}`` (speaker ids as labels)."""
+    def export_transcript(self, session_id: str, user: User,
+                          formats: Iterable[str] = ("stm", "rttm")) -> dict[str, str]:
+        """The corrected session in each of ``formats`` (``TRANSCRIPT_FORMATS``), by name.
+
+        STM and RTTM label speakers by id; ELAN .eaf and Praat .TextGrid have a tier per
+        speaker named by role and id, and a codes tier beside it (``speech.annotation_tools``).
+        One audit row names the formats. A login without ``identity.view`` gets the text
+        redacted like every other read (``review.pseudonyms``).
+        """
+        from msw_audio.speech import annotation_tools
         from msw_audio.speech.writers import to_rttm, to_stm, utterance_turns
 
+        wanted = list(dict.fromkeys(formats))
+        unknown = [f for f in wanted if f not in TRANSCRIPT_FORMATS]
+        if unknown or not wanted:
+            raise InputError(f"transcript formats are {', '.join(TRANSCRIPT_FORMATS)}; "
+                             f"not {', '.join(unknown) or 'none'}")
         user.require("agreement.view")
         with self.tx() as s:
             row = self._session_row(s, session_id, user=user)
-            session = self._session_from_rows(s, row)
-            self.audit(s, user, "export.transcript", "session", session_id)
-        return {"stm": to_stm(session, uri=session_id),
-                "rttm": to_rttm(utterance_turns(session), uri=session_id)}
+            session = self._shield_session(s, user, row, self._session_from_rows(s, row))
+            self.audit(s, user, "export.transcript", "session", session_id,
+                       formats=",".join(wanted))
+        render = {
+            "stm": lambda: to_stm(session, uri=session_id),
+            "rttm": lambda: to_rttm(utterance_turns(session), uri=session_id),
+            "eaf": lambda: annotation_tools.to_eaf(session),
+            "textgrid": lambda: annotation_tools.to_textgrid(session),
+        }
+        return {f: render[f]() for f in wanted}
 
 
 def _words(utterances: list[dict[str, Any]]) -> list[Word]:

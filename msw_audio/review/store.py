@@ -18,6 +18,7 @@ from __future__ import annotations
 from msw_audio.errors import PermissionDenied
 from msw_audio.review.accuracy import Accuracy
 from msw_audio.review.analytics import MIN_GROUP, TEAM_MITI_MEASURES, Analytics
+from msw_audio.review.annotation_import import AnnotationImport
 from msw_audio.review.by_exception import ByException
 from msw_audio.review.core import StoreCore, migrate
 from msw_audio.review.corrections import Corrections
@@ -37,9 +38,9 @@ from msw_audio.review.supervision import Supervision
 from msw_audio.review.users import Users
 
 
-class Store(DoubleCoding, Library, Corrections, Accuracy, Users, Ingest, Supervision, Decisions,
-            Analytics, Exports, Reading, Family, Erasure, History, ByException, SessionMeta,
-            Pseudonyms, StoreCore):
+class Store(DoubleCoding, Library, AnnotationImport, Corrections, Accuracy, Users, Ingest,
+            Supervision, Decisions, Analytics, Exports, Reading, Family, Erasure, History,
+            ByException, SessionMeta, Pseudonyms, StoreCore):
     """Review store API used by the app, the CLI and the job worker.
 
     ``DoubleCoding`` comes first on purpose: it wraps the reading and decision methods so a

@@ -1,4 +1,5 @@
-"""Write a ``Session`` in standard formats: JSON, RTTM, SRT, WebVTT, TSV and plain text.
+"""Write a ``Session`` in standard formats: JSON, RTTM, SRT, WebVTT, TSV, plain text, and
+ELAN .eaf / Praat .TextGrid (``speech.annotation_tools``).
 
 Every file is written atomically (temporary file in the same folder, fsync, rename), so a
 crash or a kill never leaves half a file for a reviewer or the store to trip over.
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from msw_audio.records import Session, Turn
+from msw_audio.speech.annotation_tools import to_eaf, to_textgrid
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -114,6 +116,8 @@ OUTPUTS: dict[str, Callable[[Session], str]] = {
     "session.vtt": to_vtt,
     "session.tsv": to_tsv,
     "transcript.txt": to_text,
+    "session.eaf": to_eaf,
+    "session.TextGrid": to_textgrid,
 }
 
 

@@ -558,10 +558,14 @@ def review_html(
             '<button class="msw-undo-correction" title="Undo the last transcript correction '
             '(Shift+U)">Undo correction</button>'
         )
-    if editable:  # the corrected session as STM / RTTM
+    if editable:  # the corrected session as STM / RTTM / ELAN / Praat
         reviewed_btn += (
             f'<a class="msw-download" href="/export/sessions/{sid}/transcript.stm">STM</a>'
             f'<a class="msw-download" href="/export/sessions/{sid}/transcript.rttm">RTTM</a>'
+            f'<a class="msw-download" href="/export/sessions/{sid}/transcript.eaf" '
+            'title="ELAN: a tier per speaker and its codes">EAF</a>'
+            f'<a class="msw-download" href="/export/sessions/{sid}/transcript.TextGrid" '
+            'title="Praat: a tier per speaker and its codes">TextGrid</a>'
         )
     info = " · ".join(
         escape(str(x))

@@ -1,5 +1,5 @@
 """JSON routes of transcript corrections (reassign, edit, split, merge, re-split, undo) and
-the corrected transcript's STM / RTTM download.
+the corrected transcript's STM / RTTM / ELAN .eaf / Praat .TextGrid download.
 
 Why routes only translate: who may correct (evaluators and admins), team scope and stale
 edits are decided by the store (``review.corrections``); a refused call is 403, a session
@@ -16,6 +16,16 @@ from fastapi.responses import Response
 
 from msw_audio.review.store import ANY_VALUE, Store
 from msw_audio.web.deps import _call, _check_csrf, current_user
+
+#: The transcript downloads: file extension -> (``Store.export_transcript`` format, type).
+#: Praat's extension is ``.TextGrid``; the lower-case spelling is accepted too.
+_DOWNLOADS = {
+    "stm": ("stm", "text/plain; charset=utf-8"),
+    "rttm": ("rttm", "text/plain; charset=utf-8"),
+    "eaf": ("eaf", "application/xml; charset=utf-8"),
+    "TextGrid": ("textgrid", "text/plain; charset=utf-8"),
+    "textgrid": ("textgrid", "text/plain; charset=utf-8"),
+}
 
 #: ``expected`` omitted: the caller did not say what it showed (scripts), nothing checked.
 _ANY = "*"
@@ -85,10 +95,13 @@ def router(store: Store) -> APIRouter:
     @api.get("/export/sessions/{session_id}/transcript.{fmt}")
     def transcript(session_id: str, fmt: str, request: Request) -> Response:
         user = current_user(request)
-        if fmt not in ("stm", "rttm"):
-            return Response("use .stm or .rttm", status_code=404, media_type="text/plain")
-        files = _call(store.export_transcript, session_id, user)
-        return Response(files[fmt], media_type="text/plain; charset=utf-8", headers={
+        kind = _DOWNLOADS.get(fmt)
+        if kind is None:
+            return Response("use .stm, .rttm, .eaf or .TextGrid", status_code=404,
+                            media_type="text/plain")
+        name, media_type = kind
+        files = _call(store.export_transcript, session_id, user, (name,))
+        return Response(files[name], media_type=media_type, headers={
             "Content-Disposition": f'attachment; filename="{session_id}.{fmt}"',
             "Cache-Control": "no-store"})
 

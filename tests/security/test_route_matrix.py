@@ -99,6 +99,8 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/api/sessions/{session_id}/speakers/resplit", edit()),
     ("POST", "/api/sessions/{session_id}/corrections/undo", edit()),
     ("GET", "/api/sessions/{session_id}/corrections", may("session.view", session=True)),
+    # .stm .rttm .eaf .TextGrid: one route, one rule (each format is asked per role in
+    # tests/test_transcript_exchange.py)
     ("GET", "/export/sessions/{session_id}/transcript.{fmt}",
      may("agreement.view", session=True)),
     # --- research exports (web/routes_exports.py)
