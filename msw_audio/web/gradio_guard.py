@@ -15,6 +15,11 @@ It also binds each Gradio page (its session hash, wherever a route reads one: an
 body, ``queue/data?session_hash=``, the heartbeat and stream paths, an event id's session)
 to the login that first used it (``gradio_pages.PageOwners``): another login replaying the
 hash gets 403 before Gradio looks the page up.
+
+And ``run/`` and ``api/`` answer a handler's ``gr.Error`` with Gradio's error JSON and 500;
+when that error's title says which kind of no it is (``HANDLER_ERROR_TITLES``, set by
+``ui_common.handler_error``), the guard gives the response the matching 4xx, body unchanged
+(a crash, or an untitled ``gr.Error``, stays 500).
 """
 
 from __future__ import annotations
@@ -282,7 +287,53 @@ class GradioGuard:
             return
         if kind in ("call", "call/v2") and (kind == "call/v2" or not pages):
             send = self._claiming_event_id(send, owner)  # the page is the event id
+        if kind in ("run", "api"):
+            send = _handler_error_status(send)
         await self.app(scope, _replay(body, receive), send)
+
+
+#: A handler's ``gr.Error`` title → the status ``run/`` and ``api/`` answer it with
+#: (``ui_common.handler_error`` picks the title from the store error's kind, as
+#: ``deps._http_error`` picks a JSON route's status).
+HANDLER_ERROR_TITLES = {401: "Not signed in", 403: "Not allowed", 404: "Not found",
+                        409: "Changed meanwhile", 400: "Not possible"}
+_TITLE_STATUS = {title: status for status, title in HANDLER_ERROR_TITLES.items()}
+#: The keys of Gradio's error JSON for a ``gr.Error`` (``gradio.utils.error_payload``).
+_APP_ERROR = frozenset({"error", "duration", "visible", "title"})
+
+
+def _handler_error_status(send: Send) -> Send:
+    """A ``send`` that turns Gradio's 500 for a titled ``gr.Error`` into its 4xx."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def rewrite(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start" and message.get("status") == 500:
+            start = message  # held until the body says what kind of error it is
+            return
+        if start is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(chunks)
+        status = _titled_error_status(body)
+        await send({**start, "status": status} if status else start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return rewrite
+
+
+def _titled_error_status(body: bytes) -> int | None:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict) or set(payload) != _APP_ERROR:
+        return None
+    return _TITLE_STATUS.get(payload.get("title"))  # type: ignore[arg-type]
 
 
 #: What another login's page gets (the same words for every route that names one).

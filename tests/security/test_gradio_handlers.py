@@ -641,3 +641,23 @@ def test_well_formed_bodies_still_reach_gradio(ctx: Ctx) -> None:
         assert status == 200 and "event_id" in json.loads(out), out
     ok, out = event(ctx, cookie, "review_refresh", [None], "well-formed")
     assert ok and "Demo visit" in out
+
+
+def test_a_handler_refusal_on_run_and_api_is_a_4xx(ctx: Ctx) -> None:
+    """Gradio's direct routes answer a handler's ``gr.Error`` with 500 and its error JSON;
+    a refusal titled by its kind (``ui_common.handler_error``) gets its 4xx instead — the
+    body still Gradio's — and a role the table allows still gets 200."""
+    name = "research_agreement"
+    refused = next(r for r in USER_ROLES if r not in HANDLERS[name].allowed())
+    for route in ("run", "api"):
+        url = f"{ctx.base}/ui/gradio_api/{route}/{name}"
+        status, _, out = _request(url, cookie=ctx.cookies[refused], method="POST",
+                                  data=b'{"data": []}',
+                                  headers={"Content-Type": "application/json"})
+        assert status == 403, (route, status, out[:200])
+        body = json.loads(out)
+        assert "may not" in body["error"] and body["title"] == "Not allowed", body
+        status, _, out = _request(url, cookie=ctx.cookies[_allowed_role(HANDLERS[name])],
+                                  method="POST", data=b'{"data": []}',
+                                  headers={"Content-Type": "application/json"})
+        assert status == 200 and "data" in json.loads(out), (route, status, out[:200])
