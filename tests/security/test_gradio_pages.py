@@ -158,6 +158,7 @@ def test_another_login_replaying_a_page_is_refused_everywhere(
     refusals = [r for r in caplog.records if "refused to login" in r.getMessage()]
     assert len(refusals) == 12 and all(" ann" in r.getMessage() and " ben" in r.getMessage()
                                        for r in refusals)
+    assert not [r for r in refusals if page in r.getMessage() or call_event in r.getMessage()]
 
     assert _state(s, page) == before, "B's replays changed A's page"
     assert not s.guard.blocks.state_holder.session_data[page].is_closed
