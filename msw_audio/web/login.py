@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import quote
 
@@ -41,6 +41,8 @@ class _Login:
     expires: float
     credential: str  # ``User.credential`` at login: a changed password ends the login
     last_seen: float
+    #: this login's id, not its cookie: what a Gradio page is bound to (``gradio_pages``)
+    sid: str = field(default_factory=lambda: secrets.token_hex(12))
 
 
 class Sessions:
@@ -85,6 +87,17 @@ class Sessions:
     def drop(self, token: str | None) -> None:
         with self._lock:
             self._by_token.pop(token or "", None)
+
+    def live_ids(self) -> set[str]:
+        """The ids of every login still live (not expired, not idle), dropping the ended
+        ones on the way: what the Gradio guard prunes its page owners by."""
+        now = self._clock()
+        with self._lock:
+            ended = [t for t, login in self._by_token.items()
+                     if login.expires < now or now - login.last_seen > self._idle]
+            for token in ended:
+                del self._by_token[token]
+            return {login.sid for login in self._by_token.values()}
 
 
 class LoginThrottle:
@@ -231,7 +244,9 @@ class LoginGate:
             self.sessions.drop(token)  # the password changed since this login: end it
             user = None
         if user is not None or path in PUBLIC_PATHS:
-            scope.setdefault("state", {})["msw_user"] = user
+            state = scope.setdefault("state", {})
+            state["msw_user"] = user
+            state["msw_login"] = login.sid if user is not None and login else None
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":

@@ -111,8 +111,9 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     if mount_ui:
         from msw_audio.web.gradio_guard import GradioGuard
 
-        # who may upload, and well-formed event bodies, before Gradio (web/gradio_guard.py)
-        inner = GradioGuard(inner, blocks)
+        # who may upload, well-formed event bodies, each page bound to its login, before
+        # Gradio (web/gradio_guard.py)
+        inner = GradioGuard(inner, blocks, live_logins=sessions.live_ids)
     return SecurityHeaders(LoginGate(inner, sessions, store))
 
 

@@ -9,7 +9,7 @@ from msw_audio.errors import MswError
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
 from msw_audio.web.render import CodebookView
-from msw_audio.web.ui_common import Tab, signed_in_user
+from msw_audio.web.ui_common import Tab, handler_error, signed_in_user
 
 
 def build(store: Store, book: CodebookView) -> Tab:
@@ -37,7 +37,7 @@ def build(store: Store, book: CodebookView) -> Tab:
         try:
             ag = store.agreement(user)
         except MswError as exc:
-            raise gr.Error(str(exc)) from None
+            raise handler_error(exc) from None
         codes = ag.get("codes", {})
         fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
         summary = (

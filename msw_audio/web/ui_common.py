@@ -15,8 +15,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from msw_audio.errors import MswError
 from msw_audio.review.auth import User
 from msw_audio.review.store import SessionSummary, Store
+from msw_audio.web.deps import _http_error
+from msw_audio.web.gradio_guard import HANDLER_ERROR_TITLES
 from msw_audio.web.render import PRINCIPLE_LABELS, CodebookView, codebook_view, review_html
 
 JOB_COLUMNS = ["Recording", "State", "Stage", "Progress", "Session", "Error", "Queued"]
@@ -45,7 +48,17 @@ class Tab:
 
 
 class NotSignedIn(gr.Error):
-    pass
+    def __init__(self, message: str) -> None:
+        super().__init__(message, title=HANDLER_ERROR_TITLES[401])
+
+
+def handler_error(exc: MswError) -> gr.Error:
+    """A store error as a handler's ``gr.Error``, titled by its kind ("Not allowed", "Not
+    found"…): the page shows the title, and Gradio's ``run/``/``api/`` answer it with the
+    matching 4xx instead of a 500 (``gradio_guard.HANDLER_ERROR_TITLES``)."""
+    status = _http_error(exc).status_code
+    title = HANDLER_ERROR_TITLES.get(status, HANDLER_ERROR_TITLES[400])
+    return gr.Error(str(exc), title=title)
 
 
 def signed_in_user(store: Store, request: gr.Request | None) -> User:

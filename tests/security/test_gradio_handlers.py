@@ -17,8 +17,11 @@ tables and the data folder exactly as before. Gradio's own choice check is taken
 way on purpose: each call runs in a Gradio session whose pickers an admin's page load filled
 (Gradio keys its per-page state by the client's session hash, not by the login), so the
 values reach the handler and it is the handler (the store, given the signed-in user) that
-refuses. ``test_an_allowed_role_gets_through`` proves the same inputs work for a role the
-table allows, so a refusal above is the role's, not bad input's.
+refuses. The guard binds a page to the login that first used it
+(``test_gradio_pages.py``); the test hands each primed page over to the caller on purpose
+(``GradioGuard.pages.forget``), which no request can do. ``test_an_allowed_role_gets_through``
+proves the same inputs work for a role the table allows, so a refusal above is the role's,
+not bad input's.
 """
 
 from __future__ import annotations
@@ -236,6 +239,7 @@ class Ctx:
     deps: dict[str, dict[str, Any]] = field(default_factory=dict)
     n: int = 0
     tables: Any = None  # the store's tables, reflected once (``snapshot``)
+    guard: Any = None  # the app's GradioGuard: primed pages are handed to the caller
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -262,6 +266,8 @@ class Ctx:
                 name, data = step, {"double_coding_coders": [self.own]}.get(step, [])
             ok, out = event(self, admin, name, data, session_hash)
             assert ok and REFUSAL.search(out) is None, (name, out)
+        # the admin's page, handed to whoever calls next (the guard would refuse them)
+        self.guard.pages.forget("h:" + session_hash)
 
 
 def _upload(base: str, cookie: str | None, audio: Path) -> tuple[int, bytes]:
@@ -329,6 +335,7 @@ def ctx(tmp_path_factory) -> Iterator[Ctx]:
         c = Ctx(store, base, own, other, sups[0], sups[1], erase_me,
                 str(imports / "visit-out"), str(imports / "visit.ogg"), south_audio,
                 load_supervision_rubric().dimensions[0].id)
+        c.guard = _guard(app)
         for role, name in LOGINS.items():
             c.cookies[role] = _login(base, name)
         c.admin_ids = [s.id for s in store.list_sessions(store.get_user("ada_n"))]
@@ -342,6 +349,15 @@ def ctx(tmp_path_factory) -> Iterator[Ctx]:
                 "state": [kinds.get(x) == "state" for x in dep["inputs"]]}
         yield c
     store.close()
+
+
+def _guard(app: Any) -> Any:
+    """The ``GradioGuard`` inside ``create_app``'s middleware."""
+    from msw_audio.web.gradio_guard import GradioGuard
+
+    while not isinstance(app, GradioGuard):
+        app = app.app
+    return app
 
 
 def event(ctx: Ctx, cookie: str | None, name: str, data: list[Any], session_hash: str,
@@ -625,3 +641,23 @@ def test_well_formed_bodies_still_reach_gradio(ctx: Ctx) -> None:
         assert status == 200 and "event_id" in json.loads(out), out
     ok, out = event(ctx, cookie, "review_refresh", [None], "well-formed")
     assert ok and "Demo visit" in out
+
+
+def test_a_handler_refusal_on_run_and_api_is_a_4xx(ctx: Ctx) -> None:
+    """Gradio's direct routes answer a handler's ``gr.Error`` with 500 and its error JSON;
+    a refusal titled by its kind (``ui_common.handler_error``) gets its 4xx instead — the
+    body still Gradio's — and a role the table allows still gets 200."""
+    name = "research_agreement"
+    refused = next(r for r in USER_ROLES if r not in HANDLERS[name].allowed())
+    for route in ("run", "api"):
+        url = f"{ctx.base}/ui/gradio_api/{route}/{name}"
+        status, _, out = _request(url, cookie=ctx.cookies[refused], method="POST",
+                                  data=b'{"data": []}',
+                                  headers={"Content-Type": "application/json"})
+        assert status == 403, (route, status, out[:200])
+        body = json.loads(out)
+        assert "may not" in body["error"] and body["title"] == "Not allowed", body
+        status, _, out = _request(url, cookie=ctx.cookies[_allowed_role(HANDLERS[name])],
+                                  method="POST", data=b'{"data": []}',
+                                  headers={"Content-Type": "application/json"})
+        assert status == 200 and "data" in json.loads(out), (route, status, out[:200])
