@@ -12,7 +12,6 @@ from sklearn.metrics import cohen_kappa_score
 from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, load_tagger
 from tests.conftest import REPO
 from training.family_context import (
-    CLASSES,
     FAMILY_CONTEXT_FILE,
     N_FEATURES,
     SHIP_GAIN,
