@@ -193,6 +193,26 @@ def test_a_flip_after_a_sentence_end_without_a_handover_there_is_smoothed():
         "It was. But what can I do? She just walks out.", "I'm glad."]
 
 
+def test_a_sentence_end_glued_to_the_next_speakers_turn_stays_with_its_sentence():
+    """The demo's "…supposed to be getting | on them. So the new shifts…": diarization hands
+    over 0.9 s before the full stop (too early to end the phrase there), so the other
+    speaker's run starts mid-sentence and runs on. The words before the full stop finish
+    the first speaker's sentence; the next sentence is the other speaker's."""
+    turns = [Turn(19.977, 28.651, "PARENT"), Turn(28.162, 28.955, "PRAC"),
+             Turn(29.883, 33.612, "PRAC")]
+    lead = [(20.0 + k, 21.0 + k, w) for k, w in enumerate(
+        ("I", "get", "in", "about", "six,", "and", "I'm"))]  # the parent holds the phrase
+    ws = words(*lead, (27.1, 27.6, "supposed"), (27.6, 27.8, "to"), (27.8, 28.0, "be"),
+               (28.0, 28.32, "getting"), (28.32, 28.72, "on"), (28.72, 29.04, "them."),
+               (29.17, 30.23, "So"), (30.23, 30.6, "the"), (30.6, 31.0, "new"),
+               (31.0, 31.5, "shifts"), (31.5, 32.0, "have"), (32.0, 32.5, "changed."))
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["PARENT"] * 13 + ["PRAC"] * 6
+    assert [u.text for u in build_utterances(out, turns=turns)] == [
+        "I get in about six, and I'm supposed to be getting on them.",
+        "So the new shifts have changed."]
+
+
 def test_a_short_answer_at_a_handover_keeps_its_speaker():
     """A sentence end with diarization's change of speaker in its gap ends the phrase, so a
     quick two-word answer is not given to the speaker before it."""

@@ -187,7 +187,7 @@ def smooth_flips(words: list[Word], turns: list[Turn],
         if len(held) < 2:
             continue
         main = max(held, key=held.get)
-        for run in _runs(phrase, words):
+        for run in _sentence_runs(_runs(phrase, words), words, main):
             speaker = words[run[0]].speaker
             first, last = words[run[0]], words[run[-1]]
             if (speaker == main or len(run) > options.max_flip_words
@@ -214,6 +214,27 @@ def _runs(indices: list[int], words: list[Word]) -> list[list[int]]:
         else:
             runs.append([i])
     return runs
+
+
+def _sentence_runs(runs: list[list[int]], words: list[Word],
+                   main: str | None) -> list[list[int]]:
+    """``runs`` with a run that starts inside a sentence of ``main`` and runs on past that
+    sentence's end cut after the end: the words before the full stop finish ``main``'s
+    sentence and are judged as a flip on their own. Why: when a sentence end does not end
+    the phrase (no hand-over near it), a diarization change a few words early would
+    otherwise glue the end of one speaker's sentence ("…getting | on them.") to the next
+    speaker's long turn, which is then kept whole as an interruption."""
+    out: list[list[int]] = []
+    for run in runs:
+        before = run[0] - 1
+        cut = next((k for k, i in enumerate(run[:-1]) if words[i].text.endswith(SENTENCE_END)),
+                   None)
+        if (cut is not None and before >= 0 and out and words[before].speaker == main
+                and not words[before].text.endswith(SENTENCE_END)):
+            out.extend([run[: cut + 1], run[cut + 1:]])
+        else:
+            out.append(run)
+    return out
 
 
 def _nested(span: tuple[float, float], speaker: str | None, main: str | None,
