@@ -343,12 +343,22 @@ def _body(path: str, session_id: str) -> bytes:
     return text.replace("{session_id}", session_id).encode()
 
 
+#: path parameters that name a Gradio page (``gradio_pages.PageOwners`` binds them to a login)
+PAGE_KEYS = ("{session_hash}", "{event_id}")
+
+
 def _expected(who: str, method: str, concrete: str, methods: set[str], rule: Rule,
-              target: str) -> frozenset[int]:
+              target: str, concrete_key: str = "") -> frozenset[int]:
     """The statuses ``who`` may get, from the rule and ``PERMISSIONS`` alone."""
     if who in NOBODY and not (rule.need == PUBLIC and concrete in PUBLIC_PATHS):
         return frozenset({401})  # the gate: nothing without a live login
     if method not in methods:
+        if rule.need == GRADIO and (any(k in concrete_key for k in PAGE_KEYS)
+                                    or "/gradio_api/call/" in concrete_key):
+            # the guard binds a Gradio page (session hash, event id; ``call/v2/x/`` is also
+            # ``call/{api_name}/{event_id}``) to the login that first used it and refuses
+            # any other login before Gradio looks at the method
+            return frozenset({403, 405})
         return frozenset({405})
     if rule.need in (PUBLIC, LOGIN, GRADIO):
         return rule.ok
@@ -432,7 +442,7 @@ def test_role_route_matrix(served: Served, who: str) -> None:
                 body = _body(path, sid) if write else None
                 status, headers, _ = _ask(served, who, method, url, body, rule.ends_login)
                 asked += 1
-                want = _expected(who, method, url.split("?")[0], methods, rule, target)
+                want = _expected(who, method, url.split("?")[0], methods, rule, target, path)
                 if want == _GRADIO_OK:
                     ok = status < 500 and status != 401
                 else:
