@@ -36,12 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, f1_score
 
 from msw_audio.coding.calibration import expected_calibration_error
 from msw_audio.coding.practice_context import CLASSES as PRACTITIONER_CLASSES
 from msw_audio.coding.tagger import DEFAULT_MODEL_DIR
+from training.practice_context import fit_standardised_logistic
+from training.practice_context import nll as _nll
 
 FAMILY_CONTEXT_FILE = "family_context.npz"
 
@@ -154,21 +155,8 @@ SHIP_GAIN = 0.02
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, balance: float = BALANCE) -> FamilyContext:
-    n = len(CLASSES)
-    mean, scale = x.mean(0), x.std(0)
-    scale[scale < 1e-9] = 1.0
-    counts = np.bincount(y, minlength=n).astype(float)
-    weight = (counts.sum() / np.maximum(counts, 1) / n) ** balance
-    clf = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / scale, y,
-                                                      sample_weight=weight[y])
-    coef = np.zeros((n, x.shape[1]))
-    intercept = np.full(n, -30.0)  # a class absent from training is never suggested
-    coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
-    return FamilyContext(list(CLASSES), mean, scale, coef, intercept)
-
-
-def _nll(p: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
+    return FamilyContext(list(CLASSES),
+                         *fit_standardised_logistic(x, y, len(CLASSES), c, balance))
 
 
 def _oof(x, y, folds, c, balance) -> np.ndarray:

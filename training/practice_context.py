@@ -46,8 +46,11 @@ C_GRID = (0.01, 0.05, 0.2, 1.0)
 BALANCE = 0.5
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, balance: float = BALANCE) -> PracticeContext:
-    n = len(CLASSES)
+def fit_standardised_logistic(x: np.ndarray, y: np.ndarray, n: int, c: float,
+                              balance: float = BALANCE):
+    """``(mean, scale, coef, intercept)`` of a class-weighted logistic regression on
+    standardised ``x`` over ``n`` classes: the fit of every context stage (practitioner here,
+    family in ``training.family_context``), so both weigh and standardise alike."""
     mean, scale = x.mean(0), x.std(0)
     scale[scale < 1e-9] = 1.0
     counts = np.bincount(y, minlength=n).astype(float)
@@ -57,11 +60,18 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, balance: float = BALANCE) -> Pr
     coef = np.zeros((n, x.shape[1]))
     intercept = np.full(n, -30.0)  # a class absent from training is never suggested
     coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
-    return PracticeContext(list(CLASSES), mean, scale, coef, intercept)
+    return mean, scale, coef, intercept
 
 
-def _nll(p: np.ndarray, y: np.ndarray) -> float:
+def _fit(x: np.ndarray, y: np.ndarray, c: float, balance: float = BALANCE) -> PracticeContext:
+    return PracticeContext(list(CLASSES),
+                           *fit_standardised_logistic(x, y, len(CLASSES), c, balance))
+
+
+def nll(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true classes ``y`` under ``p``."""
     return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
+
 
 
 def _oof(x, y, folds, c, balance) -> np.ndarray:
@@ -76,9 +86,9 @@ def _choose(x, y, folds, balance) -> tuple[float, float]:
     """(C, inner NLL) by grouped CV over ``folds``."""
     best = (np.inf, C_GRID[0])
     for c in C_GRID:
-        nll = _nll(_oof(x, y, folds, c, balance), y)
-        if nll < best[0] - 1e-9:
-            best = (nll, c)
+        loss = nll(_oof(x, y, folds, c, balance), y)
+        if loss < best[0] - 1e-9:
+            best = (loss, c)
     return best[1], best[0]
 
 
@@ -189,8 +199,8 @@ def run(model_dir: Path, csv: Path | None = None, version: str | None = None) ->
     before = [{c: float(v) for c, v in zip(CLASSES, row, strict=True)} for row in p]
     after = [{c: float(v) for c, v in zip(CLASSES, row, strict=True)} for row in oof]
     lab = y >= 0
-    info["nll_out_of_fold"] = {"head": round(_nll(p[lab], y[lab]), 4),
-                               "stage": round(_nll(oof[lab], y[lab]), 4)}
+    info["nll_out_of_fold"] = {"head": round(nll(p[lab], y[lab]), 4),
+                               "stage": round(nll(oof[lab], y[lab]), 4)}
     info["per_class_head"] = fine_recall(table, before, prac)
     info["per_class_stage"] = fine_recall(table, after, prac)
     tasks_before = {k: s.short() for k, s in practitioner_tasks(table, before, prac).items()}
