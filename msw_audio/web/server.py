@@ -118,6 +118,25 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
 
 
+def freeze_startup_heap() -> None:
+    """Move every object alive after start-up out of the garbage collector's reach.
+
+    Why: a served app holds a few hundred thousand long-lived objects (Gradio's blocks and
+    config, the codebook, imported modules, a loaded tagger). CPython's full (generation 2)
+    collection walks all of them, and a coding decision makes enough short-lived objects
+    (the rescore reads the whole session) to trigger one about every seventh decision:
+    75–90 ms each on the development box, which was the whole 95th-percentile tail of a
+    decision (``benchmarks/decision_latency.py``). ``gc.freeze`` (CPython's documented
+    remedy for servers that build their state once) leaves those objects to reference
+    counting; objects made later are collected as before. Called once, by ``serve``, after
+    the app is built; not by ``create_app``, which tests build many times in one process.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve(
     store: Store,
     host: str = "127.0.0.1",
@@ -130,6 +149,7 @@ def serve(
     import uvicorn
 
     app = create_app(store, secure_cookie=secure_cookie)
+    freeze_startup_heap()
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookie:
         log(
             f"warning: listening on {host}, reachable from other machines; serve it behind "
@@ -139,4 +159,5 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-__all__ = ["COOKIE", "LoginGate", "Sessions", "create_app", "current_user", "serve"]
+__all__ = ["COOKIE", "LoginGate", "Sessions", "create_app", "current_user", "freeze_startup_heap",
+           "serve"]
