@@ -33,15 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest_app import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    demo_session,
-    repeated_recording,
-    running_server,
-    write_session_dir,
-)
+from benchmarks.long_session import USER, build_long_session, shown_js, sign_in  # noqa: E402
+from tests.conftest_app import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 
 TARGET_S = 1.5
 
@@ -54,23 +47,15 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
 
-    from msw_audio.review.store import Store
-    from msw_audio.speech.audio import sha256_file
     from msw_audio.speech.peaks import cached_peaks, decode_peaks, load_peaks
     from msw_audio.web.render import load_codebook_view
     from msw_audio.web.ui import render_session
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        audio, period = repeated_recording(args.repeat, tmp_path / "long.ogg")
-        store = Store.open(tmp_path / "data")
-        store.add_user("bench", "evaluator", PASSWORD)
-        session = demo_session(n_repeat=args.repeat, period=period)
-        session.audio.path, session.audio.sha256 = str(audio), sha256_file(audio)
-        sid = store.ingest(write_session_dir(session, tmp_path / "out"), audio_path=audio)
-        user = store.get_user("bench")
+        store, sid, n, minutes = build_long_session(tmp_path, args.repeat)
+        user = store.get_user(USER)
         book = load_codebook_view()
-        n = len(session.utterances)
 
         server = []
         for _ in range(args.runs):
@@ -98,19 +83,12 @@ def main() -> int:
         if CHROMIUM.exists():
             from playwright.sync_api import sync_playwright
 
-            shown = (
-                f"document.querySelectorAll('.msw-utt').length === {n} && "
-                "(document.querySelector('.msw-review') || {dataset: {}}).dataset.wave === 'ready'"
-            )
+            shown = shown_js(n)
             with running_server(store) as base, sync_playwright() as p:
                 b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 ctx = b.new_context(viewport={"width": 1400, "height": 900})
                 page = ctx.new_page()
-                page.goto(base + "/login")
-                page.fill("input[name=username]", "bench")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_selector(".msw-header", timeout=60_000)
+                sign_in(page, base)
                 signed_in = ctx.storage_state()
                 for i in range(args.runs + 1):
                     page.goto(base + "/ui/")
@@ -147,7 +125,7 @@ def main() -> int:
         return f"{name:<44} {med:8.3f} {min(xs):8.3f} {max(xs):8.3f}   {ok}"
 
     print(
-        f"session: {n} utterances over {period * args.repeat / 60:.0f} min of audio, "
+        f"session: {n} utterances over {minutes:.0f} min of audio, "
         f"{len(html) / 1e6:.2f} MB of HTML, {len(peaks.data) / 1e3:.0f} k peaks; "
         f"{args.runs} runs; target ≤ {TARGET_S} s"
     )

@@ -24,15 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest_app import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    demo_session,
-    repeated_recording,
-    running_server,
-    write_session_dir,
-)
+from benchmarks.long_session import build_long_session, shown_js, sign_in  # noqa: E402
+from tests.conftest_app import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 
 
 def group(path: str) -> str:
@@ -73,8 +66,7 @@ def one_open(browser: Any, base: str, sid: str, state: Any, n: int) -> dict[str,
                      "start": timing["startTime"], "ms": max(0.0, timing["responseEnd"])})
 
     page.on("requestfinished", finished)
-    shown = (f"document.querySelectorAll('.msw-utt').length === {n} && "
-             "(document.querySelector('.msw-review') || {dataset: {}}).dataset.wave === 'ready'")
+    shown = shown_js(n)
     t0 = time.perf_counter()
     page.goto(base + f"/ui/?session={sid}")
     page.wait_for_function(shown, timeout=60_000, polling="raf")
@@ -94,28 +86,13 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from msw_audio.review.store import Store
-    from msw_audio.speech.audio import sha256_file
-
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        audio, period = repeated_recording(args.repeat, tmp_path / "long.ogg")
-        store = Store.open(tmp_path / "data")
-        store.add_user("bench", "evaluator", PASSWORD)
-        session = demo_session(n_repeat=args.repeat, period=period)
-        session.audio.path, session.audio.sha256 = str(audio), sha256_file(audio)
-        sid = store.ingest(write_session_dir(session, tmp_path / "out"), audio_path=audio)
-        n = len(session.utterances)
+        store, sid, n, _ = build_long_session(Path(tmp), args.repeat)
         runs = []
         with running_server(store) as base, sync_playwright() as p:
             b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             ctx = b.new_context()
-            page = ctx.new_page()
-            page.goto(base + "/login")
-            page.fill("input[name=username]", "bench")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_selector(".msw-header", timeout=60_000)
+            sign_in(ctx.new_page(), base)
             state = ctx.storage_state()
             ctx.close()
             one_open(b, base, sid, state, n)  # warms the server (peaks cache, imports)
