@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,15 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 
 from msw_audio.coding.calibration import expected_calibration_error
 from msw_audio.coding.practice_context import CLASSES as PRACTITIONER_CLASSES
+from msw_audio.coding.session_context import (
+    log_proba,
+    neighbour_block,
+    same_kind_neighbours,
+    session_mean_of_others,
+    session_positions,
+    turn_just_before,
+    word_counts,
+)
 from msw_audio.coding.tagger import DEFAULT_MODEL_DIR
 from training.practice_context import fit_standardised_logistic
 from training.practice_context import nll as _nll
@@ -55,11 +63,6 @@ FEATURES = (
     "session mean of the other family turns: log p × 3",
 )
 N_FEATURES = 3 + 9 + 4 + 2 + 3
-_WORD = re.compile(r"\w+")
-
-
-def _logp(proba: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-6, 1.0))
 
 
 def family_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray, texts: list[str],
@@ -74,36 +77,15 @@ def family_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray, tex
     rows ``prac_rows``.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    groups = np.asarray(groups)
-    logp = _logp(proba)
-    k = len(rows)
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    rank = np.zeros(len(groups))
-    seen: dict[int, int] = {}
-    for i, g in enumerate(inverse):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    position = rank / np.maximum(counts[inverse] - 1, 1)
-    prev = np.zeros((k, 4))
-    for j in range(1, k):
-        if inverse[rows[j]] == inverse[rows[j - 1]]:
-            prev[j] = np.r_[logp[j - 1], 1.0]
-    sess = inverse[rows]
-    total = np.zeros((inverse.max() + 1 if len(inverse) else 1, logp.shape[1]))
-    n = np.zeros(len(total))
-    np.add.at(total, sess, logp)
-    np.add.at(n, sess, 1.0)
-    loo = np.where((n[sess] > 1)[:, None],
-                   (total[sess] - logp) / np.maximum(n[sess] - 1, 1)[:, None], 0.0)
-    prac = np.zeros((k, len(PRACTITIONER_CLASSES) + 1))
-    if prac_proba is not None and prac_rows is not None and len(prac_rows):
-        where = {int(r): i for i, r in enumerate(prac_rows)}
-        plogp = _logp(prac_proba)
-        for j, r in enumerate(rows):
-            i = where.get(int(r) - 1)
-            if i is not None and r > 0 and inverse[r - 1] == inverse[r]:
-                prac[j] = np.r_[plogp[i], 1.0]
-    words = np.array([len(_WORD.findall(t or "")) for t in texts], dtype=np.float64)
+    logp = log_proba(proba)
+    inverse, position = session_positions(groups)
+    prev_idx, _ = same_kind_neighbours(rows, inverse)
+    prev = neighbour_block(logp, prev_idx)
+    loo = session_mean_of_others(logp, rows, inverse)
+    prac = turn_just_before(rows, inverse, prac_rows,
+                            None if prac_proba is None else log_proba(prac_proba),
+                            len(PRACTITIONER_CLASSES) + 1)
+    words = word_counts(texts)
     return np.c_[logp, prac, prev, position[rows], np.log1p(words), loo]
 
 

@@ -29,6 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from msw_audio.coding.session_context import (
+    log_proba,
+    neighbour_block,
+    same_kind_neighbours,
+    session_mean_of_others,
+    session_positions,
+    turn_just_before,
+    word_counts,
+)
+
 PRACTICE_CONTEXT_FILE = "practice_context.npz"
 #: The fine practitioner codes the stage reads and writes, in this order.
 CLASSES = ("closed_question", "complex_reflection", "giving_information", "open_question",
@@ -42,7 +52,6 @@ FEATURES = (
     "position in session (0 = first turn, 1 = last)", "log(1 + words)", "directive phrase",
 )
 N_FEATURES = 8 + 9 + 9 + 4 + 8 + 3
-_WORD = re.compile(r"\w+")
 #: Directive phrasing, the righting reflex (a superset of ``scoring.features`` "directive").
 DIRECTIVE = re.compile(
     r"\b(?:you (?:need|have|must|ought) to|you should(?:n't)?|you(?:'ve| have) got to|"
@@ -50,10 +59,6 @@ DIRECTIVE = re.compile(
     r"i (?:think|suggest|recommend|would) you|why don't you|try to|make sure)\b",
     re.IGNORECASE,
 )
-
-
-def _logp(proba: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-6, 1.0))
 
 
 def practice_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray,
@@ -67,46 +72,16 @@ def practice_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray,
     ``FAMILY_CLASSES`` order) the family-member probabilities of the rows ``family_rows``.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    groups = np.asarray(groups)
-    logp = _logp(proba)
-    k = len(rows)
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    rank = np.zeros(len(groups))
-    seen: dict[int, int] = {}
-    for i, g in enumerate(inverse):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    position = rank / np.maximum(counts[inverse] - 1, 1)
-    prev_idx, next_idx = np.full(k, -1), np.full(k, -1)
-    for j in range(1, k):
-        if inverse[rows[j]] == inverse[rows[j - 1]]:
-            prev_idx[j] = j - 1
-            next_idx[j - 1] = j
-    # the session mean of the practitioner's other turns (leave this one out)
-    sess = inverse[rows]
-    total = np.zeros((inverse.max() + 1 if len(inverse) else 1, logp.shape[1]))
-    n = np.zeros(len(total))
-    np.add.at(total, sess, logp)
-    np.add.at(n, sess, 1.0)
-    others = np.maximum(n[sess] - 1, 1)[:, None]
-    loo = np.where((n[sess] > 1)[:, None], (total[sess] - logp) / others, 0.0)
-    fam = np.zeros((k, 4))
-    if family_proba is not None and family_rows is not None and len(family_rows):
-        where = {int(r): i for i, r in enumerate(family_rows)}
-        flogp = _logp(family_proba)
-        for j, r in enumerate(rows):
-            i = where.get(int(r) - 1)
-            if i is not None and r > 0 and inverse[r - 1] == inverse[r]:
-                fam[j] = np.r_[flogp[i], 1.0]
-    words = np.array([len(_WORD.findall(t or "")) for t in texts], dtype=np.float64)
+    logp = log_proba(proba)
+    inverse, position = session_positions(groups)
+    prev_idx, next_idx = same_kind_neighbours(rows, inverse)
+    loo = session_mean_of_others(logp, rows, inverse)
+    fam = turn_just_before(rows, inverse, family_rows,
+                           None if family_proba is None else log_proba(family_proba), 4)
+    words = word_counts(texts)
     directive = np.array([bool(DIRECTIVE.search(t or "")) for t in texts], dtype=np.float64)
-
-    def neighbour(idx: np.ndarray) -> np.ndarray:
-        present = idx >= 0
-        return np.c_[np.where(present[:, None], logp[np.maximum(idx, 0)], 0.0), present]
-
-    return np.c_[logp, neighbour(prev_idx), neighbour(next_idx), fam, loo, position[rows],
-                 np.log1p(words), directive]
+    return np.c_[logp, neighbour_block(logp, prev_idx), neighbour_block(logp, next_idx), fam,
+                 loo, position[rows], np.log1p(words), directive]
 
 
 @dataclass

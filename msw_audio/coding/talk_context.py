@@ -12,11 +12,18 @@ it adds. It only re-weighs the head's suggestions; an evaluator still confirms e
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from msw_audio.coding.session_context import (
+    log_proba,
+    neighbour_block,
+    same_kind_neighbours,
+    session_positions,
+    word_counts,
+)
 
 CONTEXT_FILE = "talk_context.npz"
 FEATURES = (
@@ -25,7 +32,6 @@ FEATURES = (
     "previous family turn: log p × 3", "previous family turn present",
     "next family turn: log p × 3", "next family turn present",
 )
-_WORD = re.compile(r"\w+")
 
 
 def context_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray,
@@ -38,30 +44,12 @@ def context_features(proba: np.ndarray, rows: np.ndarray, groups: np.ndarray,
     neighbours only the family-member turns of the same session.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    groups = np.asarray(groups)
-    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-6, 1.0))
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    rank = np.zeros(len(groups))
-    seen: dict[int, int] = {}
-    for i, g in enumerate(inverse):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    position = rank / np.maximum(counts[inverse] - 1, 1)
-    k = len(rows)
-    prev_idx = np.full(k, -1)
-    next_idx = np.full(k, -1)
-    for j in range(1, k):
-        if inverse[rows[j]] == inverse[rows[j - 1]]:
-            prev_idx[j] = j - 1
-            next_idx[j - 1] = j
-    words = np.array([len(_WORD.findall(t or "")) for t in texts], dtype=np.float64)
-
-    def neighbour(idx: np.ndarray) -> np.ndarray:
-        present = idx >= 0
-        return np.c_[np.where(present[:, None], logp[np.maximum(idx, 0)], 0.0), present]
-
-    return np.c_[logp, position[rows], np.log1p(words), neighbour(prev_idx),
-                 neighbour(next_idx)]
+    logp = log_proba(proba)
+    inverse, position = session_positions(groups)
+    prev_idx, next_idx = same_kind_neighbours(rows, inverse)
+    words = word_counts(texts)
+    return np.c_[logp, position[rows], np.log1p(words), neighbour_block(logp, prev_idx),
+                 neighbour_block(logp, next_idx)]
 
 
 @dataclass
