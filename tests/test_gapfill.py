@@ -56,8 +56,10 @@ def test_find_gaps_only_empty_turns_long_enough():
     assert gaps == [Turn(2.2, 2.9, "B")]  # the 0.2 s flicker at 3.0 is not a gap
     assert find_gaps(WORDS, TURNS, GapFillOptions(min_turn=0.1)) == [
         Turn(2.2, 2.9, "B"), Turn(3.0, 3.2, "B")]
-    # a word overlapping the turn at all means Whisper heard something there
-    assert find_gaps([*WORDS, w(2.8, 3.0, "Fine")], TURNS) == []
+    # a word over most of the turn: Whisper heard it; over its edge only: a gap still
+    assert find_gaps([*WORDS, w(2.4, 3.0, "Fine")], TURNS) == []
+    assert find_gaps([*WORDS, w(2.0, 2.3, "Fine")], TURNS) == [Turn(2.2, 2.9, "B")]
+    assert find_gaps([*WORDS, w(2.0, 2.3, "Fine")], TURNS, GapFillOptions(max_covered=0.0)) == []
     assert find_gaps(WORDS, [Turn(6.0, 20.0, "B")]) == []  # longer than max_turn
 
 
@@ -70,6 +72,14 @@ def test_fill_gaps_inserts_with_the_turns_speaker_clipped_to_it():
     merged = insert_words([*WORDS], extra)
     assert [x.text for x in merged] == ["How", "was", "school?", "Fine.", "And", "then?"]
     assert fill_gaps(WORDS, TURNS, AUDIO, decoder, GapFillOptions(enabled=False)) == []
+
+
+def test_fill_gaps_drops_words_the_first_pass_has():
+    """The context decoded around a turn repeats a word already there: not inserted twice."""
+    words = [*WORDS, w(2.0, 2.35, "lot.")]
+    decoder = FakeDecoder(seg(w(0.3, 0.55, "lot."), w(0.6, 0.9, "Yeah.")))  # span from 2.0
+    extra = fill_gaps(words, TURNS, AUDIO, decoder)
+    assert [x.text for x in extra] == ["Yeah."]
 
 
 @pytest.mark.parametrize(("segment", "kept"), [

@@ -38,6 +38,10 @@ class GapFillOptions:
     # A turn this long with no word overlapping it is decoded alone (the issue's ~0.3 s:
     # shorter turns are diarization's flicker at a hand-over, not a missing word).
     min_turn: float = 0.3
+    # ... or a turn whose words cover at most this share of it, leaving ``min_turn`` seconds
+    # unheard: a reply spoken over the end of the other speaker's last word ("lot. | Yeah.",
+    # "try. | Okay."), which Whisper's loose end times make overlap the turn.
+    max_covered: float = 0.5
     # Turns longer than this are not a dropped short reply; decoding them alone would be a
     # second transcription of whole stretches Whisper judged silent.
     max_turn: float = 10.0
@@ -75,17 +79,26 @@ def _normalise(text: str) -> str:
 
 def find_gaps(words: Sequence[Word], turns: Sequence[Turn],
               options: GapFillOptions = GapFillOptions()) -> list[Turn]:
-    """Diarization turns of ``min_turn``–``max_turn`` seconds that no word overlaps."""
+    """Diarization turns of ``min_turn``–``max_turn`` seconds that Whisper's words leave
+    (nearly) unheard: words cover at most ``max_covered`` of the turn and at least
+    ``min_turn`` seconds of it are covered by none."""
     spans = sorted((w.start, w.end) for w in words)
     starts = [s for s, _ in spans]
+    longest = max((e - s for s, e in spans), default=0.0)
     gaps = []
     for turn in sorted(turns, key=lambda t: (t.start, t.end)):
-        if not options.min_turn <= turn.end - turn.start <= options.max_turn:
+        duration = turn.end - turn.start
+        if not options.min_turn <= duration <= options.max_turn:
             continue
-        # words starting before the turn's end; any of them ending after its start overlaps
+        lo = bisect.bisect_left(starts, turn.start - longest)
         hi = bisect.bisect_left(starts, turn.end)
-        lo = bisect.bisect_left(starts, turn.start - 60.0)
-        if not any(spans[i][1] > turn.start for i in range(lo, hi)):
+        covered, reach = 0.0, turn.start  # union of the words' overlap with the turn
+        for s, e in spans[lo:hi]:
+            s, e = max(s, reach), min(e, turn.end)
+            if e > s:
+                covered += e - s
+                reach = e
+        if covered <= options.max_covered * duration and duration - covered >= options.min_turn:
             gaps.append(turn)
     return gaps
 
@@ -123,6 +136,7 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
     starts = sorted(w.start for w in words)
     out: list[Word] = []
     for turn in find_gaps(words, turns, options):
+        # context from the last word ending before the turn to the first starting after it
         i = bisect.bisect_right(ends, turn.start) - 1
         j = bisect.bisect_left(starts, turn.end)
         lo = max(turn.start - options.pad, ends[i] if i >= 0 else 0.0, 0.0)
@@ -130,11 +144,13 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
                  len(audio) / SAMPLE_RATE)
         if hi - lo < 0.1:
             continue
-        samples = audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)]
-        segments = decoder(np.asarray(samples, dtype=np.float32))
+        segments = decoder(np.asarray(audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)],
+                                      dtype=np.float32))
         local = [DecodedSegment(
-            tuple(Word(lo + w.start, lo + w.end, w.text, w.probability) for w in s.words
-                  if turn.start <= lo + (w.start + w.end) / 2 <= turn.end),
+            tuple(x for x in (Word(lo + w.start, lo + w.end, w.text, w.probability)
+                              for w in s.words)
+                  if turn.start <= (x.start + x.end) / 2 <= turn.end
+                  and not _heard(x, words)),
             s.no_speech_prob, s.avg_logprob, s.compression_ratio) for s in segments]
         for w in guard(local, turn, options):
             start = round(min(max(w.start, turn.start), turn.end), 3)
@@ -142,6 +158,19 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
             out.append(Word(start, end, w.text, w.probability, turn.speaker))
     out.sort(key=lambda w: (w.start, w.end))
     return out
+
+
+def _heard(word: Word, words: Sequence[Word]) -> bool:
+    """True when the first pass already has this word: the same text within 0.5 s, or a
+    word over half of its time (the context decoded around a turn repeats its edges)."""
+    text = _normalise(word.text)
+    for other in words:
+        if other.end < word.start - 0.5 or other.start > word.end + 0.5:
+            continue
+        overlap = min(other.end, word.end) - max(other.start, word.start)
+        if _normalise(other.text) == text or overlap > 0.5 * max(word.end - word.start, 1e-3):
+            return True
+    return False
 
 
 def insert_words(attributed: Sequence[Word], extra: Sequence[Word]) -> list[Word]:
