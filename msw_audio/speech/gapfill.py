@@ -126,9 +126,10 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
     """Words heard in the gap turns, each with its turn's speaker, sorted by time.
 
     ``audio`` is anything sliced like a 16 kHz float32 array (an array or
-    ``speech.scratch.ScratchAudio``). Decoded words are kept where their middle lies in the
-    turn (the padding is context, not the turn's) and their times are clipped to the turn
-    (its edges are diarization's, frame-accurate; Whisper's are loose on short clips).
+    ``speech.scratch.ScratchAudio``). Decoded words the first pass already has (the context
+    around the turn) are left out; the rest are the turn's, their times clipped to it (its
+    edges are diarization's, frame-accurate; Whisper's are loose on clips this short: the
+    three-speaker "Okay." comes back 0.1 s before its turn).
     """
     if not options.enabled:
         return []
@@ -149,8 +150,7 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
         local = [DecodedSegment(
             tuple(x for x in (Word(lo + w.start, lo + w.end, w.text, w.probability)
                               for w in s.words)
-                  if turn.start <= (x.start + x.end) / 2 <= turn.end
-                  and not _heard(x, words)),
+                  if not _heard(x, words)),
             s.no_speech_prob, s.avg_logprob, s.compression_ratio) for s in segments]
         for w in guard(local, turn, options):
             start = round(min(max(w.start, turn.start), turn.end), 3)
@@ -160,17 +160,14 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
     return out
 
 
-def _heard(word: Word, words: Sequence[Word]) -> bool:
-    """True when the first pass already has this word: the same text within 0.5 s, or a
-    word over half of its time (the context decoded around a turn repeats its edges)."""
+def _heard(word: Word, words: Sequence[Word], within: float = 0.5) -> bool:
+    """True when the first pass already has this word (the same text within ``within``
+    seconds): the context decoded around a turn repeats its neighbours' edges. Text, not
+    time: Whisper's times on a clip this short are too loose to say which word is which
+    (the three-speaker "Okay." comes back over the end of "try.")."""
     text = _normalise(word.text)
-    for other in words:
-        if other.end < word.start - 0.5 or other.start > word.end + 0.5:
-            continue
-        overlap = min(other.end, word.end) - max(other.start, word.start)
-        if _normalise(other.text) == text or overlap > 0.5 * max(word.end - word.start, 1e-3):
-            return True
-    return False
+    return any(_normalise(o.text) == text for o in words
+               if o.end >= word.start - within and o.start <= word.end + within)
 
 
 def insert_words(attributed: Sequence[Word], extra: Sequence[Word]) -> list[Word]:
