@@ -68,9 +68,11 @@ def test_fill_gaps_inserts_with_the_turns_speaker_clipped_to_it():
     decoder = FakeDecoder(seg(w(0.1, 0.5, "Fine."), w(1.0, 1.1, "outside")))
     extra = fill_gaps(WORDS, TURNS, AUDIO, decoder)
     assert decoder.calls == [int(3.1 * 16000) - int(2.0 * 16000)]
-    assert extra == [Word(2.2, 2.5, "Fine.", 0.9, "B")]  # the padding's word left out
+    # times clipped to the turn (Whisper's are loose on a clip this short)
+    assert extra == [Word(2.2, 2.5, "Fine.", 0.9, "B"), Word(2.9, 2.9, "outside", 0.9, "B")]
     merged = insert_words([*WORDS], extra)
-    assert [x.text for x in merged] == ["How", "was", "school?", "Fine.", "And", "then?"]
+    assert [x.text for x in merged] == ["How", "was", "school?", "Fine.", "outside", "And",
+                                        "then?"]
     assert fill_gaps(WORDS, TURNS, AUDIO, decoder, GapFillOptions(enabled=False)) == []
 
 
