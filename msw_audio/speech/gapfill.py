@@ -54,6 +54,7 @@ class GapFillOptions:
     max_compression: float = 2.4  # gzip compression ratio above this (repetition): dropped
     max_words_per_second: float = 5.0  # over the turn's duration (+1 word): dropped
     min_word_probability: float = 0.0  # a word under this is dropped
+    max_words: int = 0  # more words than this in one turn: all dropped (0: no cap)
     hallucinations: tuple[str, ...] = field(default_factory=lambda: tuple(sorted(HALLUCINATIONS)))
 
 
@@ -116,7 +117,8 @@ def guard(segments: Sequence[DecodedSegment], turn: Turn,
         if _normalise(" ".join(w.text for w in seg.words)) in banned:
             continue
         kept.extend(w for w in seg.words if w.probability >= options.min_word_probability)
-    if len(kept) > options.max_words_per_second * (turn.end - turn.start) + 1:
+    if (len(kept) > options.max_words_per_second * (turn.end - turn.start) + 1
+            or 0 < options.max_words < len(kept)):
         return []
     return kept
 
