@@ -26,6 +26,9 @@ segment are left out, ``time_word_pairs``), then the best one-to-one label mappi
     .venv/bin/python benchmarks/align_eval.py                     # current AlignOptions
     .venv/bin/python benchmarks/align_eval.py --set phrase_pause=0.3 --set max_flip_words=2
     .venv/bin/python benchmarks/align_eval.py --baseline main     # also align.py of a git ref
+    .venv/bin/python benchmarks/align_eval.py --gapfill --gap-set max_no_speech=0.5
+                                      # also the second Whisper pass on empty turns
+                                      # (speech/gapfill.py), its raw decodes cached
 """
 
 from __future__ import annotations
@@ -77,10 +80,13 @@ def cached_models_output(uri: str, audio: Path, work: Path) -> tuple[list[Word],
         data = json.loads(out.read_text())
         return [Word(**w) for w in data["words"]], [Turn(**t) for t in data["turns"]]
     from msw_audio.pipeline import Pipeline, PipelineConfig
+    from msw_audio.speech.gapfill import GapFillOptions
     from msw_audio.speech.weights import offline_environment
 
     offline_environment()
-    session = Pipeline(PipelineConfig(cache_dir=work / "cache", tag=False)).process(audio)
+    config = PipelineConfig(cache_dir=work / "cache", tag=False,
+                            gapfill=GapFillOptions(enabled=False))  # Whisper's own words
+    session = Pipeline(config).process(audio)
     words = [Word(w.start, w.end, w.text, w.probability) for u in session.utterances
              for w in u.words]
     words.sort(key=lambda w: (w.start, w.end))
@@ -88,6 +94,68 @@ def cached_models_output(uri: str, audio: Path, work: Path) -> tuple[list[Word],
     out.write_text(json.dumps({"words": [asdict(w) for w in words],
                                "turns": [asdict(t) for t in session.turns]}))
     return words, session.turns
+
+
+class CachedSpanDecoder:
+    """``gapfill.WhisperSpanDecoder`` with its raw segments (before the guard) kept in a
+    JSON file per input, so guard thresholds can be compared without decoding again."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.memo = json.loads(path.read_text()) if path.exists() else {}
+        self._decoder = None
+        self.key = ""
+
+    def __call__(self, samples):
+        from msw_audio.speech.gapfill import DecodedSegment
+
+        key = f"{self.key}:{len(samples)}"
+        if key not in self.memo:
+            if self._decoder is None:
+                from msw_audio.pipeline import PipelineConfig, resolve_threads
+                from msw_audio.speech.gapfill import WhisperSpanDecoder
+                from msw_audio.speech.transcribe import Transcriber
+                from msw_audio.speech.weights import offline_environment
+
+                offline_environment()
+                config = resolve_threads(PipelineConfig())
+                self._decoder = WhisperSpanDecoder(Transcriber(
+                    config.transcribe, cache_dir=self.path.parent / "cache" / "models"))
+            self.memo[key] = [{"words": [asdict(w) for w in s.words],
+                               **{k: getattr(s, k) for k in ("no_speech_prob", "avg_logprob",
+                                                             "compression_ratio")}}
+                              for s in self._decoder(samples)]
+            self.path.write_text(json.dumps(self.memo))
+        return [DecodedSegment(tuple(Word(**w) for w in s["words"]), s["no_speech_prob"],
+                               s["avg_logprob"], s["compression_ratio"])
+                for s in self.memo[key]]
+
+
+class _Keyed:
+    """Audio whose slices tell the cached decoder where they start (its memo key)."""
+
+    def __init__(self, samples, decoder: CachedSpanDecoder):
+        self.samples, self.decoder = samples, decoder
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index: slice):
+        self.decoder.key = str(index.start)
+        return self.samples[index]
+
+
+def gap_words(uri: str, audio: Path, words: list[Word], turns: list[Turn], work: Path,
+              options) -> list[Word]:
+    """The gap pass (``speech.gapfill.fill_gaps``) on the cached words and turns."""
+    from msw_audio.speech.audio import load_audio
+    from msw_audio.speech.gapfill import fill_gaps, find_gaps
+
+    if not options.enabled or not find_gaps(words, turns, options):
+        return []
+    decoder = CachedSpanDecoder(work / f"{uri}.gaps.json")
+    samples = load_audio(audio)
+    return fill_gaps(words, turns, _Keyed(samples, decoder), decoder, options)
 
 
 def rttm_turns(rttm: Path, uri: str, merge_gap: float = 0.5) -> list[Turn]:
@@ -184,14 +252,37 @@ def load_align(ref: str | None):
     return module
 
 
-def evaluate(align, options, data) -> dict[str, dict]:
+def stm_wer_and_inserted(stm: Path, words: list[Word], extra: list[Word]) -> tuple[int, int,
+                                                                                   int, int]:
+    """(word errors, reference words, inserted words, inserted words matching the reference)
+    of the transcript ``words`` (which hold the ``extra`` gap words) against the STM."""
+    import jiwer
+
+    from msw_audio.speech.evaluation import normalise_text, read_stm_words
+
+    reference = read_stm_words(stm)
+    extra_ids = {id(w) for w in extra}
+    words = sorted(words, key=lambda w: (w.start, w.end))
+    hyp = [(t, id(w) in extra_ids) for w in words for t in normalise_text(w.text).split()]
+    out = jiwer.process_words(" ".join(t for t, _ in reference), " ".join(t for t, _ in hyp))
+    right = sum(hyp[c.hyp_start_idx + i][1] for c in out.alignments[0] if c.type == "equal"
+                for i in range(c.hyp_end_idx - c.hyp_start_idx))
+    errors = out.substitutions + out.deletions + out.insertions
+    return errors, len(reference), sum(flag for _, flag in hyp), right
+
+
+def evaluate(align, options, data, gap_options=None, work: Path | None = None) -> dict[str, dict]:
     from msw_audio.speech.evaluation import boundary_f1, read_stm_turns
+    from msw_audio.speech.gapfill import insert_words
 
     results = {}
     for name, items in data.items():
         n_utt = n_ref = matched = n_hyp_pts = n_ref_pts = errors = counted = 0
-        for uri, stm, rttm, words, turns in items:
-            attributed = align.assign_speakers(words, turns, options)
+        wer_err = wer_ref = inserted = right = 0
+        for uri, audio, stm, rttm, words, turns in items:
+            extra = (gap_words(uri, audio, words, turns, work, gap_options)
+                     if gap_options is not None else [])
+            attributed = insert_words(align.assign_speakers(words, turns, options), extra)
             takes_turns = "turns" in inspect.signature(align.build_utterances).parameters
             utts = (align.build_utterances(attributed, options, turns=turns) if takes_turns
                     else align.build_utterances(attributed, options))
@@ -207,11 +298,17 @@ def evaluate(align, options, data) -> dict[str, dict]:
                     else mapped_errors(time_word_pairs(rttm_segments(rttm, uri), hyp_words)))
             errors += e
             counted += n
+            inserted += len(extra) if not stm else 0
+            if stm:
+                we, wr, ins, ok = stm_wer_and_inserted(stm, attributed, extra)
+                wer_err, wer_ref, inserted, right = (wer_err + we, wer_ref + wr,
+                                                     inserted + ins, right + ok)
         p, r = matched / max(n_hyp_pts, 1), matched / max(n_ref_pts, 1)
         results[name] = {"utterances": n_utt, "ref_turns": n_ref, "per_turn": n_utt / n_ref,
                          "f1": 2 * p * r / (p + r) if matched else 0.0,
                          "word_err": errors / max(counted, 1), "errors": errors,
-                         "words": counted}
+                         "words": counted, "wer": wer_err / wer_ref if wer_ref else None,
+                         "inserted": inserted, "inserted_right": right if wer_ref else None}
     return results
 
 
@@ -236,7 +333,10 @@ def report(label: str, results: dict[str, dict], markdown: bool) -> str:
         role = "tuning" if name in TUNING else "held-out"
         row = [label, name, role, f"{r['ref_turns']}", f"{r['utterances']}",
                f"{r['per_turn']:.2f}", f"{r['f1']:.3f}",
-               f"{r['word_err']:.3f} ({r['errors']}/{r['words']})"]
+               f"{r['word_err']:.3f} ({r['errors']}/{r['words']})",
+               "–" if r.get("wer") is None else f"{r['wer']:.3f}",
+               f"{r.get('inserted', 0)}"
+               + ("" if r.get("inserted_right") is None else f" ({r['inserted_right']} right)")]
         lines.append(("| " + " | ".join(row) + " |") if markdown else "  ".join(row))
     return "\n".join(lines)
 
@@ -249,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AlignOptions field (repeatable)")
     parser.add_argument("--baseline", help="also evaluate align.py of this git ref")
+    parser.add_argument("--gapfill", action="store_true",
+                        help="also run the gap pass (speech.gapfill) on the cached words, turns "
+                             "and audio, beside the rows without it")
+    parser.add_argument("--gap-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a GapFillOptions field (repeatable)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
@@ -261,9 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         for uri, audio, stm, rttm in items:
             print(f"words and turns of {uri} ...", file=sys.stderr, flush=True)
             words, turns = cached_models_output(uri, audio, args.work_dir)
-            data[name].append((uri, stm, rttm, words, turns))
+            data[name].append((uri, audio, stm, rttm, words, turns))
     head = ["align", "input", "set", "ref turns", "utterances", "utt/ref turn",
-            "turn F1 ±0.5 s", "word spk err"]
+            "turn F1 ±0.5 s", "word spk err", "WER",
+            "gap words (right)"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head) if args.markdown
           else "  ".join(head))
     raw = {}
@@ -276,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     label = "now" + ("".join(f" {s}" for s in args.set))
     raw[label] = evaluate(align, options, data)
     print(report(label, raw[label], args.markdown))
+    if args.gapfill:
+        from msw_audio.speech.gapfill import GapFillOptions
+
+        gap = replace(GapFillOptions(enabled=True), **parse_set(GapFillOptions, args.gap_set))
+        glabel = "now + gapfill" + "".join(f" {s}" for s in args.gap_set)
+        raw[glabel] = evaluate(align, options, data, gap, args.work_dir)
+        print(report(glabel, raw[glabel], args.markdown))
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
     return 0

@@ -31,6 +31,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
+from msw_audio.speech.gapfill import GapFillOptions, fill_gaps, find_gaps, insert_words
 from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
@@ -63,6 +64,8 @@ class PipelineConfig:
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
     diarize: DiarizeOptions = field(default_factory=DiarizeOptions)
     align: AlignOptions = field(default_factory=AlignOptions)
+    #: the second Whisper pass on diarization turns without words (``speech.gapfill``)
+    gapfill: GapFillOptions = field(default_factory=GapFillOptions)
     max_duration: float = DEFAULT_MAX_DURATION
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     tagger_dir: Path | None = None  # None: the shipped model in models/tagger
@@ -194,6 +197,29 @@ class Pipeline:
         self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
         return turns
 
+    def gap_words(self, audio, sha: str, words: list[Word], turns: list[Turn]) -> list[Word]:
+        """Words of the turns Whisper left empty, decoded alone (``speech.gapfill``),
+        cached on the recording, its words and turns and every setting that decides them."""
+        if not self.config.gapfill.enabled:
+            return []
+        import hashlib
+        import json
+
+        inputs = json.dumps([[asdict(w) for w in words], [asdict(t) for t in turns]])
+        settings = {"stage": "gapfill", **asdict(self.config.gapfill),
+                    "transcribe": asdict(self.config.transcribe), "blas_threads": BLAS_THREADS,
+                    "inputs": hashlib.sha256(inputs.encode()).hexdigest()}
+        cached = self.cache.get(sha, "gapfill", settings)
+        if cached is not None:
+            return [Word(**w) for w in cached]
+        from msw_audio.speech.gapfill import WhisperSpanDecoder
+
+        extra = (fill_gaps(words, turns, audio, WhisperSpanDecoder(self.transcriber),
+                           self.config.gapfill)
+                 if find_gaps(words, turns, self.config.gapfill) else [])  # no model load
+        self.cache.put(sha, "gapfill", settings, [asdict(w) for w in extra])
+        return extra
+
     def with_speakers(self, num_speakers: int | None = None, min_speakers: int | None = None,
                       max_speakers: int | None = None) -> Pipeline:
         """This pipeline (same loaded models) with another speaker count for diarization:
@@ -261,10 +287,11 @@ class Pipeline:
                 pending_turns = pool.submit(self.turns, audio, sha, progress)
                 words = self.words(audio, sha, progress)
                 turns = pending_turns.result()
+            extra = self.gap_words(audio, sha, words, turns)
             duration = round(len(audio) / 16000, 3)
 
         progress("align", 0.0)
-        attributed = assign_speakers(words, turns, self.config.align)
+        attributed = insert_words(assign_speakers(words, turns, self.config.align), extra)
         utterances = build_utterances(attributed, self.config.align, turns=turns)
         session = Session(
             audio=AudioInfo(path=str(audio_path.resolve()), sha256=sha,
@@ -283,6 +310,7 @@ class Pipeline:
                     k: getattr(self.config.diarize, k)
                     for k in ("num_speakers", "min_speakers", "max_speakers")}}
                 if self._diarizer else {"cached": True, **asdict(self.config.diarize)},
+                "gapfill": {**asdict(self.config.gapfill), "inserted": len(extra)},
             },
         )
         progress("align", 1.0)
