@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msw_audio.review.auth import User
-from msw_audio.web.gradio_pages import Owner, PageOwners
+from msw_audio.web.gradio_pages import ENDED, Owner, PageOwners
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,11 @@ class GradioGuard:
         holder = getattr(self.blocks, "state_holder", None)
         if not key.startswith("h:") or holder is None:
             return
-        holder.delete_state(key[2:])
-        holder.session_data.pop(key[2:], None)
+        # a login may end in another thread (a logout route, an Admin-tab handler)
+        with holder.lock:
+            holder.delete_state(key[2:])
+            holder.session_data.pop(key[2:], None)
+            holder.time_last_used.pop(key[2:], None)
 
     def _event_page(self, event_id: str) -> str:
         """The session hash Gradio serves an event id's stream from (as ``routes.py``
@@ -141,6 +144,10 @@ class GradioGuard:
             held = self.pages.claim(key, owner)
             if held is not None:
                 # the hash itself is a key to the page: never in the log
+                if held == ENDED:
+                    log.info("Gradio page of an ended login refused to login %s (user %s)"
+                             " on %s", owner.login[:6], owner.name, sub.replace(key[2:], "…"))
+                    return True
                 log.warning("Gradio page of login %s (user %s) refused to login %s (user %s)"
                             " on %s", held.login[:6], held.name, owner.login[:6],
                             owner.name, sub.replace(key[2:], "…"))

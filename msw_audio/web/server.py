@@ -113,7 +113,12 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
         # who may upload, well-formed event bodies, each page bound to its login, before
         # Gradio (web/gradio_guard.py)
-        inner = GradioGuard(inner, blocks, live_logins=sessions.live_ids)
+        guard = GradioGuard(inner, blocks, live_logins=sessions.live_ids)
+        # a login's pages go the moment it ends (logout, reset, disable), not at a prune
+        sessions.on_end(guard.pages.forget_login)
+        inner = guard
+    # a password reset or a disabled user (Admin tab, same process) ends their logins now
+    store.on_logins_end(sessions.end_user)
     return SecurityHeaders(LoginGate(inner, sessions, store))
 
 
