@@ -101,7 +101,9 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             head=HEAD,
             footer_links=[],
             run_history=False,
-            show_error=True,
+            # a crash's message (a path, a value) never reaches the page; a handler's
+            # gr.Error is shown all the same (its own message, written for the user)
+            show_error=False,
             allowed_paths=[],
             blocked_paths=[str(store.data_dir)],
             # refused while streaming (413), before a too-large file has landed on disk

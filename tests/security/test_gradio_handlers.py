@@ -41,7 +41,13 @@ from msw_audio.web.gradio_guard import UPLOAD_ACTIONS
 from tests.conftest_app import DEMO_AUDIO, PASSWORD, make_store, repeated_recording, serve_app
 from tests.conftest_app import demo_session as _demo_session
 from tests.conftest_app import write_session_dir as _write_demo_dir
-from tests.security.gradio_calls import event, guard_of, handler_table, upload_file
+from tests.security.gradio_calls import (
+    event,
+    guard_of,
+    handler_table,
+    run_direct,
+    upload_file,
+)
 from tests.store_helpers import build_session, fake_sha, write_session_dir
 from tests.test_app import _login, _request
 
@@ -371,15 +377,23 @@ def _refused_call(ctx: Ctx, name: str, who: str, other: bool) -> list[str]:
     data = (h.other if other else h.data)(ctx)
     before = snapshot(ctx)
     cookie = None if who == "no login" else ctx.cookies[who]
-    ok, out = event(ctx, cookie, name, data, session_hash,
-                    h.event(ctx, other) if h.event else None)
+    event_data = h.event(ctx, other) if h.event else None
+    ok, out = event(ctx, cookie, name, data, session_hash, event_data)
     after = snapshot(ctx)
+    # the same call on Gradio's direct route: a refusal is a 4xx or an answer, never a
+    # 500, a traceback or a server path (what it leaves behind is the queue call's test)
+    status, direct = run_direct(ctx, cookie, name, data, session_hash, event_data)
     what = f"{who} {name}{' (South)' if other else ''}"
     wrong = [f"{what}: changed {c}" for c in _changed(before, after)]
+    if status >= 500 or b"Traceback" in direct or str(ctx.store.data_dir).encode() in direct:
+        wrong.append(f"{what}: run/ answered {status}: {direct[:200]!r}")
     if who == "no login":
-        if not out.startswith("HTTP 401"):
-            wrong.append(f"{what}: {out[:200]}")
+        if not out.startswith("HTTP 401") or status != 401:
+            wrong.append(f"{what}: {out[:200]} / run/ {status}")
         return wrong
+    if who != "admin":
+        wrong += [f"{what}: run/ answer holds {s!r}"
+                  for s in _leaks(direct.decode(errors="replace"), data)]
     if who != "admin":
         wrong += [f"{what}: answer holds {s!r}" for s in _leaks(out, data)]
     if other and h.filters:
@@ -595,3 +609,25 @@ def test_a_handler_refusal_on_run_and_api_is_a_4xx(ctx: Ctx) -> None:
                                   method="POST", data=b'{"data": []}',
                                   headers={"Content-Type": "application/json"})
         assert status == 200 and "data" in json.loads(out), (route, status, out[:200])
+
+
+def test_gradios_choice_check_is_400_and_a_crash_says_nothing(ctx: Ctx) -> None:
+    """On ``run/``: an untitled ``gr.Error`` — Gradio's own check that a picker's value is
+    one of its choices — is a 400 with its message; a handler that crashes (a queue row
+    click whose index is not a number) is a 500 whose body holds no message, exception
+    name, traceback or server path, and through the queue the page hears no more."""
+    cookie = ctx.cookies["evaluator"]
+    page = f"crash-{ctx.fresh('h')}"
+    ok, out = event(ctx, cookie, "page_load", [], page)  # the pickers: North's sessions
+    assert ok, out
+    status, body = run_direct(ctx, cookie, "review_refresh", [ctx.other], page)
+    assert status == 400, (status, body[:200])
+    assert b"not in the list of choices" in body and SOUTH_WORKER.encode() not in body
+    bad = {"index": "not-a-row", "value": "x", "selected": True}
+    status, body = run_direct(ctx, cookie, "review_pick", [_ORDER], page, bad)
+    assert status == 500, (status, body[:200])
+    assert json.loads(body) == {"error": None}, body[:300]
+    ok, out = event(ctx, cookie, "review_pick", [_ORDER], page, bad)
+    assert not ok
+    for secret in ("TypeError", "Traceback", "'<'", ">=", str(ctx.store.data_dir), "/tmp"):
+        assert secret not in out, (secret, out[:300])
