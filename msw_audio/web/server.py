@@ -58,11 +58,13 @@ from msw_audio.web.routes_files import STATIC_FILES, VENDOR_FILES  # noqa: F401 
 from msw_audio.web.security import SecurityHeaders
 
 
-def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True) -> ASGIApp:
-    """The whole server: FastAPI routers + the Gradio review UI, behind the login gate."""
+def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True,
+               idle_minutes: float | None = None) -> ASGIApp:
+    """The whole server: FastAPI routers + the Gradio review UI, behind the login gate.
+    ``idle_minutes``: a login left untouched this long ends (default ``IDLE_MINUTES``)."""
     from msw_audio.web.render import codebook_view
 
-    sessions = Sessions()
+    sessions = Sessions(idle_minutes=IDLE_MINUTES if idle_minutes is None else idle_minutes)
     throttle = LoginThrottle()
     unknown = UnknownLogins(store)
     book = codebook_view(store.codebook)
@@ -132,11 +134,12 @@ def serve(
     *,
     secure_cookie: bool = False,
     log: Callable[[str], None] = print,
+    idle_minutes: float | None = None,
 ) -> None:
     """Run the server in this process until interrupted."""
     import uvicorn
 
-    app = create_app(store, secure_cookie=secure_cookie)
+    app = create_app(store, secure_cookie=secure_cookie, idle_minutes=idle_minutes)
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookie:
         log(
             f"warning: listening on {host}, reachable from other machines; serve it behind "
