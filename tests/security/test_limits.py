@@ -61,3 +61,31 @@ def test_one_address_cannot_spread_guesses_over_many_names() -> None:
     assert throttle.begin("name0", "127.0.0.2") > 0  # the address is still over its limit
     now[0] += 301
     assert throttle.begin("name0", "127.0.0.2") == 0.0
+
+
+def test_an_abandoned_upload_is_swept_and_the_upload_folder_is_owner_only(
+        tmp_path: Path) -> None:
+    """Uploads wait in ``<data>/uploads`` (0700, made by ``create_app``), not /tmp; one
+    never processed is removed by the orphan sweep (``msw-audio retention``) once it is a
+    day old, with its folder; a fresh one (perhaps still being submitted) stays."""
+    import os
+    import time
+
+    from msw_audio.web.server import create_app
+
+    store, _sid = make_store(tmp_path / "data")
+    try:
+        create_app(store)
+        uploads = store.paths.uploads
+        assert uploads.is_dir() and uploads.stat().st_mode & 0o077 == 0
+        old, fresh = uploads / "a" / "old.ogg", uploads / "b" / "fresh.ogg"
+        for f in (old, fresh):
+            f.parent.mkdir()
+            f.write_bytes(b"OggS family recording")
+        day_ago = time.time() - 25 * 3600
+        os.utime(old, (day_ago, day_ago))
+        removed = store.sweep_orphans()
+        assert str(old) in removed and not old.exists() and not old.parent.exists()
+        assert fresh.exists()
+    finally:
+        store.close()
