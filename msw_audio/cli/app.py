@@ -44,6 +44,10 @@ def _data_arg(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send the login cookie over HTTPS only (use behind an HTTPS reverse proxy)",
     )
+    p.add_argument(
+        "--idle-minutes", type=float, default=None, metavar="N",
+        help="end a login left untouched this long (default 30; the 12 h limit stays)",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -105,7 +109,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runner = start_background_worker(store)
     print(f"data folder: {store.data_dir}")
     try:
-        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie)
+        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie,
+              idle_minutes=args.idle_minutes)
     finally:
         if runner is not None:
             runner.stop()
@@ -189,7 +194,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("(new password each run; the logins are the roles' names)")
     print()
     try:
-        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie)
+        serve(store, host=args.host, port=args.port, secure_cookie=args.secure_cookie,
+              idle_minutes=args.idle_minutes)
     finally:
         if runner is not None:
             runner.stop()

@@ -148,7 +148,13 @@ def cmd_user_teams(args: argparse.Namespace) -> int:
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        for u in store.list_users(_local_user()):
+        users = store.list_users(_local_user())
+        if getattr(args, "json", False):  # for scripts: one array, no password material
+            print(json.dumps([{"name": u.name, "role": u.role, "grants": sorted(u.grants),
+                               "teams": sorted(u.teams), "worker": u.worker or None,
+                               "active": u.active} for u in users], indent=2))
+            return 0
+        for u in users:
             extra = f" +{','.join(sorted(u.grants))}" if u.grants else ""
             off = "" if u.active else "\tdisabled"
             print(f"{u.name}\t{u.role}{extra}\tteams: {','.join(sorted(u.teams))}{off}")
@@ -365,6 +371,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_user_add)
     p = _common(user_sub.add_parser("list", help="list logins"))
+    p.add_argument("--json", action="store_true", help="one JSON array (for scripts)")
     p.set_defaults(func=cmd_user_list)
     p = _common(user_sub.add_parser("teams", help="scope a login to teams ('*': every team)"))
     p.add_argument("name")
@@ -374,7 +381,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("role", choices=USER_ROLES)
     p.set_defaults(func=cmd_user_role)
-    p = _common(user_sub.add_parser("passwd", help="reset a password (ends their logins)"))
+    p = _common(user_sub.add_parser("passwd", aliases=["reset"],
+                                    help="reset a password (ends their logins)"))
     p.add_argument("name")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (one line)"

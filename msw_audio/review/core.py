@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -137,6 +138,9 @@ class StoreCore:
         #: drops its short cache of users at once, so a disable or reset made in the
         #: Admin tab ends that user's open logins at their very next request
         self.users_epoch = 0
+        #: who must hear at once that a user's open logins end (a password reset, a
+        #: disable): the web server's login sessions subscribe (``on_logins_end``)
+        self._login_enders: list[Callable[[], Callable[[str], Any] | None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -194,6 +198,26 @@ class StoreCore:
         wait for a worker's writes in WAL mode. Never write through it."""
         with self._read_sessions.begin() as s:
             yield s
+
+    def on_logins_end(self, listener: Callable[[str], Any]) -> None:
+        """Call ``listener(user name)`` when that user's open logins must end (password
+        reset, disabled). Why here: the store makes the change, and a served app (which
+        holds the logins) must end them in the same moment, not at their next request.
+        A bound method is held weakly, so an app that is gone is not kept alive."""
+        if hasattr(listener, "__self__"):
+            self._login_enders.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+        else:
+            self._login_enders.append(lambda: listener)
+
+    def _end_logins(self, name: str) -> None:
+        """Tell every listener that ``name``'s open logins end now."""
+        self.users_epoch += 1
+        for ref in list(self._login_enders):
+            listener = ref()
+            if listener is None:
+                self._login_enders.remove(ref)
+            else:
+                listener(name)
 
     def audit(
         self,

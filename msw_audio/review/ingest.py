@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -38,9 +39,36 @@ def _read_session(out_dir: Path) -> Session:
     if not path.is_file():
         raise InputError(f"{out_dir} has no session.json (is it a `msw-audio process` output?)")
     try:
-        return Session.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        session = Session.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path} is not a valid session.json: {exc}") from None
+    why = _malformed(session)
+    if why:
+        raise InputError(f"{path} is not a valid session.json: {why}")
+    return session
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _malformed(session: Session) -> str | None:
+    """Why a parsed session.json cannot be stored, or None. Why here: a time that is not a
+    number, or a text that is not a string, would otherwise fail deep inside the database
+    insert, whose error quotes every line of the transcript. Names ids, never content."""
+    for u in session.utterances:
+        if not isinstance(u.id, str) or not u.id:
+            return "an utterance has no id"
+        if not (_number(u.start) and _number(u.end)) or u.end < u.start:
+            return f"utterance {u.id[:40]!r}: start and end must be numbers, end ≥ start"
+        if not isinstance(u.text, str) or not isinstance(u.speaker, str):
+            return f"utterance {u.id[:40]!r}: text and speaker must be strings"
+        if any(not (_number(w.start) and _number(w.end)) for w in u.words):
+            return f"utterance {u.id[:40]!r}: word times must be numbers"
+    if any(not (_number(t.start) and _number(t.end)) for t in session.turns):
+        return "speaker turn times must be numbers"
+    return None
 
 
 class Ingest(StoreCore):

@@ -128,7 +128,7 @@ class Users(StoreCore):
             row = self._user_row(s, name)
             row.password_hash = hash_password(password)
             self.audit(s, actor or "system", "user.password", "user", name)
-        self.users_epoch += 1
+        self._end_logins(name)  # every open login of that user ends now
 
     def grant(self, name: str, action: str, actor: User) -> User:
         """Give one user an extra permission (e.g. ``audio.listen`` to a researcher)."""
@@ -166,8 +166,9 @@ class Users(StoreCore):
             return _user(row)
 
     def set_active(self, name: str, active: bool, actor: User) -> None:
-        """Enable or disable a login. A disabled login's open sessions end at their next
-        request (the login gate finds no active user). The last active admin cannot be
+        """Enable or disable a login. A disabled login's open sessions end at once (in a
+        served app: ``on_logins_end``; from another process, at their next request, when
+        the login gate finds no active user). The last active admin cannot be
         disabled: nobody could then enable anyone from the screen."""
         actor.require("user.manage")
         with self.tx() as s:
@@ -176,7 +177,10 @@ class Users(StoreCore):
                 self._keep_an_admin(s, row)
             row.active = active
             self.audit(s, actor, "user.enable" if active else "user.disable", "user", name)
-        self.users_epoch += 1
+        if active:
+            self.users_epoch += 1
+        else:
+            self._end_logins(name)  # a disabled user's open logins end now
 
     def set_user_role(self, name: str, role: str, actor: User) -> User:
         """Change a login's role (audited old -> new); it applies from the user's next

@@ -18,8 +18,9 @@ hash gets 403 before Gradio looks the page up.
 
 And ``run/`` and ``api/`` answer a handler's ``gr.Error`` with Gradio's error JSON and 500;
 when that error's title says which kind of no it is (``HANDLER_ERROR_TITLES``, set by
-``ui_common.handler_error``), the guard gives the response the matching 4xx, body unchanged
-(a crash, or an untitled ``gr.Error``, stays 500).
+``ui_common.handler_error``), the guard gives the response the matching 4xx, body unchanged;
+any other ``gr.Error`` (untitled, or Gradio's own choice check) is a 400. A crash stays 500
+with a body that says nothing (``CRASH_BODY``: no message, traceback or data path).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msw_audio.review.auth import User
-from msw_audio.web.gradio_pages import Owner, PageOwners
+from msw_audio.web.gradio_pages import ENDED, Owner, PageOwners
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,11 @@ class GradioGuard:
         holder = getattr(self.blocks, "state_holder", None)
         if not key.startswith("h:") or holder is None:
             return
-        holder.delete_state(key[2:])
-        holder.session_data.pop(key[2:], None)
+        # a login may end in another thread (a logout route, an Admin-tab handler)
+        with holder.lock:
+            holder.delete_state(key[2:])
+            holder.session_data.pop(key[2:], None)
+            holder.time_last_used.pop(key[2:], None)
 
     def _event_page(self, event_id: str) -> str:
         """The session hash Gradio serves an event id's stream from (as ``routes.py``
@@ -141,6 +145,10 @@ class GradioGuard:
             held = self.pages.claim(key, owner)
             if held is not None:
                 # the hash itself is a key to the page: never in the log
+                if held == ENDED:
+                    log.info("Gradio page of an ended login refused to login %s (user %s)"
+                             " on %s", owner.login[:6], owner.name, sub.replace(key[2:], "…"))
+                    return True
                 log.warning("Gradio page of login %s (user %s) refused to login %s (user %s)"
                             " on %s", held.login[:6], held.name, owner.login[:6],
                             owner.name, sub.replace(key[2:], "…"))
@@ -304,7 +312,10 @@ _APP_ERROR = frozenset({"error", "duration", "visible", "title"})
 
 
 def _handler_error_status(send: Send) -> Send:
-    """A ``send`` that turns Gradio's 500 for a titled ``gr.Error`` into its 4xx."""
+    """A ``send`` that turns Gradio's 500 on ``run/``/``api/`` into what it was: a titled
+    ``gr.Error`` its 4xx, any other ``gr.Error`` (an untitled one, Gradio's own check of a
+    picker's choices) 400 — both a refusal of the call, never a server fault — and a crash
+    a 500 whose body says nothing (no message, traceback or path reaches the client)."""
     start: Message | None = None
     chunks: list[bytes] = []
 
@@ -320,21 +331,32 @@ def _handler_error_status(send: Send) -> Send:
         if message.get("more_body", False):
             return
         body = b"".join(chunks)
-        status = _titled_error_status(body)
-        await send({**start, "status": status} if status else start)
+        status = _app_error_status(body)
+        if status is None:
+            status, body = 500, CRASH_BODY
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return rewrite
 
 
-def _titled_error_status(body: bytes) -> int | None:
+#: What a crash of a handler answers on ``run/``/``api/``: Gradio's error JSON, no message.
+CRASH_BODY = json.dumps({"error": None}).encode()
+
+
+def _app_error_status(body: bytes) -> int | None:
+    """The 4xx for Gradio's error JSON of a ``gr.Error`` (by its title, else 400); None
+    when the body is anything else (a crash)."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or set(payload) != _APP_ERROR:
         return None
-    return _TITLE_STATUS.get(payload.get("title"))  # type: ignore[arg-type]
+    title = payload.get("title")
+    return _TITLE_STATUS.get(title, 400) if isinstance(title, str) else 400
 
 
 #: What another login's page gets (the same words for every route that names one).

@@ -48,7 +48,13 @@ class _Login:
 class Sessions:
     """Logged-in browsers: token -> user name, in memory, with an absolute expiry and an
     idle timeout. A login whose user's password has changed since is refused (``name_for``
-    with the user's current credential stamp)."""
+    with the user's current credential stamp).
+
+    Whoever keeps state per login (the Gradio guard's page map) subscribes with
+    ``on_end``: each listener gets a login's id the moment it ends — logout, ``end_user``
+    (a password reset or a disabled user), or an expiry noticed on the way — so nothing of
+    an ended login outlives it until some later sweep.
+    """
 
     def __init__(self, hours: float = SESSION_HOURS, idle_minutes: float = IDLE_MINUTES,
                  clock: Callable[[], float] = time.time) -> None:
@@ -57,6 +63,16 @@ class Sessions:
         self._ttl = hours * 3600
         self._idle = idle_minutes * 60
         self._clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_end(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(login id)`` whenever a login ends (outside the lock)."""
+        self._listeners.append(listener)
+
+    def _ended(self, sids: list[str]) -> None:
+        for sid in sids:
+            for listener in self._listeners:
+                listener(sid)
 
     def create(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
@@ -76,28 +92,45 @@ class Sessions:
                 return None
             if login.expires < now or now - login.last_seen > self._idle:
                 del self._by_token[token]
-                return None
-            login.last_seen = now
-            return login
+                ended = login.sid
+            else:
+                login.last_seen = now
+                return login
+        self._ended([ended])
+        return None
 
     def name_for(self, token: str | None) -> str | None:
         login = self.login_for(token)
         return login.name if login else None
 
     def drop(self, token: str | None) -> None:
+        """End one login (logout, or the gate found its user gone or changed)."""
         with self._lock:
-            self._by_token.pop(token or "", None)
+            login = self._by_token.pop(token or "", None)
+        if login is not None:
+            self._ended([login.sid])
+
+    def end_user(self, name: str) -> int:
+        """End every open login of user ``name`` (its password was reset, or it was
+        disabled): how many ended."""
+        with self._lock:
+            tokens = [t for t, login in self._by_token.items() if login.name == name]
+            ended = [self._by_token.pop(t).sid for t in tokens]
+        self._ended(ended)
+        return len(ended)
 
     def live_ids(self) -> set[str]:
         """The ids of every login still live (not expired, not idle), dropping the ended
-        ones on the way: what the Gradio guard prunes its page owners by."""
+        ones on the way: what the Gradio guard prunes its page owners by (logins that end
+        while idle or at the absolute expiry, which no request announces)."""
         now = self._clock()
         with self._lock:
-            ended = [t for t, login in self._by_token.items()
-                     if login.expires < now or now - login.last_seen > self._idle]
-            for token in ended:
-                del self._by_token[token]
-            return {login.sid for login in self._by_token.values()}
+            tokens = [t for t, login in self._by_token.items()
+                      if login.expires < now or now - login.last_seen > self._idle]
+            ended = [self._by_token.pop(t).sid for t in tokens]
+            live = {login.sid for login in self._by_token.values()}
+        self._ended(ended)
+        return live
 
 
 class LoginThrottle:
@@ -240,8 +273,10 @@ class LoginGate:
         token = _cookie_from_scope(scope)
         login = self.sessions.login_for(token)
         user = self._user(login.name) if login else None
-        if user is not None and user.credential != login.credential:
-            self.sessions.drop(token)  # the password changed since this login: end it
+        if login is not None and (user is None or user.credential != login.credential):
+            # disabled, removed, or the password changed since this login: end it (its
+            # Gradio pages go with it, ``Sessions.on_end``)
+            self.sessions.drop(token)
             user = None
         if user is not None or path in PUBLIC_PATHS:
             state = scope.setdefault("state", {})

@@ -58,11 +58,13 @@ from msw_audio.web.routes_files import STATIC_FILES, VENDOR_FILES  # noqa: F401 
 from msw_audio.web.security import SecurityHeaders
 
 
-def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True) -> ASGIApp:
-    """The whole server: FastAPI routers + the Gradio review UI, behind the login gate."""
+def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = True,
+               idle_minutes: float | None = None) -> ASGIApp:
+    """The whole server: FastAPI routers + the Gradio review UI, behind the login gate.
+    ``idle_minutes``: a login left untouched this long ends (default ``IDLE_MINUTES``)."""
     from msw_audio.web.render import codebook_view
 
-    sessions = Sessions()
+    sessions = Sessions(idle_minutes=IDLE_MINUTES if idle_minutes is None else idle_minutes)
     throttle = LoginThrottle()
     unknown = UnknownLogins(store)
     book = codebook_view(store.codebook)
@@ -101,7 +103,9 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
             head=HEAD,
             footer_links=[],
             run_history=False,
-            show_error=True,
+            # a crash's message (a path, a value) never reaches the page; a handler's
+            # gr.Error is shown all the same (its own message, written for the user)
+            show_error=False,
             allowed_paths=[],
             blocked_paths=[str(store.data_dir)],
             # refused while streaming (413), before a too-large file has landed on disk
@@ -113,7 +117,12 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
 
         # who may upload, well-formed event bodies, each page bound to its login, before
         # Gradio (web/gradio_guard.py)
-        inner = GradioGuard(inner, blocks, live_logins=sessions.live_ids)
+        guard = GradioGuard(inner, blocks, live_logins=sessions.live_ids)
+        # a login's pages go the moment it ends (logout, reset, disable), not at a prune
+        sessions.on_end(guard.pages.forget_login)
+        inner = guard
+    # a password reset or a disabled user (Admin tab, same process) ends their logins now
+    store.on_logins_end(sessions.end_user)
     return SecurityHeaders(LoginGate(inner, sessions, store))
 
 
@@ -144,11 +153,12 @@ def serve(
     *,
     secure_cookie: bool = False,
     log: Callable[[str], None] = print,
+    idle_minutes: float | None = None,
 ) -> None:
     """Run the server in this process until interrupted."""
     import uvicorn
 
-    app = create_app(store, secure_cookie=secure_cookie)
+    app = create_app(store, secure_cookie=secure_cookie, idle_minutes=idle_minutes)
     freeze_startup_heap()
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookie:
         log(

@@ -26,15 +26,12 @@ not bad input's.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,6 +41,13 @@ from msw_audio.web.gradio_guard import UPLOAD_ACTIONS
 from tests.conftest_app import DEMO_AUDIO, PASSWORD, make_store, repeated_recording, serve_app
 from tests.conftest_app import demo_session as _demo_session
 from tests.conftest_app import write_session_dir as _write_demo_dir
+from tests.security.gradio_calls import (
+    event,
+    guard_of,
+    handler_table,
+    run_direct,
+    upload_file,
+)
 from tests.store_helpers import build_session, fake_sha, write_session_dir
 from tests.test_app import _login, _request
 
@@ -247,7 +251,7 @@ class Ctx:
 
     def upload(self, audio: Path) -> str:
         """``audio`` through Gradio's upload route as the admin; its path on the server."""
-        status, body = _upload(self.base, self.cookies["admin"], audio)
+        status, body = upload_file(self.base, self.cookies["admin"], audio)
         assert status == 200, (status, body)
         return json.loads(body)[0]
 
@@ -268,18 +272,6 @@ class Ctx:
             assert ok and REFUSAL.search(out) is None, (name, out)
         # the admin's page, handed to whoever calls next (the guard would refuse them)
         self.guard.pages.forget("h:" + session_hash)
-
-
-def _upload(base: str, cookie: str | None, audio: Path) -> tuple[int, bytes]:
-    """POST one file to Gradio's upload route (multipart, as the page sends it)."""
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
-            f"filename=\"{audio.name}\"\r\nContent-Type: audio/ogg\r\n\r\n").encode() \
-        + audio.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    status, _, out = _request(base + "/ui/gradio_api/upload", cookie=cookie, method="POST",
-                              data=body, headers=headers)
-    return status, out
 
 
 @pytest.fixture(scope="module")
@@ -335,65 +327,13 @@ def ctx(tmp_path_factory) -> Iterator[Ctx]:
         c = Ctx(store, base, own, other, sups[0], sups[1], erase_me,
                 str(imports / "visit-out"), str(imports / "visit.ogg"), south_audio,
                 load_supervision_rubric().dimensions[0].id)
-        c.guard = _guard(app)
+        c.guard = guard_of(app)
         for role, name in LOGINS.items():
             c.cookies[role] = _login(base, name)
         c.admin_ids = [s.id for s in store.list_sessions(store.get_user("ada_n"))]
-        status, _, body = _request(base + "/ui/config", cookie=c.cookies["admin"])
-        assert status == 200
-        cfg = json.loads(body)
-        kinds = {comp["id"]: comp["type"] for comp in cfg["components"]}
-        for i, dep in enumerate(cfg["dependencies"]):
-            c.deps[dep["api_name"]] = {
-                "fn_index": i, "trigger": dep["targets"][0][0],
-                "state": [kinds.get(x) == "state" for x in dep["inputs"]]}
+        c.deps = handler_table(base, c.cookies["admin"])
         yield c
     store.close()
-
-
-def _guard(app: Any) -> Any:
-    """The ``GradioGuard`` inside ``create_app``'s middleware."""
-    from msw_audio.web.gradio_guard import GradioGuard
-
-    while not isinstance(app, GradioGuard):
-        app = app.app
-    return app
-
-
-def event(ctx: Ctx, cookie: str | None, name: str, data: list[Any], session_hash: str,
-          event_data: Any = None) -> tuple[bool, str]:
-    """Post handler ``name`` to Gradio's queue with ``data`` (its inputs without the
-    ``gr.State`` ones, which Gradio keeps per session) and read its result from the event
-    stream: (completed without error, the answer as text)."""
-    dep = ctx.deps[name]
-    values = iter(data)
-    full = [None if is_state else next(values) for is_state in dep["state"]]
-    assert next(values, "end") == "end", f"{name}: too many inputs"
-    payload = {"data": full, "event_data": event_data, "fn_index": dep["fn_index"],
-               "trigger_id": dep["trigger"], "session_hash": session_hash}
-    headers = {"Content-Type": "application/json"}
-    status, _, body = _request(ctx.base + "/ui/gradio_api/queue/join", cookie=cookie,
-                               method="POST", data=json.dumps(payload).encode(),
-                               headers=headers)
-    if status != 200:
-        return False, f"HTTP {status}: {body.decode(errors='replace')}"
-    event_id = json.loads(body)["event_id"]
-    conn = http.client.HTTPConnection(urlsplit(ctx.base).netloc, timeout=60)
-    try:
-        conn.request("GET", f"/ui/gradio_api/queue/data?session_hash={session_hash}",
-                     headers={"Cookie": cookie or ""})
-        resp = conn.getresponse()
-        for raw in resp:
-            line = raw.decode().strip()
-            if not line.startswith("data:"):
-                continue
-            msg = json.loads(line[5:])
-            if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
-                out = msg.get("output") or {}
-                return bool(msg.get("success")), json.dumps(out.get("error") or out)
-    finally:
-        conn.close()
-    raise AssertionError(f"{name}: no completed event")
 
 
 def snapshot(ctx: Ctx) -> tuple[dict[str, list[str]], list[str]]:
@@ -437,15 +377,23 @@ def _refused_call(ctx: Ctx, name: str, who: str, other: bool) -> list[str]:
     data = (h.other if other else h.data)(ctx)
     before = snapshot(ctx)
     cookie = None if who == "no login" else ctx.cookies[who]
-    ok, out = event(ctx, cookie, name, data, session_hash,
-                    h.event(ctx, other) if h.event else None)
+    event_data = h.event(ctx, other) if h.event else None
+    ok, out = event(ctx, cookie, name, data, session_hash, event_data)
     after = snapshot(ctx)
+    # the same call on Gradio's direct route: a refusal is a 4xx or an answer, never a
+    # 500, a traceback or a server path (what it leaves behind is the queue call's test)
+    status, direct = run_direct(ctx, cookie, name, data, session_hash, event_data)
     what = f"{who} {name}{' (South)' if other else ''}"
     wrong = [f"{what}: changed {c}" for c in _changed(before, after)]
+    if status >= 500 or b"Traceback" in direct or str(ctx.store.data_dir).encode() in direct:
+        wrong.append(f"{what}: run/ answered {status}: {direct[:200]!r}")
     if who == "no login":
-        if not out.startswith("HTTP 401"):
-            wrong.append(f"{what}: {out[:200]}")
+        if not out.startswith("HTTP 401") or status != 401:
+            wrong.append(f"{what}: {out[:200]} / run/ {status}")
         return wrong
+    if who != "admin":
+        wrong += [f"{what}: run/ answer holds {s!r}"
+                  for s in _leaks(direct.decode(errors="replace"), data)]
     if who != "admin":
         wrong += [f"{what}: answer holds {s!r}" for s in _leaks(out, data)]
     if other and h.filters:
@@ -559,7 +507,7 @@ def test_gradio_upload_only_for_roles_that_upload(ctx: Ctx, who: str, tmp_path: 
     # be streaming when the server answers (the client sees a broken pipe, not the 403)
     small = tmp_path / "clip.ogg"
     small.write_bytes(DEMO_AUDIO.read_bytes()[:4096])
-    status, body = _upload(ctx.base, ctx.cookies.get(who), small)
+    status, body = upload_file(ctx.base, ctx.cookies.get(who), small)
     after = sorted(str(p) for p in uploads.rglob("*"))
     if who == "no login":
         assert status == 401
@@ -661,3 +609,25 @@ def test_a_handler_refusal_on_run_and_api_is_a_4xx(ctx: Ctx) -> None:
                                   method="POST", data=b'{"data": []}',
                                   headers={"Content-Type": "application/json"})
         assert status == 200 and "data" in json.loads(out), (route, status, out[:200])
+
+
+def test_gradios_choice_check_is_400_and_a_crash_says_nothing(ctx: Ctx) -> None:
+    """On ``run/``: an untitled ``gr.Error`` — Gradio's own check that a picker's value is
+    one of its choices — is a 400 with its message; a handler that crashes (a queue row
+    click whose index is not a number) is a 500 whose body holds no message, exception
+    name, traceback or server path, and through the queue the page hears no more."""
+    cookie = ctx.cookies["evaluator"]
+    page = f"crash-{ctx.fresh('h')}"
+    ok, out = event(ctx, cookie, "page_load", [], page)  # the pickers: North's sessions
+    assert ok, out
+    status, body = run_direct(ctx, cookie, "review_refresh", [ctx.other], page)
+    assert status == 400, (status, body[:200])
+    assert b"not in the list of choices" in body and SOUTH_WORKER.encode() not in body
+    bad = {"index": "not-a-row", "value": "x", "selected": True}
+    status, body = run_direct(ctx, cookie, "review_pick", [_ORDER], page, bad)
+    assert status == 500, (status, body[:200])
+    assert json.loads(body) == {"error": None}, body[:300]
+    ok, out = event(ctx, cookie, "review_pick", [_ORDER], page, bad)
+    assert not ok
+    for secret in ("TypeError", "Traceback", "'<'", ">=", str(ctx.store.data_dir), "/tmp"):
+        assert secret not in out, (secret, out[:300])

@@ -12,24 +12,23 @@ hash is refused, its state is dropped when the guard prunes, and a new page work
 from __future__ import annotations
 
 import copy
-import http.client
 import json
 import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from msw_audio.web.gradio_pages import Owner, PageOwners
+from msw_audio.web.gradio_pages import ENDED, Owner, PageOwners
 from tests.conftest_app import DEMO_AUDIO, PASSWORD, make_store, serve_app
-from tests.security.test_gradio_handlers import _guard, event
+from tests.security.gradio_calls import JSON, event, guard_of, handler_table, stream_status, upload
 from tests.test_app import _login, _request
 
-JSON = {"Content-Type": "application/json"}
 NOT_YOURS = b"belongs to another login"
+#: logins whose pages the tests end: by logout, by a password reset, by a disable
+ENDERS = {"logout": "cleo", "reset": "dora", "disable": "erin"}
 
 
 @dataclass
@@ -49,21 +48,15 @@ def served(tmp_path_factory) -> Iterator[Served]:
     from msw_audio.web.server import create_app
 
     store, own = make_store(tmp_path_factory.mktemp("pages") / "data")
-    for name in ("ann", "ben"):  # two evaluators of the same team: only the page differs
+    # two evaluators of the same team (only the page differs), and three to end
+    for name in ("ann", "ben", *ENDERS.values()):
         store.add_user(name, "evaluator", PASSWORD)
     app = create_app(store)
     with serve_app(app) as base:
-        s = Served(store, base, own, _guard(app))
-        for name in ("ann", "ben"):
+        s = Served(store, base, own, guard_of(app))
+        for name in ("ann", "ben", "ada"):
             s.cookies[name] = _login(base, name)
-        status, _, body = _request(base + "/ui/config", cookie=s.cookies["ann"])
-        assert status == 200
-        cfg = json.loads(body)
-        kinds = {comp["id"]: comp["type"] for comp in cfg["components"]}
-        for i, dep in enumerate(cfg["dependencies"]):
-            s.deps[dep["api_name"]] = {
-                "fn_index": i, "trigger": dep["targets"][0][0],
-                "state": [kinds.get(x) == "state" for x in dep["inputs"]]}
+        s.deps = handler_table(base, s.cookies["ann"])
         yield s
     store.close()
 
@@ -72,17 +65,6 @@ def _state(s: Served, session_hash: str) -> dict[int, Any]:
     """The ``gr.State`` values Gradio holds for a page (a copy)."""
     return copy.deepcopy(dict(s.guard.blocks.state_holder.session_data[session_hash]
                               .state_data))
-
-
-def _stream_status(s: Served, path: str, cookie: str) -> tuple[int, bytes]:
-    """A GET that may answer an endless event stream: its status and first bytes."""
-    conn = http.client.HTTPConnection(urlsplit(s.base).netloc, timeout=30)
-    try:
-        conn.request("GET", path, headers={"Cookie": cookie})
-        resp = conn.getresponse()
-        return resp.status, resp.read(200) if resp.status != 200 else resp.readline()
-    finally:
-        conn.close()
 
 
 def _replays(s: Served, page: str, call_event: str, upload_id: str) -> dict[str, tuple]:
@@ -115,14 +97,7 @@ def _replays(s: Served, page: str, call_event: str, upload_id: str) -> dict[str,
 
 
 def _upload(s: Served, cookie: str, upload_id: str) -> int:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
-            f"filename=\"a.ogg\"\r\nContent-Type: audio/ogg\r\n\r\n").encode() \
-        + DEMO_AUDIO.read_bytes()[:4096] + f"\r\n--{boundary}--\r\n".encode()
-    status, _, _ = _request(f"{s.base}/ui/gradio_api/upload?upload_id={upload_id}",
-                            cookie=cookie, method="POST", data=body,
-                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    return status
+    return upload(s.base, cookie, DEMO_AUDIO.read_bytes()[:4096], upload_id=upload_id)[0]
 
 
 def test_another_login_replaying_a_page_is_refused_everywhere(
@@ -150,7 +125,7 @@ def test_another_login_replaying_a_page_is_refused_everywhere(
     caplog.set_level(logging.WARNING, logger="msw_audio.web.gradio_guard")
     for what, (method, path, body) in _replays(s, page, call_event, upload_id).items():
         if method == "GET":
-            status, out = _stream_status(s, path, ben)
+            status, out = stream_status(s.base, path, ben)
         else:
             status, _, out = _request(s.base + path, cookie=ben, method=method,
                                       data=json.dumps(body).encode(), headers=JSON)
@@ -175,34 +150,100 @@ def test_another_login_replaying_a_page_is_refused_everywhere(
 
 
 def test_signing_out_and_in_again_is_a_fresh_page(served: Served) -> None:
-    """A new login of the same user does not get the old tab's page: 403 on it, its
-    Gradio state gone once the guard prunes, and a new page works."""
+    """A new login of the same user does not get the old tab's page: its Gradio state is
+    gone the moment the user signs out (no prune, no wait), the old hash is refused to the
+    new login (403: reload), and a new page works."""
     s = served
     cookie = _login(s.base, "ann")
     page = "page-" + uuid.uuid4().hex
     ok, out = event(s, cookie, "page_load", [], page)
     assert ok, out
+    assert page in s.guard.blocks.state_holder.session_data
     status, _, _ = _request(s.base + "/logout", cookie=cookie, method="POST", data=b"")
     assert status == 303
+    assert page not in s.guard.blocks.state_holder.session_data
+    assert s.guard.pages.owner("h:" + page) is None and s.guard.pages.is_ended("h:" + page)
     again = _login(s.base, "ann")
     ok, out = event(s, again, "review_refresh", [s.own], page)
-    assert not ok and "HTTP 403" in out and "another login" in out, out
-    assert page in s.guard.blocks.state_holder.session_data
-    assert "h:" + page in s.guard.pages.prune()  # the ended login's pages, with their state
-    assert page not in s.guard.blocks.state_holder.session_data
+    assert not ok and "HTTP 403" in out and "reload the page" in out, out
     fresh = "page-" + uuid.uuid4().hex
     assert event(s, again, "page_load", [], fresh)[0]
     ok, out = event(s, again, "review_refresh", [s.own], fresh)
     assert ok and "Demo visit" in out, out
 
 
+def _end(s: Served, how: str, name: str, cookie: str) -> None:
+    """End ``name``'s login the way a person does: sign out, or the admin (in the Admin
+    tab, on the admin's own page) resets the password or disables the login."""
+    if how == "logout":
+        status, _, _ = _request(s.base + "/logout", cookie=cookie, method="POST", data=b"")
+        assert status == 303
+        return
+    admin_page = "admin-" + uuid.uuid4().hex
+    assert event(s, s.cookies["ada"], "page_load", [], admin_page)[0]  # fills the pickers
+    if how == "reset":
+        ok, out = event(s, s.cookies["ada"], "admin_reset_password",
+                        [name, "a-new-password-9", "a-new-password-9"], admin_page)
+    else:
+        ok, out = event(s, s.cookies["ada"], "admin_disable", [name], admin_page)
+    assert ok and "⚠" not in out and "\\u26a0" not in out, out
+
+
+@pytest.mark.parametrize("how", list(ENDERS))
+def test_logout_reset_and_disable_drop_the_logins_pages_at_once(served: Served,
+                                                                 how: str) -> None:
+    """The moment a login ends — its user signs out, or an admin resets the password or
+    disables the user — its Gradio pages are forgotten with their state, before any prune
+    and without waiting: the old hash is refused, the old cookie gets 401; the admin's own
+    page and another login's page are untouched."""
+    s = served
+    name = ENDERS[how]
+    cookie = _login(s.base, name)
+    pages = ["page-" + uuid.uuid4().hex for _ in range(2)]
+    for page in pages:  # two tabs of the same login
+        ok, out = event(s, cookie, "page_load", [], page)
+        assert ok, out
+    other = "page-" + uuid.uuid4().hex
+    assert event(s, s.cookies["ben"], "page_load", [], other)[0]
+    held = s.guard.blocks.state_holder.session_data
+    assert all(p in held and s.guard.pages.owner("h:" + p) is not None for p in pages)
+    pruned_at = s.guard.pages._pruned_at
+
+    _end(s, how, name, cookie)
+    assert s.guard.pages._pruned_at == pruned_at, "dropped by the login's end, not a prune"
+    for page in pages:
+        assert page not in held, f"{how}: the page's Gradio state outlived the login"
+        assert s.guard.pages.owner("h:" + page) is None
+        assert s.guard.pages.is_ended("h:" + page)
+    assert other in held and s.guard.pages.owner("h:" + other) is not None
+    status, _, _ = _request(s.base + "/api/sessions", cookie=cookie)
+    assert status == 401, how
+    # the hash is refused to anyone later, even a new login of the same user
+    if how == "disable":
+        s.store.set_active(name, True, s.store.get_user("ada"))
+    again = _login_as(s, name, "a-new-password-9" if how == "reset" else PASSWORD)
+    ok, out = event(s, again, "review_refresh", [s.own], pages[0])
+    assert not ok and "HTTP 403" in out, out
+    assert event(s, s.cookies["ben"], "review_refresh", [s.own], other)[0]
+
+
+def _login_as(s: Served, name: str, password: str) -> str:
+    status, headers, _ = _request(
+        s.base + "/login", method="POST",
+        data=f"username={name}&password={password}&next=/".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303 and "set-cookie" in headers, status
+    return headers["set-cookie"].split(";")[0]
+
+
 def test_the_page_map_is_bounded_and_forgets_ended_logins() -> None:
     """Per login and in all, the oldest pages go first (their state with them); the pages
-    of a login no longer live are forgotten at the next prune."""
-    live = {"L1", "L2"}
+    of a login no longer live are forgotten at the next prune, or at once when the login
+    ends (``forget_login``), and then refused to everyone."""
+    live = {"L1", "L2", "L3"}
     dropped: list[str] = []
     pages = PageOwners(lambda: set(live), dropped.append, per_login=3, total=5)
-    one, two = Owner(1, "L1", "ann"), Owner(2, "L2", "ben")
+    one, two, three = Owner(1, "L1", "ann"), Owner(2, "L2", "ben"), Owner(3, "L3", "cleo")
     for i in range(10):
         assert pages.claim(f"h:a{i}", one) is None
     assert len(pages) == 3 and dropped == [f"h:a{i}" for i in range(7)]
@@ -211,6 +252,11 @@ def test_the_page_map_is_bounded_and_forgets_ended_logins() -> None:
         assert pages.claim(f"h:b{i}", two) is None
     assert len(pages) == 5 and dropped[-1] == "h:a7"  # the oldest of all went first
     assert pages.owner("h:a8") == one
+    assert pages.claim("h:a0", two) is None  # pushed out by the bounds: free again
     live.discard("L1")
     assert sorted(pages.prune()) == ["h:a8", "h:a9"]
-    assert len(pages) == 3 and pages.claim("h:a9", two) is None
+    assert len(pages) == 3 and pages.claim("h:a9", two) == ENDED
+    assert sorted(pages.forget_login("L2")) == ["h:a0", "h:b1", "h:b2"]
+    assert sorted(dropped[-3:]) == ["h:a0", "h:b1", "h:b2"] and len(pages) == 0
+    assert pages.claim("h:b2", three) == ENDED and pages.claim("h:c0", three) is None
+    assert pages.forget_login("nobody") == []

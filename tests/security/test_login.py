@@ -99,3 +99,37 @@ def test_login_cookie_is_httponly_samesite_strict(served):
     _status, headers = _post_login(base, "eva", PASSWORD)
     cookie = headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_an_older_weaker_hash_is_rehashed_at_the_next_login(tmp_path: Path) -> None:
+    """A password stored with the old scrypt cost (N=2^14) still signs in once, and is then
+    stored at OWASP's N=2^17; a wrong password changes nothing."""
+    import base64
+    import hashlib
+    import secrets
+
+    from sqlalchemy import update
+
+    from msw_audio.review.auth import needs_rehash
+    from msw_audio.review.db import UserRow
+
+    store, _sid = make_store(tmp_path / "data")
+    try:
+        salt = secrets.token_bytes(16)
+        digest = hashlib.scrypt(b"old-password-1", salt=salt, n=2**14, r=8, p=1, dklen=32)
+        old = (f"scrypt${2**14}$8$1${base64.b64encode(salt).decode()}$"
+               f"{base64.b64encode(digest).decode()}")
+        with store.tx() as s:
+            s.execute(update(UserRow).where(UserRow.name == "eva").values(password_hash=old))
+
+        def stored() -> str:
+            with store.rtx() as s:
+                return s.query(UserRow).filter_by(name="eva").one().password_hash
+
+        assert store.authenticate("eva", "wrong-password") is None and stored() == old
+        assert store.authenticate("eva", "old-password-1") is not None
+        assert stored() != old and stored().startswith(f"scrypt${2**17}$8$1$")
+        assert not needs_rehash(stored())
+        assert store.authenticate("eva", "old-password-1") is not None
+    finally:
+        store.close()
