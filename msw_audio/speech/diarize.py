@@ -48,6 +48,10 @@ class DiarizeOptions:
     # all its frames when those are too short): overlap blurs far-field speakers together.
     # LOMO chose it in 4 of 5 folds and on all ten clips (AMI DER 0.284 vs 0.296 without).
     embedding_exclude_overlap: bool = True
+    # Most speech (seconds) per embedding: longer stretches of a local speaker's speech in a
+    # 10 s chunk are centre-cropped to it; None embeds all of it (sherpa-onnx's way). It
+    # changes the embeddings, so it is part of the features' cache key (``feature_settings``).
+    embedding_max_seconds: float | None = 3.0
     clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
     min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
     # Guard against one cluster per window: a found speaker with less than this much speech
@@ -259,7 +263,8 @@ class Diarizer:
             torch.set_num_threads(options.threads)
         self.device = _torch_device(options.device)
         segmentation = Model.from_pretrained(str(segmentation_checkpoint()))
-        embedding = CAMPPlusEmbedding(campplus_checkpoint())
+        embedding = CAMPPlusEmbedding(campplus_checkpoint(),
+                                      max_seconds=options.embedding_max_seconds)
         pipeline = SpeakerDiarization(
             segmentation=segmentation,
             segmentation_step=options.segmentation_step,
@@ -294,6 +299,7 @@ class Diarizer:
             "threshold": self.options.clustering_threshold,
             "segmentation_step": self.options.segmentation_step,
             "embedding_exclude_overlap": self.options.embedding_exclude_overlap,
+            "embedding_max_seconds": self.options.embedding_max_seconds,
             "min_speaker_seconds": self.options.min_speaker_seconds,
             "num_speakers": self.options.num_speakers,
             "min_speakers": self.options.min_speakers,
