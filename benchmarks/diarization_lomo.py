@@ -39,10 +39,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "trn04": ("trn04",),
     "trn05": ("trn05",),
 }
-# The grid. Steps finer than 0.3 are scored but never chosen: they do not fit the time
-# budget (diarization must hide behind transcription, RTF ~0.075; see ``main_rtf``: on the
-# demo 0.3 costs 1.7x the CPU of 0.5, ~0.077 on an idle box, borderline; 0.2 costs 2.3x).
-STEPS = (0.5, 0.3, 0.2, 0.1)
+# The grid. Steps finer than 0.3 (MSW_LOMO_STEPS=0.5,0.3,0.2,0.1) are scored but never
+# chosen: they do not fit the time budget (diarization must hide behind transcription, RTF
+# ~0.075; see ``main_rtf``: on the demo 0.3 costs 1.7x the CPU of 0.5, 0.2 2.3x).
+STEPS = tuple(float(x) for x in os.environ.get("MSW_LOMO_STEPS", "0.5,0.3").split(","))
 CHOOSABLE_STEPS = (0.5, 0.3)
 EXCLUDE = (False, True)
 # Most speech per embedding (s): 3 = the earlier centre crop, None = all of the local
@@ -295,13 +295,15 @@ def main_rtf(threads: int = 1) -> int:
     base = DiarizeOptions(threads=threads)
     print("| engine | setting | file | audio s | wall RTF | CPU s / audio s |")
     print("|---|---|---|---|---|---|")
-    for step in (0.5, 0.3, 0.2):  # cost is ~linear in 1/step: 0.1 is ~2x of 0.2
-        diarizer = Diarizer(replace(base, segmentation_step=step))
+    # cost is ~linear in 1/step (0.1 is ~2x of 0.2) and in the speech embedded per chunk
+    for step, emb in itertools.product((0.5, 0.3), EMB_SECONDS):
+        diarizer = Diarizer(replace(base, segmentation_step=step, embedding_max_seconds=emb))
+        crop = "all speech" if emb is None else f"{emb:g} s crop"
         for item in (clip, demo):
             audio = load_audio(item.audio)
             wall, cpu = _timed(lambda a=audio, d=diarizer: d(a))
             dur = len(audio) / 16000
-            print(f"| msw-audio | step {step:g}, no-overlap emb | {item.name} | {dur:.0f} | "
+            print(f"| msw-audio | step {step:g}, no-overlap, {crop} | {item.name} | {dur:.0f} | "
                   f"{wall / dur:.3f} | {cpu / dur:.3f} |", flush=True)
     sherpa = SherpaDiarizer(threads=threads)
     for item in (clip, demo):
