@@ -58,7 +58,8 @@ class DiarizeOptions:
     # is merged into the nearest bigger speaker (``merge_tiny_clusters``). LOMO grid 0-4 s.
     # Not applied when ``num_speakers`` is given, and never below ``min_speakers`` clusters.
     min_speaker_seconds: float = 2.0
-    min_duration_off: float = 0.0
+    min_duration_off: float = 0.0  # gaps shorter than this inside one speaker are filled
+    min_duration_on: float = 0.0  # turns shorter than this are dropped (sherpa-onnx: 0.3 s)
     # CAM++ activations are ~20 MB per 3 s crop: batches of 32 cost ~700 MB more peak memory
     # on a 30-min file than batches of 8, for no speed (benchmarks/RESULTS.md)
     embedding_batch_size: int = 8
@@ -92,6 +93,7 @@ class DiarizationFeatures:
 #: cached ``DiarizationFeatures`` of a recording serve every value of these (re-split).
 CLUSTERING_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "clustering_threshold",
                      "min_cluster_size", "min_speaker_seconds", "min_duration_off",
+                     "min_duration_on",
                      "max_clustered_embeddings")
 #: Fields that never change any result (where and how fast it runs, in how big windows).
 RUNTIME_FIELDS = ("device", "threads", "embedding_batch_size", "segmentation_batch_size",
@@ -470,7 +472,8 @@ class Diarizer:
         # The overlap-aware annotation, not the exclusive one: a backchannel inside another
         # speaker's turn must survive to the word-assignment step (msw_audio.speech.align).
         annotation = pipeline.to_annotation(
-            discrete, min_duration_on=0.0, min_duration_off=options.min_duration_off
+            discrete, min_duration_on=options.min_duration_on,
+            min_duration_off=options.min_duration_off
         )
         labels = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(annotation.labels())}
         turns = [
