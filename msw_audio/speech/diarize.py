@@ -49,8 +49,11 @@ class DiarizeOptions:
     # LOMO chose it in 4 of 5 folds and on all ten clips (AMI DER 0.284 vs 0.296 without).
     embedding_exclude_overlap: bool = True
     # Most speech (seconds) per embedding: longer stretches of a local speaker's speech in a
-    # 10 s chunk are centre-cropped to it; None embeds all of it (sherpa-onnx's way). It
-    # changes the embeddings, so it is part of the features' cache key (``feature_settings``).
+    # 10 s chunk are centre-cropped to it; None embeds all of it (sherpa-onnx's way). LOMO
+    # kept 3 s: all speech gave held-out 0.291 against 0.300 when only it was allowed, but
+    # the whole grid (3 s / 6 s / all) chose 6 s in 4 folds and did worse (0.304), all ten
+    # clips tie (0.284), and all speech costs 1.4x the CPU on the demo (0.092 vs 0.064 CPU
+    # s / audio s, over transcription's). Part of the features' cache key.
     embedding_max_seconds: float | None = 3.0
     clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
     min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
