@@ -231,8 +231,8 @@ class CAMPPlusEmbedding(Model):
         Speech shorter than ``MIN_SECONDS`` is tiled to it (CAM++ needs some context, and
         tiling keeps short turns' statistics those of the voice); longer speech is used
         whole, or centre-cropped to ``max_seconds`` when that is set. Items of equal length
-        run as one batch, each other length alone, so an item's embedding never depends on
-        what else is in its batch (no padding). Returns (batch, 192); rows for silent local
+        run as one batch, each other length alone: no padding, which would change CAM++'s
+        context pooling and so the embedding. Returns (batch, 192); rows for silent local
         speakers are NaN, which pyannote's clustering treats as "no embedding".
         """
         batch, _, num_samples = waveforms.shape
