@@ -39,13 +39,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "trn04": ("trn04",),
     "trn05": ("trn05",),
 }
-# The grid. Steps finer than 0.3 are scored but never chosen: they do not fit the time
-# budget (diarization must hide behind transcription, RTF ~0.075; see ``main_rtf``: on the
-# demo 0.3 costs 1.7x the CPU of 0.5, ~0.077 on an idle box, borderline; 0.2 costs 2.3x).
-STEPS = (0.5, 0.3, 0.2, 0.1)
+# The grid. Steps finer than 0.3 (MSW_LOMO_STEPS=0.5,0.3,0.2,0.1) are scored but never
+# chosen: they do not fit the time budget (diarization must hide behind transcription, RTF
+# ~0.075; see ``main_rtf``: on the demo 0.3 costs 1.7x the CPU of 0.5, 0.2 2.3x).
+STEPS = tuple(float(x) for x in os.environ.get("MSW_LOMO_STEPS", "0.5,0.3").split(","))
 CHOOSABLE_STEPS = (0.5, 0.3)
 EXCLUDE = (False, True)
-THRESHOLDS = (0.6, 0.7, 0.8, 0.9)  # 1.0 ties 0.9 on all ten clips, 1.1 is worse
+# Most speech per embedding (s): 3 = the earlier centre crop, None = all of the local
+# speaker's speech in the chunk (sherpa-onnx's way; CAMPPlusEmbedding.max_seconds)
+EMB_SECONDS = (3.0, 6.0, None)
+THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 1.0)  # 1.0 tied 0.9 with 3 s crops, 1.1 was worse
 MIN_SECONDS = (0.0, 1.0, 2.0, 4.0)
 SHERPA_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -54,12 +57,20 @@ SHERPA_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 class Setting:
     step: float
     exclude_overlap: bool
+    emb_seconds: float | None
     threshold: float
     min_seconds: float
+    post: bool = False  # sherpa-onnx's post-processing: drop turns < 0.3 s, fill gaps < 0.5 s
 
     def __str__(self) -> str:
-        return (f"step {self.step:g}, {'no-overlap' if self.exclude_overlap else 'all'} emb, "
-                f"thr {self.threshold:g}, min {self.min_seconds:g} s")
+        crop = "all speech" if self.emb_seconds is None else f"{self.emb_seconds:g} s crop"
+        return (f"step {self.step:g}, {'no-overlap' if self.exclude_overlap else 'all'} frames,"
+                f" {crop}, thr {self.threshold:g}, min {self.min_seconds:g} s"
+                + (", on 0.3 / off 0.5" if self.post else ""))
+
+    @property
+    def features_key(self) -> tuple:
+        return (self.step, self.exclude_overlap, self.emb_seconds)
 
 
 @dataclass
@@ -97,29 +108,32 @@ def pooled(scores: list[Score]) -> float:
 
 
 class Features:
-    """Model outputs per (file, step, overlap-free), computed once and cached on disk."""
+    """Model outputs per (file, step, overlap-free, embedding seconds), computed once and
+    cached on disk."""
 
     def __init__(self) -> None:
         self._diarizers: dict = {}
 
-    def diarizer(self, step: float, exclude: bool):
+    def diarizer(self, step: float, exclude: bool, emb_seconds: float | None):
         from msw_audio.speech.diarize import DiarizeOptions, Diarizer
 
-        key = (step, exclude)
+        key = (step, exclude, emb_seconds)
         if key not in self._diarizers:
             options = DiarizeOptions(segmentation_step=step, embedding_exclude_overlap=exclude,
-                                     threads=1)
+                                     embedding_max_seconds=emb_seconds, threads=1)
             self._diarizers[key] = Diarizer(options)
         return self._diarizers[key]
 
-    def get(self, item: bench.Item, step: float, exclude: bool):
+    def get(self, item: bench.Item, step: float, exclude: bool, emb_seconds: float | None):
         digest = hashlib.sha1(item.audio.read_bytes()).hexdigest()[:12]
-        path = _cache() / f"{item.audio.stem}-{digest}-s{step:g}-x{int(exclude)}.pkl"
+        crop = "all" if emb_seconds is None else f"{emb_seconds:g}"
+        path = _cache() / f"{item.audio.stem}-{digest}-s{step:g}-x{int(exclude)}-e{crop}.pkl"
         if path.exists():
             return pickle.loads(path.read_bytes())
         from msw_audio.speech.audio import load_audio
 
-        features = self.diarizer(step, exclude).features(load_audio(item.audio))
+        diarizer = self.diarizer(step, exclude, emb_seconds)
+        features = diarizer.features(load_audio(item.audio))
         path.write_bytes(pickle.dumps(features))
         return features
 
@@ -128,15 +142,17 @@ def msw_scores(items, settings, features: Features) -> dict[Setting, dict[str, S
     out: dict[Setting, dict[str, Score]] = {s: {} for s in settings}
     for item in items:
         ref = bench.reference(item)
-        for (step, exclude), group in itertools.groupby(
-            sorted(settings, key=lambda s: (s.step, s.exclude_overlap)),
-            key=lambda s: (s.step, s.exclude_overlap),
+        for key, group in itertools.groupby(
+            sorted(settings, key=lambda s: str(s.features_key)),
+            key=lambda s: s.features_key,
         ):
-            feats = features.get(item, step, exclude)
-            diarizer = features.diarizer(step, exclude)
+            feats = features.get(item, *key)
+            diarizer = features.diarizer(*key)
+            post = replace(diarizer.options, min_duration_on=0.3, min_duration_off=0.5)
             for setting in group:
                 turns = diarizer.turns(feats, clustering_threshold=setting.threshold,
-                                       min_speaker_seconds=setting.min_seconds)
+                                       min_speaker_seconds=setting.min_seconds,
+                                       options=post if setting.post else None)
                 out[setting][item.audio.stem] = _score(
                     ref, [(t.start, t.end, t.speaker) for t in turns])
         print(f"  msw-audio grid: {item.name} done", flush=True)
@@ -180,31 +196,9 @@ def lomo(table: dict, allowed=None) -> list[tuple[str, object, float, float, lis
     return rows
 
 
-def main() -> int:
-    from msw_audio.speech.weights import offline_environment
-
-    offline_environment()
-    import torch
-
-    torch.set_num_threads(1)
-    ami = bench.ami_items()
-    sessions = bench.session_items()
-    settings = [Setting(*v) for v in itertools.product(STEPS, EXCLUDE, THRESHOLDS, MIN_SECONDS)]
-    features = Features()
-    t0 = time.time()
-    msw = msw_scores(ami, settings, features)
-    print(f"  msw-audio grid: {len(settings)} settings in {time.time() - t0:.0f} s", flush=True)
-    t0 = time.time()
-    sherpa = sherpa_scores(ami, SHERPA_THRESHOLDS)
-    print(f"  sherpa-onnx grid: {len(SHERPA_THRESHOLDS)} thresholds in {time.time() - t0:.0f} s")
-
-    def choosable(s: Setting) -> bool:
-        return s.step in CHOOSABLE_STEPS
-
-    msw_rows = lomo(msw, choosable)
-    sherpa_rows = lomo(sherpa)
-    fine_rows = lomo(msw)  # any step, budget ignored: what a finer step would buy
-    print("\n## Leave-one-meeting-out (AMI, DER collar 0, overlap scored, pooled per group)\n")
+def print_table(title: str, msw_rows, sherpa_rows) -> None:
+    """One LOMO table: held-out beside tuned-on, msw-audio beside sherpa-onnx, per group."""
+    print(f"\n## {title} (AMI, DER collar 0, overlap scored, pooled per group)\n")
     print("| held-out group | msw held-out | msw tuned-on | msw setting chosen | "
           "sherpa held-out | sherpa tuned-on | sherpa thr | spk ref / msw / sherpa |")
     print("|---|---|---|---|---|---|---|---|")
@@ -216,7 +210,46 @@ def main() -> int:
               f"{sbest:g} | {counts} |")
     all_held = [s for row in msw_rows for s in row[4]]
     all_sheld = [s for row in sherpa_rows for s in row[4]]
-    print(f"| **all, held-out** | {pooled(all_held):.3f} | | | {pooled(all_sheld):.3f} | | | |")
+    print(f"| **all, held-out** | {pooled(all_held):.3f} | | | {pooled(all_sheld):.3f} | | | |",
+          flush=True)
+
+
+def main() -> int:
+    from msw_audio.speech.weights import offline_environment
+
+    offline_environment()
+    import torch
+
+    torch.set_num_threads(1)
+    ami = bench.ami_items()
+    sessions = bench.session_items()
+    settings = [Setting(*v) for v in itertools.product(STEPS, EXCLUDE, EMB_SECONDS, THRESHOLDS,
+                                                       MIN_SECONDS)]
+    features = Features()
+    t0 = time.time()
+    msw = msw_scores(ami, settings, features)
+    print(f"  msw-audio grid: {len(settings)} settings in {time.time() - t0:.0f} s", flush=True)
+    t0 = time.time()
+    sherpa = sherpa_scores(ami, SHERPA_THRESHOLDS)
+    print(f"  sherpa-onnx grid: {len(SHERPA_THRESHOLDS)} thresholds in {time.time() - t0:.0f} s")
+
+    def choosable(s: Setting) -> bool:
+        return s.step in CHOOSABLE_STEPS
+
+    sherpa_rows = lomo(sherpa)
+    print_table("Leave-one-meeting-out, the whole grid (steps 0.5 / 0.3)",
+                lomo(msw, choosable), sherpa_rows)
+    print_table("The previous grid only (3 s crops, threshold <= 0.9)", lomo(
+        msw, lambda s: choosable(s) and s.emb_seconds == 3.0 and s.threshold <= 0.9),
+        sherpa_rows)
+    print_table("All-speech embeddings only", lomo(
+        msw, lambda s: choosable(s) and s.emb_seconds is None), sherpa_rows)
+    post = msw_scores(ami, [replace(s, post=True) for s in settings], features)
+    print_table("With sherpa-onnx's post-processing (min on 0.3 s, off 0.5 s)",
+                lomo(post, choosable), sherpa_rows)
+    print_table("Best of both (with and without that post-processing)",
+                lomo(msw | post, choosable), sherpa_rows)
+    fine_rows = lomo(msw)  # any step, budget ignored: what a finer step would buy
     print("\nIf any window step could be chosen (0.2, 0.1 break the time budget):")
     for name, best, held, tuned, _ in fine_rows:
         print(f"  {name}: held-out {held:.3f}, tuned-on {tuned:.3f}, {best}")
@@ -229,8 +262,9 @@ def main() -> int:
 
     default = DiarizeOptions()
     shipped = Setting(default.segmentation_step, default.embedding_exclude_overlap,
-                      default.clustering_threshold, default.min_speaker_seconds)
-    old = Setting(0.5, False, 0.8, 0.0)
+                      default.embedding_max_seconds, default.clustering_threshold,
+                      default.min_speaker_seconds)
+    old = Setting(0.5, True, 3.0, 0.9, 2.0)  # the settings before full-speech embeddings
     print(f"\nChosen on all ten clips: msw-audio {final} (in-sample DER "
           f"{pooled([msw[final][f] for f in files]):.3f}); sherpa-onnx threshold {sfinal:g} "
           f"(in-sample {pooled([sherpa[sfinal][f] for f in files]):.3f}).")
@@ -239,16 +273,19 @@ def main() -> int:
           f"{pooled([msw[old][f] for f in files]):.3f}")
 
     print("\n## Never used for choosing (DER collar 0; speakers found)\n")
-    print("| file | ref spk | msw shipped | msw previous | sherpa-onnx (thr chosen on AMI) |")
-    print("|---|---|---|---|---|")
-    session_scores = msw_scores(sessions, sorted({shipped, old}, key=str), features)
+    print(f"msw-audio chosen on all ten: {final}")
+    print("| file | ref spk | msw chosen on ten | msw shipped | msw previous | "
+          "sherpa-onnx (thr chosen on AMI) |")
+    print("|---|---|---|---|---|---|")
+    session_scores = msw_scores(sessions, sorted({final, shipped, old}, key=str), features)
     sherpa_sessions = sherpa_scores(sessions, (sfinal,))
     for item in sessions:
         stem = item.audio.stem
-        a, b, c = session_scores[shipped][stem], session_scores[old][stem], sherpa_sessions[
-            sfinal][stem]
-        print(f"| {item.name} | {a.ref} | {pooled([a]):.3f} ({a.found}) | "
-              f"{pooled([b]):.3f} ({b.found}) | {pooled([c]):.3f} ({c.found}) |")
+        f, a, b = (session_scores[k][stem] for k in (final, shipped, old))
+        c = sherpa_sessions[sfinal][stem]
+        print(f"| {item.name} | {a.ref} | {pooled([f]):.3f} ({f.found}) | "
+              f"{pooled([a]):.3f} ({a.found}) | {pooled([b]):.3f} ({b.found}) | "
+              f"{pooled([c]):.3f} ({c.found}) |")
     return 0
 
 
@@ -267,13 +304,15 @@ def main_rtf(threads: int = 1) -> int:
     base = DiarizeOptions(threads=threads)
     print("| engine | setting | file | audio s | wall RTF | CPU s / audio s |")
     print("|---|---|---|---|---|---|")
-    for step in (0.5, 0.3, 0.2):  # cost is ~linear in 1/step: 0.1 is ~2x of 0.2
-        diarizer = Diarizer(replace(base, segmentation_step=step))
+    # cost is ~linear in 1/step (0.1 is ~2x of 0.2) and in the speech embedded per chunk
+    for step, emb in itertools.product((0.5, 0.3), EMB_SECONDS):
+        diarizer = Diarizer(replace(base, segmentation_step=step, embedding_max_seconds=emb))
+        crop = "all speech" if emb is None else f"{emb:g} s crop"
         for item in (clip, demo):
             audio = load_audio(item.audio)
             wall, cpu = _timed(lambda a=audio, d=diarizer: d(a))
             dur = len(audio) / 16000
-            print(f"| msw-audio | step {step:g}, no-overlap emb | {item.name} | {dur:.0f} | "
+            print(f"| msw-audio | step {step:g}, no-overlap, {crop} | {item.name} | {dur:.0f} | "
                   f"{wall / dur:.3f} | {cpu / dur:.3f} |", flush=True)
     sherpa = SherpaDiarizer(threads=threads)
     for item in (clip, demo):

@@ -12,10 +12,12 @@ embedding and blurs speakers apart, so it is left out here.
 
 ``CAMPPlusEmbedding`` is a ``pyannote.audio.Model`` so that ``SpeakerDiarization`` accepts it
 as its ``embedding`` (pyannote calls it with a batch of 10 s chunks and per-frame masks of
-one local speaker). Four things make it fast on a CPU: only the masked samples are embedded,
-at most 3 s of them, all items of a batch in one forward pass, and local speakers that are
-silent in a chunk (pyannote asks for them too, and discards the result) are skipped — that
-alone cuts embedding time about 3x.
+one local speaker). Three things make it fast on a CPU: only the masked samples are embedded,
+items of the same length share one forward pass, and local speakers that are silent in a
+chunk (pyannote asks for them too, and discards the result) are skipped — that alone cuts
+embedding time about 3x. How much of a speaker's speech goes in is ``max_seconds``: all of
+it in the chunk (None, what sherpa-onnx does) or a centre crop of that many seconds (3 s
+until the leave-one-meeting-out comparison in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from torch import nn
 from torchaudio.compliance import kaldi
 
 EMBEDDING_DIM = 192
-SECONDS = 3.0  # speech per embedding: shorter stretches are tiled, longer ones centre-cropped
+MIN_SECONDS = 3.0  # speech per embedding at least: shorter stretches are tiled to this
 
 
 class _BasicResBlock(nn.Module):
@@ -208,9 +210,12 @@ def fbank(waveform: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
 class CAMPPlusEmbedding(Model):
     """CAM++ as a pyannote.audio embedding model: ``forward(waveforms, weights=None)``."""
 
-    def __init__(self, checkpoint: str | Path, sample_rate: int = 16000):
+    def __init__(self, checkpoint: str | Path, sample_rate: int = 16000,
+                 max_seconds: float | None = None):
         super().__init__(sample_rate=sample_rate, num_channels=1)
         self.checkpoint_path = str(checkpoint)
+        # None: all the masked speech of the chunk; a number: a centre crop of that length
+        self.max_seconds = max_seconds
         self.network = CAMPPlus()
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         self.network.load_state_dict(state)
@@ -223,15 +228,19 @@ class CAMPPlusEmbedding(Model):
     def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Embed each (1, samples) waveform, keeping only samples where its mask is on.
 
-        Each item's speech is brought to the same length (``SECONDS``: tiled when shorter,
-        centre-cropped when longer) so the whole batch runs as one forward pass; 3 s of a
-        speaker is plenty for CAM++ and bounds the cost per chunk. Returns (batch, 192); rows
-        for silent local speakers are NaN, which pyannote's clustering treats as "no embedding".
+        Speech shorter than ``MIN_SECONDS`` is tiled to it (CAM++ needs some context, and
+        tiling keeps short turns' statistics those of the voice); longer speech is used
+        whole, or centre-cropped to ``max_seconds`` when that is set. Items of equal length
+        run as one batch, each other length alone: no padding, which would change CAM++'s
+        context pooling and so the embedding. Returns (batch, 192); rows for silent local
+        speakers are NaN, which pyannote's clustering treats as "no embedding".
         """
         batch, _, num_samples = waveforms.shape
         out = torch.full((batch, EMBEDDING_DIM), float("nan"), device=waveforms.device)
-        target = int(SECONDS * self.hparams.sample_rate)
-        rows, feats = [], []
+        rate = self.hparams.sample_rate
+        shortest = int(MIN_SECONDS * rate)
+        longest = int(self.max_seconds * rate) if self.max_seconds else None
+        by_length: dict[int, tuple[list[int], list[torch.Tensor]]] = {}
         for i in range(batch):
             wav = waveforms[i, 0]
             if weights is not None:
@@ -241,13 +250,18 @@ class CAMPPlusEmbedding(Model):
                 keep = F.interpolate(mask[None, None].float(), size=num_samples,
                                      mode="nearest")[0, 0] > 0.5
                 wav = wav[keep]
-                if wav.numel() < self.hparams.sample_rate // 20:
+                if wav.numel() < rate // 20:
                     continue  # under 50 ms of speech carries no identity
-            if wav.numel() < target:
-                wav = wav.repeat(int(np.ceil(target / wav.numel())))
-            offset = (wav.numel() - target) // 2
+            if wav.numel() < shortest:
+                wav = wav.repeat(int(np.ceil(shortest / wav.numel())))
+                offset = (wav.numel() - shortest) // 2  # as before: the tiles' centre
+                wav = wav[offset : offset + shortest]
+            elif longest is not None and wav.numel() > longest:
+                offset = (wav.numel() - longest) // 2
+                wav = wav[offset : offset + longest]
+            rows, feats = by_length.setdefault(wav.numel(), ([], []))
             rows.append(i)
-            feats.append(fbank(wav[offset : offset + target], self.hparams.sample_rate))
-        if rows:
+            feats.append(fbank(wav, rate))
+        for rows, feats in by_length.values():
             out[rows] = self.network(torch.stack(feats))
         return out

@@ -48,13 +48,21 @@ class DiarizeOptions:
     # all its frames when those are too short): overlap blurs far-field speakers together.
     # LOMO chose it in 4 of 5 folds and on all ten clips (AMI DER 0.284 vs 0.296 without).
     embedding_exclude_overlap: bool = True
+    # Most speech (seconds) per embedding: longer stretches of a local speaker's speech in a
+    # 10 s chunk are centre-cropped to it; None embeds all of it (sherpa-onnx's way). LOMO
+    # kept 3 s: all speech gave held-out 0.291 against 0.300 when only it was allowed, but
+    # the whole grid (3 s / 6 s / all) chose 6 s in 4 folds and did worse (0.304), all ten
+    # clips tie (0.284), and all speech costs 1.4x the CPU on the demo (0.092 vs 0.064 CPU
+    # s / audio s, over transcription's). Part of the features' cache key.
+    embedding_max_seconds: float | None = 3.0
     clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
     min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
     # Guard against one cluster per window: a found speaker with less than this much speech
     # is merged into the nearest bigger speaker (``merge_tiny_clusters``). LOMO grid 0-4 s.
     # Not applied when ``num_speakers`` is given, and never below ``min_speakers`` clusters.
     min_speaker_seconds: float = 2.0
-    min_duration_off: float = 0.0
+    min_duration_off: float = 0.0  # gaps shorter than this inside one speaker are filled
+    min_duration_on: float = 0.0  # turns shorter than this are dropped (sherpa-onnx: 0.3 s)
     # CAM++ activations are ~20 MB per 3 s crop: batches of 32 cost ~700 MB more peak memory
     # on a 30-min file than batches of 8, for no speed (benchmarks/RESULTS.md)
     embedding_batch_size: int = 8
@@ -88,6 +96,7 @@ class DiarizationFeatures:
 #: cached ``DiarizationFeatures`` of a recording serve every value of these (re-split).
 CLUSTERING_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "clustering_threshold",
                      "min_cluster_size", "min_speaker_seconds", "min_duration_off",
+                     "min_duration_on",
                      "max_clustered_embeddings")
 #: Fields that never change any result (where and how fast it runs, in how big windows).
 RUNTIME_FIELDS = ("device", "threads", "embedding_batch_size", "segmentation_batch_size",
@@ -259,7 +268,8 @@ class Diarizer:
             torch.set_num_threads(options.threads)
         self.device = _torch_device(options.device)
         segmentation = Model.from_pretrained(str(segmentation_checkpoint()))
-        embedding = CAMPPlusEmbedding(campplus_checkpoint())
+        embedding = CAMPPlusEmbedding(campplus_checkpoint(),
+                                      max_seconds=options.embedding_max_seconds)
         pipeline = SpeakerDiarization(
             segmentation=segmentation,
             segmentation_step=options.segmentation_step,
@@ -294,6 +304,7 @@ class Diarizer:
             "threshold": self.options.clustering_threshold,
             "segmentation_step": self.options.segmentation_step,
             "embedding_exclude_overlap": self.options.embedding_exclude_overlap,
+            "embedding_max_seconds": self.options.embedding_max_seconds,
             "min_speaker_seconds": self.options.min_speaker_seconds,
             "num_speakers": self.options.num_speakers,
             "min_speakers": self.options.min_speakers,
@@ -464,7 +475,8 @@ class Diarizer:
         # The overlap-aware annotation, not the exclusive one: a backchannel inside another
         # speaker's turn must survive to the word-assignment step (msw_audio.speech.align).
         annotation = pipeline.to_annotation(
-            discrete, min_duration_on=0.0, min_duration_off=options.min_duration_off
+            discrete, min_duration_on=options.min_duration_on,
+            min_duration_off=options.min_duration_off
         )
         labels = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(annotation.labels())}
         turns = [
