@@ -31,7 +31,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
-from msw_audio.speech.heap import release_freed_memory
+from msw_audio.speech.heap import limit_arenas, release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
 from msw_audio.speech.transcribe import TranscribeOptions
@@ -102,6 +102,9 @@ class Pipeline:
     """Loaded models plus the stage logic. Models load lazily, on first use."""
 
     def __init__(self, config: PipelineConfig | None = None):
+        # Before any model thread starts: two malloc arenas for the two model stages, so a
+        # long recording's transient buffers are not spread over up to 8 heaps per core.
+        limit_arenas()
         self.config = resolve_threads(config or PipelineConfig())
         self.cache = StageCache(self.config.cache_dir)
         self._transcriber = None
