@@ -258,6 +258,8 @@ class Pipeline:
                 save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
             progress("decode", 1.0)
 
+            if self._tagger is not None:  # idle until tagging: not resident at the peak
+                self._tagger.encoder.release()
             # The two model stages are independent: run them side by side, one core each
             # (both engines release the GIL), so the wall time is the slower of the two.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:

@@ -65,3 +65,15 @@ def test_release_freed_memory_runs_with_the_one_loader():
     assert _run("from msw_audio.speech import heap\n"
                 "heap.release_freed_memory(); heap.release_freed_memory()\n"
                 "print(heap._libc.cache_info().misses)").stdout.strip() == "1"
+
+
+def test_a_released_tagger_encodes_the_same_after_loading_again():
+    from msw_audio.coding.tagger import DEFAULT_MODEL_DIR, Encoder
+
+    encoder = Encoder(DEFAULT_MODEL_DIR / "encoder", threads=1)
+    texts = ["How are things at home?", "Fine, I suppose.", ""]
+    before = encoder.encode(texts)
+    encoder.release()
+    assert not encoder.model.model_is_loaded
+    assert (encoder.encode(texts) == before).all()
+    assert encoder.model.model_is_loaded
