@@ -32,7 +32,7 @@ from msw_audio.speech.diarize import (
     save_features,
 )
 from msw_audio.speech.gapfill import GapFillOptions, fill_gaps, find_gaps, insert_words
-from msw_audio.speech.heap import release_freed_memory
+from msw_audio.speech.heap import limit_arenas, release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
 from msw_audio.speech.transcribe import TranscribeOptions
@@ -105,6 +105,9 @@ class Pipeline:
     """Loaded models plus the stage logic. Models load lazily, on first use."""
 
     def __init__(self, config: PipelineConfig | None = None):
+        # Before any model thread starts: two malloc arenas for the two model stages, so a
+        # long recording's transient buffers are not spread over up to 8 heaps per core.
+        limit_arenas()
         self.config = resolve_threads(config or PipelineConfig())
         self.cache = StageCache(self.config.cache_dir)
         self._transcriber = None
@@ -281,6 +284,8 @@ class Pipeline:
                 save_peaks(self.config.cache_dir, sha, peaks_from_samples(audio, 16000))
             progress("decode", 1.0)
 
+            if self._tagger is not None:  # idle until tagging: not resident at the peak
+                self._tagger.encoder.release()
             # The two model stages are independent: run them side by side, one core each
             # (both engines release the GIL), so the wall time is the slower of the two.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
