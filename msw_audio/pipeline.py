@@ -31,7 +31,13 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
-from msw_audio.speech.gapfill import GapFillOptions, fill_gaps, find_gaps, insert_words
+from msw_audio.speech.gapfill import (
+    GapFillOptions,
+    WhisperSpanDecoder,
+    fill_gaps,
+    find_gaps,
+    insert_words,
+)
 from msw_audio.speech.heap import limit_arenas, release_freed_memory
 from msw_audio.speech.peaks import load_peaks, peaks_from_samples, save_peaks
 from msw_audio.speech.scratch import ScratchAudio, decode_to_scratch
@@ -215,8 +221,6 @@ class Pipeline:
         cached = self.cache.get(sha, "gapfill", settings)
         if cached is not None:
             return [Word(**w) for w in cached]
-        from msw_audio.speech.gapfill import WhisperSpanDecoder
-
         extra = (fill_gaps(words, turns, audio, WhisperSpanDecoder(self.transcriber),
                            self.config.gapfill)
                  if find_gaps(words, turns, self.config.gapfill) else [])  # no model load
