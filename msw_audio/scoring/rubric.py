@@ -455,6 +455,19 @@ def explained_evidence(feats: SessionFeatures, principles: dict[str, dict[str, A
             if owner == name or rel[i][name] >= SHARED_EVIDENCE * rel[i][owner]:
                 mine.append((i, effect, label))
         chosen[name] = _pick(mine, entry["value"])
+    # Two principles citing exactly the same lines explain nothing apart (on the demo, with
+    # the gap pass's lines, evocation and empathy both moved most through R:Q by the same
+    # five): each of those lines stays with the one of the two it moves more, and the other
+    # principle takes its next moving lines below.
+    names = list(chosen)
+    for k, a in enumerate(names):
+        for b in names[k + 1:]:
+            ids = {i for i, _, _ in chosen[a]}
+            if ids and ids == {i for i, _, _ in chosen[b]}:
+                chosen[a], chosen[b] = (
+                    [m for m in chosen[a] if rel[m[0]][a] >= rel[m[0]][b]],
+                    [m for m in chosen[b] if rel[m[0]][b] > rel[m[0]][a]],
+                )
     used = {i for picks in chosen.values() for i, _, _ in picks}
     for name, entry in principles.items():
         picks = chosen[name]
