@@ -38,6 +38,16 @@ def test_word_in_a_gap_goes_to_the_nearest_turn():
     assert out[0].speaker == "B"
 
 
+def test_word_in_the_silence_after_a_turn_ends_that_turn():
+    """Whisper's last word of a turn runs late, into the silence before the next speaker
+    (the demo's parent's "Really." 0.29 s after her turn, 0.26 s before the practitioner's):
+    it is the turn before's, unless that turn ended longer than ``max_pause`` ago."""
+    turns = [Turn(9.97, 14.41, "PARENT"), Turn(14.96, 18.8, "WORKER")]
+    out = assign_speakers(words((13.14, 13.84, "usual."), (14.70, 14.70, "Really."),
+                                (15.28, 15.60, "Busy.")), turns)
+    assert [w.speaker for w in out] == ["PARENT", "PARENT", "WORKER"]
+
+
 def spoken(*spec):
     """Words with speakers already attributed: (start, end, text, speaker)."""
     return [Word(s, e, t, speaker=spk) for s, e, t, spk in spec]
