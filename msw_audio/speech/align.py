@@ -4,7 +4,8 @@ Attribution: each word goes to the speaker whose turn overlaps it most, with one
 that matters for coding: a short turn *inside* another speaker's long turn (a parent's "yeah",
 a child's "no" while the practitioner talks) keeps its words. Diarization marks those as
 overlapping turns; the most specific (shortest) turn covering most of the word wins, so
-backchannels are not swallowed by the surrounding speaker.
+backchannels are not swallowed by the surrounding speaker. A word in silence between turns
+goes to the turn before it (Whisper's times run late at a change of speaker).
 
 Then no mid-sentence flips: diarization boundaries are a few hundred milliseconds off and
 Whisper's word times too, so the first or last words of a sentence often land on the

@@ -25,6 +25,12 @@ from msw_audio.records import Turn, Word
 
 SAMPLE_RATE = 16000
 
+#: Bumped when the rules that pick the inserted words change (not their settings, which
+#: ``GapFillOptions`` records): the pipeline's stage cache keys on it, so a cached gap pass
+#: made under older rules is decoded again. 2: other spellings of a first-pass reply and
+#: words decoded over first-pass words inside the turn are dropped.
+RULES_VERSION = 2
+
 #: What Whisper says on near-silence or noise (YouTube-subtitle habits), normalised.
 HALLUCINATIONS = frozenset({
     "thank you", "thank you very much", "thanks for watching", "thank you for watching",
