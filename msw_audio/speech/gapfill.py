@@ -179,14 +179,22 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
         local = [DecodedSegment(
             tuple(x for x in (Word(lo + w.start, lo + w.end, w.text, w.probability)
                               for w in s.words)
-                  if not _heard(x, words) and not _covered(x, inside)),
+                  if not _heard(x, words)),
             s.no_speech_prob, s.avg_logprob, s.compression_ratio) for s in segments]
-        for w in guard(local, turn, options):
-            start = round(min(max(w.start, turn.start), turn.end), 3)
-            end = round(max(min(w.end, turn.end), start), 3)
-            out.append(Word(start, end, w.text, w.probability, turn.speaker))
+        # the guard judges the decode with the words heard again over the first pass's still
+        # in it (they are speech Whisper put in this span: dropping them first would let a
+        # decode too fast for the turn pass the words-per-second check); then they go
+        kept = (_clipped(w, turn) for w in guard(local, turn, options))
+        out.extend(w for w in kept if not _covered(w, inside))
     out.sort(key=lambda w: (w.start, w.end))
     return out
+
+
+def _clipped(word: Word, turn: Turn) -> Word:
+    """``word`` as inserted: its times clipped to ``turn``, the turn's speaker."""
+    start = round(min(max(word.start, turn.start), turn.end), 3)
+    end = round(max(min(word.end, turn.end), start), 3)
+    return Word(start, end, word.text, word.probability, turn.speaker)
 
 
 def _length(word: Word) -> float:
@@ -198,10 +206,12 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 
 
 def _covered(word: Word, inside: Sequence[Word]) -> bool:
-    """True when most of ``word`` (decoded in a gap turn) lies over first-pass words that sit
-    inside that turn: the same speech heard again, under another spelling. Why: a turn only
-    partly heard by the first pass is decoded whole, and the part already heard comes back
-    misheard (the demo's parent's "Honestly," came back as "Obviously," over it). Words of
+    """True when most of ``word`` (decoded in a gap turn, clipped to it as it would be
+    inserted) lies over first-pass words that sit inside that turn: the same speech heard
+    again, under another spelling. Why: a turn only partly heard by the first pass is decoded
+    whole, and the part already heard comes back misheard (the demo's parent's "Honestly,"
+    came back as "Obviously," over it; the visit's "That sounds good." as "that's … it is
+    going"). Words of
     the first pass that merely run into the turn from outside do not count: a reply spoken
     over the end of the other speaker's word is what the pass is for (the three-speaker
     "Okay." over "try.")."""
