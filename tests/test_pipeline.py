@@ -96,7 +96,7 @@ def coding_unit_figures(session: Session, stm: Path) -> tuple[float, float, floa
 
 @pytest.mark.parametrize(("name", "audio", "stm", "floor_f1", "max_error"), [
     # with the gap pass (speech/gapfill.py, align_eval --gapfill): demo 47 / 52 = 0.90, F1
-    # 0.929, error 0.009 (6 of 661 words, all turns diarization gives to the wrong speaker;
+    # 0.949, error 0.008 (5 of 661 words, all turns diarization gives to the wrong speaker;
     # 0.919 / 0.012 before the gap pass's duplicates were dropped and words in silence went
     # to the turn before them); three-speaker 13 / 15 = 0.87, F1 0.929, error 0.027 (the
     # child's "Okay." heard on the second pass; 5 words, all diarization's). Without it, as

@@ -210,11 +210,9 @@ def _covered(word: Word, inside: Sequence[Word]) -> bool:
     inserted) lies over first-pass words that sit inside that turn: the same speech heard
     again, under another spelling. Why: a turn only partly heard by the first pass is decoded
     whole, and the part already heard comes back misheard (the demo's parent's "Honestly,"
-    came back as "Obviously," over it; the visit's "That sounds good." as "that's … it is
-    going"). Words of
-    the first pass that merely run into the turn from outside do not count: a reply spoken
-    over the end of the other speaker's word is what the pass is for (the three-speaker
-    "Okay." over "try.")."""
+    came back as "Obviously," over it). Words of the first pass that merely run into the
+    turn from outside do not count: a reply spoken over the end of the other speaker's word
+    is what the pass is for (the three-speaker "Okay." over "try.")."""
     held = sum(_overlap(word.start, word.end, o.start, o.end) for o in inside)
     return held >= 0.5 * _length(word)
 
