@@ -31,6 +31,7 @@ from msw_audio.speech.diarize import (
     load_features,
     save_features,
 )
+from msw_audio.speech.gapfill import RULES_VERSION as GAP_RULES
 from msw_audio.speech.gapfill import (
     GapFillOptions,
     WhisperSpanDecoder,
@@ -215,7 +216,7 @@ class Pipeline:
         import json
 
         inputs = json.dumps([[asdict(w) for w in words], [asdict(t) for t in turns]])
-        settings = {"stage": "gapfill", **asdict(self.config.gapfill),
+        settings = {"stage": "gapfill", "rules": GAP_RULES, **asdict(self.config.gapfill),
                     "transcribe": asdict(self.config.transcribe), "blas_threads": BLAS_THREADS,
                     "inputs": hashlib.sha256(inputs.encode()).hexdigest()}
         cached = self.cache.get(sha, "gapfill", settings)
@@ -319,7 +320,8 @@ class Pipeline:
                     k: getattr(self.config.diarize, k)
                     for k in ("num_speakers", "min_speakers", "max_speakers")}}
                 if self._diarizer else {"cached": True, **asdict(self.config.diarize)},
-                "gapfill": {**asdict(self.config.gapfill), "inserted": len(extra)},
+                "gapfill": {"rules": GAP_RULES, **asdict(self.config.gapfill),
+                            "inserted": len(extra)},
             },
         )
         progress("align", 1.0)

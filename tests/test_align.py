@@ -38,6 +38,33 @@ def test_word_in_a_gap_goes_to_the_nearest_turn():
     assert out[0].speaker == "B"
 
 
+def test_word_in_the_silence_after_a_turn_ends_that_turn():
+    """Whisper's last word of a turn runs late, into the silence before the next speaker
+    (the demo's parent's "Really." 0.29 s after her turn, 0.26 s before the practitioner's):
+    it is the turn before's, unless that turn ended longer than ``max_pause`` ago."""
+    turns = [Turn(9.97, 14.41, "PARENT"), Turn(14.96, 18.8, "WORKER")]
+    out = assign_speakers(words((13.14, 13.84, "usual."), (14.70, 14.70, "Really."),
+                                (15.28, 15.60, "Busy.")), turns)
+    assert [w.speaker for w in out] == ["PARENT", "PARENT", "WORKER"]
+
+
+def test_a_pause_after_a_comma_does_not_end_the_phrase():
+    """The demo's parent's "Honestly, I'm gutted…": diarization gives its first 1.3 s to the
+    practitioner and Whisper leaves 0.56 s after the comma; the sentence stays hers. After a
+    full stop the same pause ends the phrase (the word keeps its turn's speaker)."""
+    turns = [Turn(154.4, 157.85, "WORKER"), Turn(158.69, 159.97, "WORKER"),
+             Turn(159.97, 164.0, "PARENT")]
+    spec = [(158.96, 159.34, "Honestly,"), (159.90, 160.30, "I'm"), (160.30, 160.90, "gutted."),
+            (161.10, 161.60, "I"), (161.60, 162.20, "had")]
+    assert [w.speaker for w in assign_speakers(words(*spec), turns)] == ["PARENT"] * 5
+    spec[0] = (158.96, 159.34, "Honestly.")
+    assert [w.speaker for w in assign_speakers(words(*spec), turns)] == ["WORKER"] + [
+        "PARENT"] * 4
+    short = AlignOptions(comma_pause=0.5)  # as before: the pause cut the phrase
+    spec[0] = (158.96, 159.34, "Honestly,")
+    assert assign_speakers(words(*spec), turns, short)[0].speaker == "WORKER"
+
+
 def spoken(*spec):
     """Words with speakers already attributed: (start, end, text, speaker)."""
     return [Word(s, e, t, speaker=spk) for s, e, t, spk in spec]

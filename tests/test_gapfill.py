@@ -84,6 +84,45 @@ def test_fill_gaps_drops_words_the_first_pass_has():
     assert [x.text for x in extra] == ["Yeah."]
 
 
+def test_fill_gaps_drops_another_spelling_of_a_reply_the_first_pass_has():
+    """The demo's first line: the parent's "Yeah," heard as "Yes." by the first pass and as
+    "Yeah." by the gap pass was inserted twice (the second on the practitioner's line)."""
+    words = [*WORDS, w(2.95, 2.95, "Yes.")]
+    decoder = FakeDecoder(seg(w(0.3, 0.6, "Yeah.")))  # span from 2.0: 2.3-2.6
+    assert fill_gaps(words, TURNS, AUDIO, decoder) == []
+    # another word is not a spelling of it
+    decoder = FakeDecoder(seg(w(0.3, 0.6, "Fine.")))
+    assert [x.text for x in fill_gaps(words, TURNS, AUDIO, decoder)] == ["Fine."]
+
+
+def test_fill_gaps_drops_words_decoded_over_first_pass_words_inside_the_turn():
+    """A turn half heard is decoded whole: what comes back over the heard word is that word
+    misheard (the demo's "Honestly," came back as "Obviously,"), not a new one; a reply over
+    the end of a word that runs into the turn from outside is kept."""
+    turns = [Turn(0.0, 1.7, "A"), Turn(2.0, 3.3, "B")]
+    words = [*WORDS[:3], w(2.27, 2.65, "Honestly,")]  # inside B's turn, 0.38 of its 1.3 s
+    # the demo's times: "Obviously," decoded from 0.2 s before the turn (the pad) over
+    # "Honestly,": under half of it as decoded, most of it as inserted (clipped to the turn)
+    decoder = FakeDecoder(seg(w(0.0, 0.86, "Obviously,"), w(1.0, 1.3, "right.")))  # from 1.8
+    assert [x.text for x in fill_gaps(words, turns, AUDIO, decoder)] == ["right."]
+    # the first pass's word runs in from before the turn (mostly outside): kept
+    words = [*WORDS[:3], w(1.75, 2.15, "try.")]
+    decoder = FakeDecoder(seg(w(0.2, 0.5, "Okay.")))  # decoded from 1.8 (pad 0.2): 2.0-2.3
+    assert [x.text for x in fill_gaps(words, turns, AUDIO, decoder)] == ["Okay."]
+
+
+def test_words_heard_again_still_count_for_the_guard():
+    """Dropping the re-heard word first would let a decode too fast for its turn through
+    (the three-speaker "I won't have to make it." for "I was at Megan's.": 6 words in 0.96 s
+    fail the 5 words/s guard; 5 would pass)."""
+    turns = [Turn(0.0, 1.7, "A"), Turn(2.0, 2.96, "B")]
+    words = [*WORDS[:3], w(2.05, 2.2, "Ah")]  # a first-pass word inside B's turn, heard as "I"
+    texts = ["I", "won't", "have", "to", "make", "it."]
+    decoder = FakeDecoder(seg(*(w(0.25 + 0.15 * k, 0.38 + 0.15 * k, t)
+                                for k, t in enumerate(texts))))  # decoded from 1.8
+    assert fill_gaps(words, turns, AUDIO, decoder) == []
+
+
 @pytest.mark.parametrize(("segment", "kept"), [
     (seg(w(2.3, 2.6, "Fine.")), ["Fine."]),
     (seg(w(2.3, 2.6, "Fine."), no_speech=0.9), []),

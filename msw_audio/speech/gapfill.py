@@ -25,6 +25,12 @@ from msw_audio.records import Turn, Word
 
 SAMPLE_RATE = 16000
 
+#: Bumped when the rules that pick the inserted words change (not their settings, which
+#: ``GapFillOptions`` records): the pipeline's stage cache keys on it, so a cached gap pass
+#: made under older rules is decoded again. 2: other spellings of a first-pass reply and
+#: words decoded over first-pass words inside the turn are dropped.
+RULES_VERSION = 2
+
 #: What Whisper says on near-silence or noise (YouTube-subtitle habits), normalised.
 HALLUCINATIONS = frozenset({
     "thank you", "thank you very much", "thanks for watching", "thank you for watching",
@@ -73,9 +79,27 @@ Decoder = Callable[[np.ndarray], Sequence[DecodedSegment]]
 
 _PUNCT = re.compile(r"[^\w' ]+")
 
+#: Spellings Whisper gives one short reply from one decode to the next, as one form. Why:
+#: the gap pass decodes a span again that the first pass already heard; its duplicate check
+#: compares text, and the demo's parent's "Yeah," came back from the first pass as "Yes."
+#: and from the gap pass as "Yeah." (inserted twice, the second on the practitioner's line).
+SAME_WORD = {
+    **dict.fromkeys(("yeah", "yea", "yep", "yup", "ya", "yah"), "yes"),
+    **dict.fromkeys(("ok", "k", "kay"), "okay"),
+    **dict.fromkeys(("nope", "nah"), "no"),
+    **dict.fromkeys(("mhm", "mm", "hmm", "mmhmm", "mm hmm", "mm hm", "uh huh", "um hmm",
+                     "hm"), "mm hmm"),
+}
+
 
 def _normalise(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def _same_word(text: str) -> str:
+    """``text`` normalised, with the spellings of one short reply made one (``SAME_WORD``)."""
+    norm = _normalise(text.replace("-", " "))
+    return SAME_WORD.get(norm, norm)
 
 
 def find_gaps(words: Sequence[Word], turns: Sequence[Turn],
@@ -136,7 +160,8 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
     if not options.enabled:
         return []
     ends = sorted(w.end for w in words)
-    starts = sorted(w.start for w in words)
+    ordered = sorted(words, key=lambda w: (w.start, w.end))
+    starts = [w.start for w in ordered]
     out: list[Word] = []
     for turn in find_gaps(words, turns, options):
         # context from the last word ending before the turn to the first starting after it
@@ -149,26 +174,57 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
             continue
         segments = decoder(np.asarray(audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)],
                                       dtype=np.float32))
+        inside = [w for w in ordered[bisect.bisect_left(starts, turn.start - 30.0):j]
+                  if _overlap(w.start, w.end, turn.start, turn.end) >= 0.5 * _length(w)]
         local = [DecodedSegment(
             tuple(x for x in (Word(lo + w.start, lo + w.end, w.text, w.probability)
                               for w in s.words)
                   if not _heard(x, words)),
             s.no_speech_prob, s.avg_logprob, s.compression_ratio) for s in segments]
-        for w in guard(local, turn, options):
-            start = round(min(max(w.start, turn.start), turn.end), 3)
-            end = round(max(min(w.end, turn.end), start), 3)
-            out.append(Word(start, end, w.text, w.probability, turn.speaker))
+        # the guard judges the decode with the words heard again over the first pass's still
+        # in it (they are speech Whisper put in this span: dropping them first would let a
+        # decode too fast for the turn pass the words-per-second check); then they go
+        kept = (_clipped(w, turn) for w in guard(local, turn, options))
+        out.extend(w for w in kept if not _covered(w, inside))
     out.sort(key=lambda w: (w.start, w.end))
     return out
 
 
+def _clipped(word: Word, turn: Turn) -> Word:
+    """``word`` as inserted: its times clipped to ``turn``, the turn's speaker."""
+    start = round(min(max(word.start, turn.start), turn.end), 3)
+    end = round(max(min(word.end, turn.end), start), 3)
+    return Word(start, end, word.text, word.probability, turn.speaker)
+
+
+def _length(word: Word) -> float:
+    return max(word.end - word.start, 0.05)
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(min(a1, b1) - max(a0, b0), 0.0)
+
+
+def _covered(word: Word, inside: Sequence[Word]) -> bool:
+    """True when most of ``word`` (decoded in a gap turn, clipped to it as it would be
+    inserted) lies over first-pass words that sit inside that turn: the same speech heard
+    again, under another spelling. Why: a turn only partly heard by the first pass is decoded
+    whole, and the part already heard comes back misheard (the demo's parent's "Honestly,"
+    came back as "Obviously," over it). Words of the first pass that merely run into the
+    turn from outside do not count: a reply spoken over the end of the other speaker's word
+    is what the pass is for (the three-speaker "Okay." over "try.")."""
+    held = sum(_overlap(word.start, word.end, o.start, o.end) for o in inside)
+    return held >= 0.5 * _length(word)
+
+
 def _heard(word: Word, words: Sequence[Word], within: float = 0.5) -> bool:
     """True when the first pass already has this word (the same text within ``within``
-    seconds): the context decoded around a turn repeats its neighbours' edges. Text, not
-    time: Whisper's times on a clip this short are too loose to say which word is which
-    (the three-speaker "Okay." comes back over the end of "try.")."""
-    text = _normalise(word.text)
-    return any(_normalise(o.text) == text for o in words
+    seconds, spellings of one short reply counted the same: "Yes." / "Yeah."): the context
+    decoded around a turn repeats its neighbours' edges. Text, not time: Whisper's times on
+    a clip this short are too loose to say which word is which (the three-speaker "Okay."
+    comes back over the end of "try.")."""
+    text = _same_word(word.text)
+    return any(_same_word(o.text) == text for o in words
                if o.end >= word.start - within and o.start <= word.end + within)
 
 
