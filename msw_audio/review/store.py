@@ -28,6 +28,7 @@ from msw_audio.review.exports import Exports
 from msw_audio.review.family import Family
 from msw_audio.review.history import History
 from msw_audio.review.ingest import MAX_RECORDING_BYTES, Ingest
+from msw_audio.review.keymap import KeyMaps
 from msw_audio.review.library import Library
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.pseudonyms import Pseudonyms
@@ -40,7 +41,7 @@ from msw_audio.review.users import Users
 
 class Store(DoubleCoding, Library, AnnotationImport, Retime, Accuracy, Users, Ingest,
             Supervision, Decisions, Analytics, Exports, Reading, Family, Erasure, History,
-            ByException, SessionMeta, Pseudonyms, StoreCore):
+            ByException, SessionMeta, Pseudonyms, KeyMaps, StoreCore):
     """Review store API used by the app, the CLI and the job worker.
 
     ``DoubleCoding`` comes first on purpose: it wraps the reading and decision methods so a
