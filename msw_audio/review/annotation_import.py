@@ -83,6 +83,7 @@ class AnnotationImport(StoreCore):
             raise InputError(f"import formats are {', '.join(IMPORT_FORMATS)}, not {fmt!r}")
         if len(data) > MAX_IMPORT_BYTES:
             raise InputError(f"the file is {len(data)} bytes; at most {MAX_IMPORT_BYTES}")
+        session = self.get_session(session_id, user)  # team scope first: 404 for another's
         _check_content(data, fmt)
         reader = annotation_tools.read_eaf if fmt == "eaf" else annotation_tools.read_textgrid
         try:
@@ -91,7 +92,6 @@ class AnnotationImport(StoreCore):
             raise InputError(f"not a readable .{fmt} file: {str(exc)[:200]}") from None
         if len(lines) > MAX_IMPORT_LINES:
             raise InputError(f"the file has {len(lines)} lines; at most {MAX_IMPORT_LINES}")
-        session = self.get_session(session_id, user)  # team scope: 404 for another team's
         exported, stale = self._stale_since_export(session_id, fmt, user)
         changes, skipped = _differences(session, lines)
         refused: list[dict[str, Any]] = []

@@ -118,7 +118,7 @@
     close.textContent = "Close";
     const send = async (keys) => {
       const res = await fetch("/api/me/keys", {
-        method: "PUT", credentials: "same-origin",
+        method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-MSW": "1" },
         body: JSON.stringify({ keys: keys }),
       });

@@ -1,5 +1,5 @@
 """The review screen's ELAN / Praat import (``POST /api/sessions/{id}/annotations``) and
-each login's own keys (``GET`` / ``PUT /api/me/keys``).
+each login's own keys (``GET`` / ``POST /api/me/keys``).
 
 Why routes only translate: who may import (roles with ``session.edit``), team scope, stale
 lines and hostile files are decided by the store (``review.annotation_import``,
@@ -53,7 +53,7 @@ def router(store: Store) -> APIRouter:
     def keys(request: Request) -> dict[str, Any]:
         return store.key_map(current_user(request))
 
-    @api.put("/api/me/keys")
+    @api.post("/api/me/keys")
     async def set_keys(request: Request) -> dict[str, Any]:
         _check_csrf(request)
         user = current_user(request)
