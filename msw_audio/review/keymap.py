@@ -95,11 +95,11 @@ class KeyMaps(StoreCore):
                              f"{', '.join(ACTIONS)}")
         final = {a: d for a, (d, _label) in ACTIONS.items()}
         for action, key in keys.items():
-            if not isinstance(key, str) or not key or (len(key) > 1 and key not in NAMED_KEYS):
-                raise InputError(f"{ACTIONS[action][1]}: {key!r} is not a single key")
-            if key in FIXED_KEYS:
+            if isinstance(key, str) and key in FIXED_KEYS:
                 raise InputError(f"{ACTIONS[action][1]}: {describe(key)} keeps its own meaning "
                                  "on the screen and cannot be given to an action")
+            if not isinstance(key, str) or not key or (len(key) > 1 and key not in NAMED_KEYS):
+                raise InputError(f"{ACTIONS[action][1]}: {key!r} is not a single key")
             final[action] = key
         codes = self._code_hotkeys()
         seen: dict[str, str] = {}
