@@ -14,6 +14,7 @@ coincide (equal marginals).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -61,8 +62,11 @@ def boundary_agreement(a: Sequence[tuple[float, float]], b: Sequence[tuple[float
     first). ``matched`` / ``n_a`` / ``n_b``; ``agreement`` = 2·matched / (n_a + n_b) (the
     boundary F-measure); None with no boundaries."""
     ba, bb = _boundaries(a), _boundaries(b)
-    pairs = sorted((abs(x - y), i, j) for i, x in enumerate(ba) for j, y in enumerate(bb)
-                   if abs(x - y) <= tolerance)
+    pairs = []
+    for i, x in enumerate(ba):  # only the boundaries of b within the tolerance (sorted)
+        for j in range(bisect_left(bb, x - tolerance), bisect_right(bb, x + tolerance)):
+            pairs.append((abs(x - bb[j]), i, j))
+    pairs.sort()
     used_a: set[int] = set()
     used_b: set[int] = set()
     for _d, i, j in pairs:
@@ -82,8 +86,13 @@ def overlap_ratio(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, flo
     either side scores 0. ``ratio``: the mean over pairs and unpaired segments; None when both
     are empty."""
     cand = []
-    for i, (a0, a1) in enumerate(a):
-        for j, (b0, b1) in enumerate(b):
+    order = sorted(range(len(b)), key=lambda j: b[j][0])
+    starts = [b[j][0] for j in order]
+    longest = max((b1 - b0 for b0, b1 in b), default=0.0)
+    for i, (a0, a1) in enumerate(a):  # b's segments starting before a1 and ending after a0
+        lo = bisect_left(starts, a0 - longest)
+        for j in order[lo:bisect_left(starts, a1)]:
+            b0, b1 = b[j]
             inter = min(a1, b1) - max(a0, b0)
             if inter > 0:
                 cand.append((inter, i, j, inter / (max(a1, b1) - min(a0, b0))))

@@ -35,6 +35,7 @@ else is an ``InputError`` before any change is made.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -47,6 +48,8 @@ from msw_audio.review.core import StoreCore, _iso
 from msw_audio.review.db import AuditEntry, Correction, Decision
 from msw_audio.speech import annotation_tools
 
+#: Set while an import applies its changes: the sessions whose figures wait for its end.
+_DEFERRED: ContextVar[set[str] | None] = ContextVar("msw_import_rescore", default=None)
 #: Formats ``import_annotations`` reads (``speech.annotation_tools``).
 IMPORT_FORMATS = ("eaf", "textgrid")
 #: A 3-hour session exports to well under 2 MB; anything far larger is not one of ours.
@@ -114,11 +117,36 @@ class AnnotationImport(StoreCore):
                     [(u.start, u.end) for u in session.utterances],
                     [(x.start_ms / 1000, x.end_ms / 1000) for x in lines])}
 
+    def _rescore(self, s: Any, row: Any, evidence: bool) -> None:
+        """While an import applies its changes the figures are recomputed once, at the end
+        (``_apply_all``), not after each change: on a 1,000-line session a rescore is most
+        of a correction's second, and the changes of one file are one action."""
+        deferred = _DEFERRED.get()
+        if deferred is not None and not evidence:
+            deferred.add(row.id)
+            return
+        super()._rescore(s, row, evidence)  # type: ignore[misc]
+
     def _apply_all(self, session_id: str, changes: list[dict[str, Any]], user: User
                    ) -> tuple[int, list[dict[str, Any]]]:
-        """Apply ``changes``; new times first, in passes (a line may move into the room its
-        neighbour's move leaves, whichever comes first in the file), then the rest. A change
-        to a line whose new times were refused is refused too (it was meant for those)."""
+        """Apply ``changes`` (the figures recomputed once, after the last)."""
+        token = _DEFERRED.set(set())
+        try:
+            return self._apply_each(session_id, changes, user)
+        finally:
+            deferred = _DEFERRED.get()
+            _DEFERRED.reset(token)
+            if deferred:
+                with self.tx() as s:
+                    row = self._session_row(s, session_id, lock=True, user=user)
+                    if row.scores:
+                        self._rescore(s, row, evidence=False)
+
+    def _apply_each(self, session_id: str, changes: list[dict[str, Any]], user: User
+                    ) -> tuple[int, list[dict[str, Any]]]:
+        """New times first, in passes (a line may move into the room its neighbour's move
+        leaves, whichever comes first in the file), then the rest. A change to a line whose
+        new times were refused is refused too (it was meant for those)."""
         applied = 0
         refused: list[dict[str, Any]] = []
         pending = [c for c in changes if c["kind"] == "times"]

@@ -232,6 +232,8 @@
     });
     apply.addEventListener("click", () => {
       apply.disabled = true;
+      const h = q("div", out);
+      if (h) h.textContent = "Applying… (each change is a correction: a few seconds on a long session)";
       send(false).then((data) => {
         const note = "Imported: " + data.applied + " change(s) saved" +
           ((data.refused || []).length ? ", " + data.refused.length + " refused" : "") + " (Shift+U undoes them one by one)";

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from msw_audio.review.annotation_import import IMPORT_FORMATS, MAX_IMPORT_BYTES
 from msw_audio.review.store import Store
@@ -46,8 +47,10 @@ def router(store: Store) -> APIRouter:
         if not user.can("session.edit"):  # before reading a byte of the body
             raise HTTPException(403, "your role cannot change this session's transcript")
         data = await _body(request)
-        return _call(lambda: store.import_annotations(session_id, data, fmt, user,
-                                                      dry_run=bool(dry_run)))
+        # the store is synchronous and an apply makes one correction per change (seconds on
+        # a long session): off the event loop, so other logins' requests go on meanwhile
+        return await run_in_threadpool(_call, lambda: store.import_annotations(
+            session_id, data, fmt, user, dry_run=bool(dry_run)))
 
     @api.get("/api/me/keys")
     def keys(request: Request) -> dict[str, Any]:
@@ -62,6 +65,6 @@ def router(store: Store) -> APIRouter:
         except ValueError:
             raise HTTPException(400, "send {\"keys\": {action: key}}") from None
         keys = body.get("keys") if isinstance(body, dict) else None
-        return _call(store.set_key_map, user, keys)
+        return await run_in_threadpool(_call, store.set_key_map, user, keys)
 
     return api
