@@ -94,3 +94,8 @@ def test_report_gives_fleiss_for_a_third_blind_coder_and_segmentation(three_code
     seg = store.double_coding_report(eva, session_id=sid)["segmentation"][0]
     assert seg["n_corrected"] == seg["n_machine"] + 1
     assert 0 < seg["boundaries"]["agreement"] < 1 and 0 < seg["overlap"]["ratio"] < 1
+    # the Double coding tab says both
+    from msw_audio.web.tab_double_coding import more_agreement_md
+
+    text = more_agreement_md(store.double_coding_report(eva, session_id=sid))
+    assert "Fleiss' κ" in text and "3 coders" in text and "machine vs corrected" in text
