@@ -247,7 +247,8 @@ def _overlap_html(r: Row, others: list[Row], speaker_names: dict[str, str]) -> s
         return ""
     lanes = [r, *sorted(others, key=lambda o: (o.speaker, o.start))]
     cells = "".join(
-        f'<div class="msw-lane{" msw-lane-self" if x is r else ""}" data-lane-uid="{_attr(x.uid)}">'
+        f'<div class="msw-lane{" msw-lane-self" if x is r else ""}" data-lane-uid="{_attr(x.uid)}"'
+        f' title="{_attr(x.text)}">'
         f'<b>{escape(speaker_names.get(x.speaker, x.speaker))}</b> '
         f'<span class="msw-muted">{clock(x.start)}–{clock(x.end)}</span> {escape(x.text)}</div>'
         for x in lanes)
