@@ -102,3 +102,38 @@ def test_hostile_files_are_refused_before_any_change(fresh, data, fmt, why):
     with pytest.raises(InputError, match=why):
         store.import_annotations(sid, data, fmt, eva)
     assert store.get_session(sid, eva).to_dict() == before
+
+
+def test_the_upload_route_limits_size_role_and_content(fresh):
+    """Over the size limit: 413 before the body is read; a coach: 403; a hostile file:
+    400 with the reason; nothing changed."""
+    import http.client
+
+    from msw_audio.review.annotation_import import MAX_IMPORT_BYTES
+    from tests.conftest_app import running_server
+    from tests.test_app import _login, _request
+
+    store, sid, _tmp = fresh
+    eva = store.get_user("eva")
+    store.export_transcript(sid, eva, ["eaf"])
+    before = store.get_session(sid, eva).to_dict()
+    url = f"/api/sessions/{sid}/annotations?format=eaf&dry_run=1"
+    head = {"X-MSW": "1", "Content-Type": "application/octet-stream"}
+    with running_server(store) as base:
+        eva_c, cora_c = _login(base, "eva"), _login(base, "cora")
+        # a declared size over the limit: refused before a byte of the body is read
+        conn = http.client.HTTPConnection(base.split("/")[2], timeout=30)
+        conn.putrequest("POST", url)
+        for k, v in {**head, "Cookie": eva_c,
+                     "Content-Length": str(MAX_IMPORT_BYTES + 1)}.items():
+            conn.putheader(k, v)
+        conn.endheaders(b"<ANNOTATION_DOCUMENT")
+        assert conn.getresponse().status == 413
+        conn.close()
+        status, _h, _b = _request(base + url, cookie=cora_c, method="POST",
+                                  data=b"<ANNOTATION_DOCUMENT/>", headers=head)
+        assert status == 403
+        status, _h, body = _request(base + url, cookie=eva_c, method="POST",
+                                    data=b'<!DOCTYPE a><ANNOTATION_DOCUMENT/>', headers=head)
+        assert status == 400 and b"document type" in body
+    assert store.get_session(sid, eva).to_dict() == before
