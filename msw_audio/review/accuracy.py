@@ -20,7 +20,7 @@ from msw_audio.errors import InputError
 from msw_audio.records import Turn, Word
 from msw_audio.review.auth import User
 from msw_audio.review.core import StoreCore, _iso, _parse_date, _visible
-from msw_audio.review.db import Correction, SessionRow, Suggestion, UtteranceRow
+from msw_audio.review.db import Correction, Recording, SessionRow, Suggestion, UtteranceRow
 
 #: Collar (seconds) of the DER: reference turns here are utterance spans, whose ends are
 #: word times, not hand-marked boundaries.
@@ -90,12 +90,16 @@ class Accuracy(StoreCore):
         with self.tx() as s:
             row = self._session_row(s, session_id, user=user)
             session = self._shield_session(s, user, row, self._session_from_rows(s, row))
+            codes = [(c.id, c.label) for c in self._codebook_of(row.models).codes]
+            rec = s.get(Recording, row.recording_sha256)
+            media = f"{session_id}.{rec.ext.lstrip('.')}" if rec is not None and rec.ext \
+                else None
             self.audit(s, user, "export.transcript", "session", session_id,
                        formats=",".join(wanted))
         render = {
             "stm": lambda: to_stm(session, uri=session_id),
             "rttm": lambda: to_rttm(utterance_turns(session), uri=session_id),
-            "eaf": lambda: annotation_tools.to_eaf(session),
+            "eaf": lambda: annotation_tools.to_eaf(session, codes=codes, media=media),
             "textgrid": lambda: annotation_tools.to_textgrid(session),
         }
         return {f: render[f]() for f in wanted}

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from msw_audio.errors import InputError, StaleEdit
 from msw_audio.records import PRINCIPLES, CodeSuggestion, Session
+from msw_audio.review.agreement_stats import boundary_agreement, fleiss_kappa, overlap_ratio
 from msw_audio.review.auth import User
 from msw_audio.review.core import StoreCore, _iso, _visible
 from msw_audio.review.db import (
@@ -346,6 +347,10 @@ class DoubleCoding(StoreCore):
         self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
         return super().merge_with_next(session_id, *args, **kw)  # type: ignore[misc]
 
+    def retime_utterance(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().retime_utterance(session_id, *args, **kw)  # type: ignore[misc]
+
     def resplit_speakers(self, session_id: str, *args: Any, **kw: Any) -> Any:
         self._refuse_blind(session_id, _user_arg(args, kw), "Re-splitting speakers")
         return super().resplit_speakers(session_id, *args, **kw)  # type: ignore[misc]
@@ -532,14 +537,18 @@ class DoubleCoding(StoreCore):
                 BlindAssignment.session_id.in_(sessions)).order_by(BlindAssignment.id)))
             pairs: list[dict[str, Any]] = []
             score_pairs: list[dict[str, Any]] = []
+            many: dict[str, dict[str, dict[str, str]]] = {}  # session -> coder -> line -> code
             for a in passes:
                 sid = a.session_id
                 first = {u.utterance_id: u for u in s.scalars(select(UtteranceRow).where(
                     UtteranceRow.session_id == sid, UtteranceRow.confirmed_code.is_not(None)))}
                 top = {g.utterance_id: g.code for g in s.scalars(select(Suggestion).where(
                     Suggestion.session_id == sid, Suggestion.rank == 0))}
+                coders = many.setdefault(sid, {"": {k: u.confirmed_code or ""
+                                                    for k, u in first.items()}})
                 for b in s.scalars(select(BlindCode).where(
                         BlindCode.session_id == sid, BlindCode.coder == a.coder)):
+                    coders.setdefault(a.coder, {})[b.utterance_id] = b.code
                     u = first.get(b.utterance_id)
                     if u is None:
                         continue
@@ -557,6 +566,8 @@ class DoubleCoding(StoreCore):
                         score_pairs.append({"session_id": sid, "principle": b.principle,
                                             "first": p.confirmed, "first_coder": p.confirmed_by,
                                             "second": b.value, "second_coder": a.coder})
+            segmentation = [_segmentation(r, list(s.scalars(select(UtteranceRow).where(
+                UtteranceRow.session_id == r.id)))) for r in sessions.values() if r.machine]
         pairs.sort(key=lambda p: (p["session_id"], p["idx"]))
         return {
             "scope": {"session_id": session_id, "team": team, "n_sessions": len(
@@ -573,6 +584,8 @@ class DoubleCoding(StoreCore):
                                       [p["model"] for p in pairs if p["model"]]),
             },
             "principles": _score_agreement(score_pairs),
+            "fleiss": _fleiss(many),
+            "segmentation": segmentation,
             "score_pairs": score_pairs,
             "pairs": [{k: v for k, v in p.items() if k != "idx"} for p in pairs],
             "disagreements": [
@@ -621,6 +634,37 @@ def _code_agreement(pairs: list[dict[str, Any]]) -> dict[str, Any]:
         per_code[c] = {"kappa": cohen_kappa(x, y), "n_first": sum(x), "n_second": sum(y)}
     return {"n": len(pairs), "kappa": cohen_kappa(a, b), "agreement": _accuracy(a, b),
             "per_code": per_code}
+
+
+def _fleiss(many: dict[str, dict[str, dict[str, str]]]) -> dict[str, Any]:
+    """Fleiss' κ where a session has three or more coders (the first and two or more blind
+    ones), over the lines every one of them coded: per session, and pooled over the lines
+    of sessions with the largest number of coders (rows of κ must have equal raters)."""
+    per_session: list[dict[str, Any]] = []
+    rows_by_k: dict[int, list[list[str]]] = {}
+    for sid, coders in sorted(many.items()):
+        if len(coders) < 3:
+            continue
+        common = set.intersection(*(set(k for k, v in c.items() if v) for c in coders.values()))
+        rows = [[coders[c][uid] for c in sorted(coders)] for uid in sorted(common)]
+        rows_by_k.setdefault(len(coders), []).extend(rows)
+        per_session.append({"session_id": sid, "n_coders": len(coders), "n": len(rows),
+                            "kappa": fleiss_kappa(rows)})
+    k = max(rows_by_k, default=0)
+    return {"sessions": per_session, "n_coders": k or None, "n": len(rows_by_k.get(k, [])),
+            "kappa": fleiss_kappa(rows_by_k.get(k, []))}
+
+
+def _segmentation(row: SessionRow, utts: list[UtteranceRow]) -> dict[str, Any]:
+    """The machine's segmentation against the corrected one of a session an evaluator
+    corrected: boundaries within ± 0.5 s and ELAN-style overlap ratio."""
+    machine = [(float(u["start"]), float(u["end"]))
+               for u in (row.machine or {}).get("utterances") or []]
+    now = [(u.start, u.end) for u in utts]
+    return {"session_id": row.id, "compared": "machine vs corrected",
+            "n_machine": len(machine), "n_corrected": len(now),
+            "boundaries": boundary_agreement(machine, now),
+            "overlap": overlap_ratio(machine, now)}
 
 
 def _score_agreement(score_pairs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,14 +100,43 @@ def speaker_tiers(session: Session) -> list[Tier]:
     return tiers
 
 
-def to_eaf(session: Session) -> str:
-    """ELAN Annotation Format 2.8 (XML, UTF-8): a speaker tier and its codes child tier."""
+#: The ELAN controlled vocabulary of the codes tiers (the codebook's codes).
+CODES_CV = "codes"
+#: Media types ELAN reads for the recording's extension (else a generic audio type).
+_MIME = {"wav": "audio/x-wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "mp4": "video/mp4",
+         "ogg": "audio/ogg", "flac": "audio/flac", "webm": "audio/webm"}
+
+
+def to_eaf(session: Session, codes: Sequence[tuple[str, str]] | None = None,
+           media: str | None = None) -> str:
+    """ELAN Annotation Format 2.8 (XML, UTF-8): a speaker tier and its codes child tier.
+
+    ``codes``: ``(id, label)`` of the codebook's codes, written as the controlled vocabulary
+    of the codes tiers, so a coder in ELAN picks a code from the list (its id is what the
+    import confirms; the label is the entry's description). ``media``: the recording's file
+    name, written as the linked media (relative, ``./<name>``: put the recording beside the
+    .eaf to hear it in ELAN — never the uploaded file name, which may hold a family's name).
+    The speech layer has no codebook, so ``process`` writes neither; the store's export does.
+    """
     from pympi import Elan
 
     eaf = Elan.Eaf(author="msw-audio")
     eaf.add_linguistic_type(UTTERANCE_TYPE)
+    cv = {"CONTROLLED_VOCABULARY_REF": CODES_CV} if codes else {}
     eaf.add_linguistic_type(CODE_TYPE, constraints="Symbolic_Association",
-                            timealignable=False)
+                            timealignable=False, param_dict={
+                                "LINGUISTIC_TYPE_ID": CODE_TYPE, "TIME_ALIGNABLE": "false",
+                                "GRAPHIC_REFERENCES": "false",
+                                "CONSTRAINTS": "Symbolic_Association", **cv})
+    if codes:
+        eaf.add_language("eng", "http://cdb.iso.org/lg/CDB-00138502-001", "English (eng)")
+        eaf.add_controlled_vocabulary(CODES_CV)
+        eaf.add_cv_description(CODES_CV, "eng", "msw-audio codebook codes")
+        for code, label in codes:
+            eaf.add_cv_entry(CODES_CV, f"cv_{code}", [(code, "eng", label)])
+    if media:
+        ext = media.rsplit(".", 1)[-1].lower() if "." in media else ""
+        eaf.add_linked_file(media, relpath=f"./{media}", mimetype=_MIME.get(ext, "audio/*"))
     for tier in speaker_tiers(session):
         eaf.add_tier(tier.name, ling=UTTERANCE_TYPE)
         eaf.add_tier(tier.codes_name, ling=CODE_TYPE, parent=tier.name)

@@ -222,7 +222,41 @@ def _code_chip(book: CodebookView, code: str | None, extra: str = "") -> str:
     )
 
 
-def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
+#: Two lines of different speakers that share at least this much time (s) overlap.
+OVERLAP_MIN_S = 0.05
+
+
+def overlapping(rows: list[Row]) -> dict[str, list[Row]]:
+    """For each line, the other speakers' lines it overlaps in time (overlapping talk)."""
+    out: dict[str, list[Row]] = {}
+    by_start = sorted(rows, key=lambda r: (r.start, r.end))
+    for i, a in enumerate(by_start):
+        for b in by_start[i + 1:]:
+            if b.start >= a.end - OVERLAP_MIN_S:
+                break
+            if b.speaker != a.speaker and min(a.end, b.end) - b.start >= OVERLAP_MIN_S:
+                out.setdefault(a.uid, []).append(b)
+                out.setdefault(b.uid, []).append(a)
+    return out
+
+
+def _overlap_html(r: Row, others: list[Row], speaker_names: dict[str, str]) -> str:
+    """Overlapping talk as ELAN's tiers show it: this line and the ones spoken at the same
+    time, side by side, one lane per speaker, each with its span."""
+    if not others:
+        return ""
+    lanes = [r, *sorted(others, key=lambda o: (o.speaker, o.start))]
+    cells = "".join(
+        f'<div class="msw-lane{" msw-lane-self" if x is r else ""}" data-lane-uid="{_attr(x.uid)}"'
+        f' title="{_attr(x.text)}">'
+        f'<b>{escape(speaker_names.get(x.speaker, x.speaker))}</b> '
+        f'<span class="msw-muted">{clock(x.start)}–{clock(x.end)}</span> {escape(x.text)}</div>'
+        for x in lanes)
+    return f'<div class="msw-lanes" aria-label="Spoken at the same time">{cells}</div>'
+
+
+def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str],
+              others: list[Row] | None = None) -> str:
     low = r.confirmed is None and r.probability is not None and r.probability < LOW_CONFIDENCE
     classes = ["msw-utt"]
     if low:
@@ -231,6 +265,12 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
         classes.append("msw-done")
     if r.flag:
         classes.append("msw-flagged")
+    if others:
+        classes.append("msw-overlap")
+    overlap = _overlap_html(r, others or [], speaker_names)
+    badge = ('<span class="msw-overlap-badge" title="Spoken while '
+             + _attr(", ".join(sorted({speaker_names.get(o.speaker, o.speaker) for o in others})))
+             + ' also spoke">overlap</span>') if others else ""
     flag = (f'<span class="msw-flag" title="{_attr(r.flag)}" aria-label="{_attr(r.flag)}">⚑'
             "</span> " if r.flag else "")
     conf = "" if r.probability is None else f"{round(100 * r.probability)}%"
@@ -244,12 +284,13 @@ def _row_html(book: CodebookView, r: Row, speaker_names: dict[str, str]) -> str:
         f'<div class="msw-time">{clock(r.start)}</div>'
         f'<div class="msw-spk"><span class="msw-role msw-role-{_attr(r.role)}">'
         f"{escape(r.role)}</span>"
-        f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span></div>'
+        f'<span class="msw-spk-id">{escape(speaker_names.get(r.speaker, r.speaker))}</span>'
+        f"{badge}</div>"
         f'<div class="msw-text">{flag}<span class="msw-words">{escape(r.text)}</span></div>'
         f'<div class="msw-sugg"{title}>{_code_chip(book, r.suggested)}'
         f'<span class="msw-conf{" msw-conf-low" if low else ""}">{conf}</span></div>'
         f'<div class="msw-final">{_code_chip(book, r.confirmed)}</div>'
-        "</div>"
+        f"{overlap}</div>"
     )
 
 
@@ -278,7 +319,9 @@ def _keys_html(book: CodebookView, editable: bool, can_listen: bool) -> str:
                 ("Shift+P", "give the line to another speaker"),
                 ("Shift+U", "undo the last correction")]
     rows = "".join(f"<li><kbd>{escape(k)}</kbd> {escape(v)}</li>" for k, v in nav)
-    parts.append(f'<h5>Screen</h5><ul class="msw-keys msw-keys-nav">{rows}</ul>')
+    parts.append(f'<h5>Screen</h5><ul class="msw-keys msw-keys-nav">{rows}</ul>'
+                 '<p class="msw-muted">These are the defaults: <b>Keys</b> in the header lets '
+                 "you choose your own (kept for your login).</p>")
     note = (
         '<p class="msw-muted">A code key means the code for whoever speaks in the selected '
         "line; a practitioner key on a family member's line (or the other way round) is "
@@ -544,7 +587,9 @@ def review_html(
     rows = transcript_rows(session, decisions)
     n_done = sum(1 for r in rows if r.confirmed)
     speaker_names = {s.id: s.id for s in session.speakers}
-    body = "".join(_row_html(book, r, speaker_names) for r in order_rows(rows, order))
+    over = overlapping(rows)
+    body = "".join(_row_html(book, r, speaker_names, over.get(r.uid))
+                   for r in order_rows(rows, order))
     status = decisions.get("status", meta.get("status", ""))
     if can_listen:
         player = _player_html(session_id, session)
@@ -567,6 +612,11 @@ def review_html(
             f'<a class="msw-download" href="/export/sessions/{sid}/transcript.TextGrid" '
             'title="Praat: a tier per speaker and its codes">TextGrid</a>'
         )
+        if status != "reviewed":  # review_interchange.js: upload, preview, apply
+            reviewed_btn += ('<button class="msw-import-btn" title="Import an .eaf / .TextGrid '
+                             'you exported and edited in ELAN or Praat">Import…</button>')
+    reviewed_btn += ('<button class="msw-keys-btn" title="Choose your own keys for this '
+                     'screen">Keys</button>')
     info = " · ".join(
         escape(str(x))
         for x in (

@@ -1064,4 +1064,8 @@
   }
   new MutationObserver(scan).observe(document.documentElement, { childList: true, subtree: true });
   scan();
+
+  // what review_interchange.js (the login's own keys, the ELAN / Praat import) uses
+  window.__mswReviewApi = { review: review, toast: toast, reload: reload,
+    later: (text) => { pendingToast = text; } };
 })();

@@ -16,7 +16,8 @@ from msw_audio.web import STATIC_DIR
 from msw_audio.web.deps import _call, current_user
 from msw_audio.web.security import audio_media_type
 
-STATIC_FILES = frozenset({"review.js", "review.css", "login.css", "library.js"})
+STATIC_FILES = frozenset({"review.js", "review.css", "login.css", "library.js",
+                          "review_interchange.js"})
 #: Third-party browser files shipped in the package (``web/vendor/README.md``), never a CDN.
 VENDOR_FILES = frozenset({"wavesurfer.min.js", "regions.min.js", "minimap.min.js"})
 

@@ -28,6 +28,7 @@ from msw_audio.web import (
     routes_double_coding,
     routes_exports,
     routes_files,
+    routes_interchange,
     routes_library,
     routes_review_state,
 )
@@ -78,6 +79,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     api.include_router(routes_review_state.router(store))
     api.include_router(routes_library.router(store))
     api.include_router(routes_double_coding.router(store))
+    api.include_router(routes_interchange.router(store))
 
     if mount_ui:
         import gradio as gr

@@ -49,6 +49,24 @@ def disagreements_html(report: dict[str, Any], book: CodebookView) -> str:
     return f'<ul class="msw-dc-disagreements msw-scope">{items}</ul>'
 
 
+def more_agreement_md(report: dict[str, Any]) -> str:
+    """Fleiss' κ (three or more coders) and the segmentation figures, when there are any."""
+    out = ""
+    fl = report.get("fleiss") or {}
+    if fl.get("sessions"):
+        out += (f"**Fleiss' κ {_fmt(fl['kappa'])}** over {fl['n']} lines coded by all "
+                f"{fl['n_coders']} coders (first and blind) · "
+                + ", ".join(f"{x['session_id']}: {_fmt(x['kappa'])} ({x['n_coders']} coders,"
+                            f" {x['n']} lines)" for x in fl["sessions"]) + "\n\n")
+    for seg in report.get("segmentation") or []:
+        b, o = seg["boundaries"], seg["overlap"]
+        out += (f"Segmentation of {seg['session_id']} ({seg['compared']}): "
+                f"{b['matched']} of {b['n_a']} / {b['n_b']} boundaries within "
+                f"± {b['tolerance_s']} s (agreement {_fmt(b['agreement'])}) · overlap ratio "
+                f"{_fmt(o['ratio'])}\n\n")
+    return out
+
+
 def report_outputs(report: dict[str, Any], book: CodebookView, scope: dict[str, str]):
     """Summary Markdown, per-code and per-principle tables, disagreement links."""
     codes = report["codes"]
@@ -58,6 +76,7 @@ def report_outputs(report: dict[str, Any], book: CodebookView, scope: dict[str, 
         f"raw agreement {_fmt(codes['agreement'])} · Cohen's κ {_fmt(codes['kappa'])} · "
         f"κ with the model's suggestion: first coder {_fmt(report['model']['first'])}, "
         f"second {_fmt(report['model']['second'])} (both saw the suggestions)\n\n"
+        + more_agreement_md(report) +
         f"[Download CSV](/export/double-coding.csv?{query}) · "
         f"[Download JSON](/export/double-coding.json?{query}) (research view)"
     )

@@ -30,7 +30,8 @@ from msw_audio.web.render import CodebookView, codebook_view, review_html
 from msw_audio.web.ui_common import signed_in_user
 
 HEAD = ('<link rel="stylesheet" href="/static/review.css"><script src="/static/review.js"></script>'
-        '<script src="/static/library.js"></script>')
+        '<script src="/static/library.js"></script>'
+        '<script src="/static/review_interchange.js"></script>')
 #: The tabs in the order shown.
 TABS = (tab_review, tab_library, tab_team, tab_family, tab_supervision, tab_research,
         tab_double_coding, tab_admin)

@@ -125,6 +125,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/api/blind", may("session.view")),
     ("GET", "/api/double-coding", may("agreement.view")),
     ("GET", "/export/double-coding.{fmt}", may("export")),
+    # --- ELAN / Praat import and each login's own keys (web/routes_interchange.py)
+    ("POST", "/api/sessions/{session_id}/annotations", edit()),
+    ("GET", "/api/me/keys", Rule(LOGIN)),
+    ("POST", "/api/me/keys", Rule(LOGIN, ok=WRITE_OK)),
     # --- the Gradio sub-app, mounted at /ui (gradio.routes): behind the login gate; no
     # route of its own checks a role, its event handlers do (test_gradio_handlers.py)
     *[("GET", f"/ui{p}", Rule(GRADIO, ok=_GRADIO_OK)) for p in (
