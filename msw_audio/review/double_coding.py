@@ -346,6 +346,10 @@ class DoubleCoding(StoreCore):
         self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
         return super().merge_with_next(session_id, *args, **kw)  # type: ignore[misc]
 
+    def retime_utterance(self, session_id: str, *args: Any, **kw: Any) -> Any:
+        self._refuse_blind(session_id, _user_arg(args, kw), "Correcting the transcript")
+        return super().retime_utterance(session_id, *args, **kw)  # type: ignore[misc]
+
     def resplit_speakers(self, session_id: str, *args: Any, **kw: Any) -> Any:
         self._refuse_blind(session_id, _user_arg(args, kw), "Re-splitting speakers")
         return super().resplit_speakers(session_id, *args, **kw)  # type: ignore[misc]

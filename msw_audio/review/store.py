@@ -21,7 +21,6 @@ from msw_audio.review.analytics import MIN_GROUP, TEAM_MITI_MEASURES, Analytics
 from msw_audio.review.annotation_import import AnnotationImport
 from msw_audio.review.by_exception import ByException
 from msw_audio.review.core import StoreCore, migrate
-from msw_audio.review.corrections import Corrections
 from msw_audio.review.decisions import ANY_VALUE, Decisions
 from msw_audio.review.double_coding import DoubleCoding
 from msw_audio.review.erasure import Erasure
@@ -33,12 +32,13 @@ from msw_audio.review.library import Library
 from msw_audio.review.paths import DB_NAME, DataPaths, default_data_dir, safe_ext, safe_name
 from msw_audio.review.pseudonyms import Pseudonyms
 from msw_audio.review.reading import STATUSES, Reading, SessionSummary
+from msw_audio.review.retime import Retime
 from msw_audio.review.session_meta import SessionMeta
 from msw_audio.review.supervision import Supervision
 from msw_audio.review.users import Users
 
 
-class Store(DoubleCoding, Library, AnnotationImport, Corrections, Accuracy, Users, Ingest,
+class Store(DoubleCoding, Library, AnnotationImport, Retime, Accuracy, Users, Ingest,
             Supervision, Decisions, Analytics, Exports, Reading, Family, Erasure, History,
             ByException, SessionMeta, Pseudonyms, StoreCore):
     """Review store API used by the app, the CLI and the job worker.
