@@ -430,13 +430,15 @@
     const plugin = ws.registerPlugin(window.WaveSurfer.Regions.create());
     const sel = selected(root);
     const byId = {};
+    const resize = mayDragBoundaries(root);
     for (const { row, start, end } of timeline(root)) {
       byId[row.dataset.uid] = plugin.addRegion({
         id: row.dataset.uid, start: start, end: Math.max(end, start + 0.05),
-        color: regionColour(row, row === sel), drag: false, resize: false,
+        color: regionColour(row, row === sel), drag: false, resize: resize, minLength: MIN_SPAN_S,
       });
     }
     root._regionsById = byId;
+    if (resize) enableBoundaryDrag(root, plugin);
     root.dataset.regions = String(Object.keys(byId).length);
     if (sel) showTime(root, +sel.dataset.start);
   }
@@ -449,6 +451,39 @@
       const r = regions[row.dataset.uid];
       if (r) r.setOptions({ color: regionColour(row, row === sel) });
     });
+  }
+
+  // ---------------------------------------------------------------- boundaries by dragging
+  // Logins that may correct the transcript drag a region's edge to move that line's start or
+  // end; the server (review.retime) checks role, team, neighbours, the recording's length and
+  // that no word would leave the line, saves at once and journals it (Shift+U undoes).
+  // Moving a whole region is off: words keep the recording's times, so only edges move.
+  const MIN_SPAN_S = 0.1;
+
+  function mayDragBoundaries(root) {
+    return root.dataset.editable === "1" && root.dataset.readonly !== "1";
+  }
+
+  function enableBoundaryDrag(root, plugin) {
+    plugin.on("region-updated", (region) => saveBoundary(root, region));
+  }
+
+  async function saveBoundary(root, region) {
+    const row = q('.msw-utt[data-uid="' + CSS.escape(region.id) + '"]', root);
+    if (!row) return;
+    const shown = [+row.dataset.start, +row.dataset.end];
+    const start = Math.round(region.start * 1000) / 1000;
+    const end = Math.round(region.end * 1000) / 1000;
+    const back = () => region.setOptions({ start: shown[0], end: Math.max(shown[1], shown[0] + 0.05) });
+    if (Math.abs(start - shown[0]) < 0.002 && Math.abs(end - shown[1]) < 0.002) { back(); return; }
+    try {
+      await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + uttPath(row, "times"),
+        { start: start, end: end, expected: shown });
+      redraw(root, "Saved: " + start.toFixed(2) + "\u2013" + end.toFixed(2) + " s (Shift+U undoes)");
+    } catch (err) {
+      back();
+      toast(root, "Not saved: " + err.message, true);
+    }
   }
 
   // ---------------------------------------------------------------- saving
