@@ -37,22 +37,49 @@ MAX_HITS = 200
 
 
 def compile_query(query: str, is_regex: bool) -> Any:
-    """A compiled, case-insensitive pattern for ``query`` (its words, all of them, in any
-    order, when not a regular expression); ``InputError`` with the reason when it is empty,
-    too long or not a valid expression."""
+    """A case-insensitive matcher for ``query`` (a compiled pattern, or ``_Words``: all its
+    words, in any order); ``InputError`` with the reason when it is empty, too long or not a
+    valid expression."""
     text = (query or "").strip()
     if not text:
         raise InputError("type something to search for")
     if len(text) > MAX_PATTERN:
         raise InputError(f"the search is {len(text)} characters; at most {MAX_PATTERN}")
     if not is_regex:
-        words = text.split()
-        return regex.compile("".join(f"(?=.*{regex.escape(w)})" for w in words),
-                             regex.IGNORECASE | regex.DOTALL)
+        return _Words(text.split())
     try:
         return regex.compile(text, regex.IGNORECASE)
     except regex.error as exc:
         raise InputError(f"not a valid regular expression: {exc}") from None
+
+
+class _Words:
+    """Every word in the line, any order, ignoring case (plain substring tests: a pattern of
+    look-aheads would rescan the line from every position). ``search`` answers like a
+    compiled pattern's: a span (the first word's first place) or None."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = [w.casefold() for w in words]
+
+    def search(self, text: str, timeout: float | None = None) -> Any:
+        low = text.casefold()
+        if not all(w in low for w in self.words):
+            return None
+        if len(low) != len(text):  # casefolding changed the length ("ß" -> "ss"): no span
+            return _Span(0, 0)
+        i = low.find(self.words[0])
+        return _Span(i, i + len(self.words[0]))
+
+
+class _Span:
+    def __init__(self, start: int, end: int) -> None:
+        self._start, self._end = start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
 
 
 class TranscriptSearch:
