@@ -113,9 +113,12 @@ class TranscriptSearch:
                 roles = {k.speaker_id: k.role for k in s.scalars(
                     select(SpeakerRow).where(SpeakerRow.session_id == row.id))}
                 title = f"session {row.id}" if shielded else (row.title or row.id)
-                for u in s.scalars(select(UtteranceRow).where(UtteranceRow.session_id == row.id)
-                                   .order_by(UtteranceRow.idx)):
-                    text = text_of(u.text or "") if text_of else (u.text or "")
+                # tuples, not ORM rows: no word lists loaded (the search reads text only)
+                for uid, start, end, speaker, raw in s.execute(
+                        select(UtteranceRow.utterance_id, UtteranceRow.start, UtteranceRow.end,
+                               UtteranceRow.speaker_id, UtteranceRow.text)
+                        .where(UtteranceRow.session_id == row.id).order_by(UtteranceRow.idx)):
+                    text = text_of(raw or "") if text_of else (raw or "")
                     left = deadline - time.monotonic()
                     if left <= 0:
                         stopped = True
@@ -130,9 +133,9 @@ class TranscriptSearch:
                     if found is None:
                         continue
                     hits.append({"session_id": row.id, "title": title, "date": _iso(row.date),
-                                 "team": row.team, "utterance_id": u.utterance_id,
-                                 "start": u.start, "end": u.end, "speaker": u.speaker_id,
-                                 "role": roles.get(u.speaker_id, "other"), "text": text,
+                                 "team": row.team, "utterance_id": uid,
+                                 "start": start, "end": end, "speaker": speaker,
+                                 "role": roles.get(speaker, "other"), "text": text,
                                  "match": [found.start(), found.end()]})
                     if len(hits) >= limit:
                         break
