@@ -103,7 +103,7 @@ def test_spans_past_neighbours_recording_or_words_are_refused(rt_store):
     assert [(x.start, x.end) for x in _lines(store, sid)] == [(x.start, x.end) for x in utts]
 
 
-def test_coach_other_team_and_reviewed_session_cannot_retime(rt_store):
+def test_coach_other_team_blind_coder_and_reviewed_session_cannot_retime(rt_store):
     store, sid = rt_store
     eva = store.get_user("eva")
     u = _lines(store, sid)[_gap_line(store, sid)]
@@ -112,6 +112,10 @@ def test_coach_other_team_and_reviewed_session_cannot_retime(rt_store):
             store.retime_utterance(sid, u.id, u.start - 0.1, u.end, store.get_user(name))
     with pytest.raises(InputError, match="no session"):
         store.retime_utterance(sid, u.id, u.start - 0.1, u.end, store.get_user("eva_s"))
+    store.add_user("eve2", "evaluator", PASSWORD)
+    store.assign_blind(sid, "eve2", store.get_user("ada"))
+    with pytest.raises(InputError, match="blind pass"):
+        store.retime_utterance(sid, u.id, u.start - 0.1, u.end, store.get_user("eve2"))
     store.mark_reviewed(sid, eva, True, allow_unconfirmed=True)
     try:
         with pytest.raises(ReadOnlySession):
