@@ -52,8 +52,20 @@ def small_png(path: Path) -> None:
 class Shooter:
     """Logs in as a role, takes cropped, small screenshots into ``out``."""
 
-    def __init__(self, browser: Any, base: str, password: str, out: Path) -> None:
+    def __init__(self, browser: Any, base: str, password: str, out: Path,
+                 only: set[str] | None = None) -> None:
         self.browser, self.base, self.password, self.out = browser, base, password, out
+        #: ``--only``: the file names to (re)write; None writes every one
+        self.only = only
+
+    def wants(self, name: str) -> bool:
+        return self.only is None or name in self.only
+
+    def raw(self, page: Any, name: str) -> None:
+        """The viewport as it is now (no settling: a toast would fade)."""
+        if self.wants(name):
+            page.screenshot(path=str(self.out / name))
+            small_png(self.out / name)
 
     def login(self, name: str, target: str = "/ui/", review: bool = False) -> Any:
         page = self.browser.new_context(viewport=VIEW).new_page()
@@ -77,6 +89,8 @@ class Shooter:
         """The viewport, or (``below``: a CSS selector) the page from the top down to the
         bottom of the last visible element matching it, at most ``MAX_HEIGHT``."""
         path = self.out / name
+        if not self.wants(name):
+            return path
         self._settle(page)
         if below is None:
             page.screenshot(path=str(path))
@@ -103,7 +117,6 @@ class Shooter:
 
 def review_shots(s: Shooter, sid: str) -> None:
     """The review pane as the evaluator and the coach see it (no decision made yet)."""
-    out = s.out
     page = s.login("evaluator", "/ui/")
     page.wait_for_selector("#msw-queue table", timeout=60_000)
     s.shot(page, "evaluator-queue.png", below="[role=tabpanel] .block")
@@ -118,8 +131,7 @@ def review_shots(s: Shooter, sid: str) -> None:
     page.keyboard.press("Enter")  # accept the suggestion: the header's save note says so
     page.wait_for_selector(".msw-toast.msw-toast-on", timeout=10_000)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(out / "evaluator-review.png"))  # the toast fades: no settle
-    small_png(out / "evaluator-review.png")
+    s.raw(page, "evaluator-review.png")  # the toast fades: no settle
     page.wait_for_selector(".msw-toast.msw-toast-on", state="detached", timeout=15_000)
     page.keyboard.press("/")
     page.keyboard.type("speaker:parent")
@@ -141,8 +153,33 @@ def review_shots(s: Shooter, sid: str) -> None:
     page.keyboard.press("e")
     page.wait_for_selector(".msw-toast.msw-toast-on")
     page.wait_for_timeout(600)  # the note has faded in
-    page.screenshot(path=str(out / "coach-read-only.png"))
-    small_png(out / "coach-read-only.png")
+    s.raw(page, "coach-read-only.png")
+    page.context.close()
+
+
+def editing_shots(s: Shooter, sid: str) -> None:
+    """An evaluator about to drag a line's boundary (zoomed in, the region handles and the
+    spectrogram shown), and the All sessions search with a regular expression."""
+    page = s.login("evaluator", f"/ui/?session={sid}", review=True)
+    for _ in range(3):
+        page.click(".msw-zoom-in")
+    row = page.locator(".msw-utt").nth(4)
+    row.locator(".msw-text").click()
+    page.evaluate("document.querySelector('audio.msw-audio').pause()")
+    page.evaluate("""() => { const r = document.querySelector('.msw-review');
+        r._ws.setScrollTime(Math.max(0, +r.querySelector('.msw-utt.msw-selected')
+        .dataset.start - 1.5)); }""")
+    page.click(".msw-spectrogram-toggle")
+    page.wait_for_function(
+        "() => document.querySelector('.msw-review').dataset.spectrogram === 'ready'",
+        timeout=300_000)
+    page.wait_for_timeout(1000)
+    s.shot(page, "evaluator-boundaries.png")
+    page.fill(".msw-search", r"/\b(school|attend\w*)\b/")
+    page.click(".msw-search-all")
+    page.wait_for_selector(".msw-search-hit", timeout=60_000)
+    page.wait_for_timeout(400)
+    s.shot(page, "evaluator-search-all.png")
     page.context.close()
 
 
@@ -305,7 +342,11 @@ def tab_shots(s: Shooter, store: Any, ids: dict[str, str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "img")
+    ap.add_argument("--only", default="",
+                    help="comma-separated file names to (re)write, e.g. evaluator-search-all.png;"
+                         " every other screenshot is left as it is")
     args = ap.parse_args()
+    only = {n.strip() for n in args.only.split(",") if n.strip()} or None
 
     from playwright.sync_api import sync_playwright
 
@@ -321,7 +362,7 @@ def main() -> int:
         sid, password = prepare_demo(store)
         with running_server(store) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            shooter = Shooter(browser, base, password, args.out)
+            shooter = Shooter(browser, base, password, args.out, only)
             page = browser.new_context(viewport=VIEW).new_page()
             page.goto(base + "/ui/")
             page.wait_for_selector("input[name=username]")
@@ -330,6 +371,7 @@ def main() -> int:
             review_shots(shooter, sid)
             ids = populate(store, sid, Path(tmp), password)
             tab_shots(shooter, store, ids)
+            editing_shots(shooter, sid)
             browser.close()
 
         # the MITI team figures: one panel per unit, from the three copies
@@ -337,6 +379,8 @@ def main() -> int:
         miti = df[df["kind"] == "miti"]
         for name, fig in (("team-miti-trend.png", trend_figure(miti, "miti")),
                           ("team-miti-spread.png", distribution_figure(miti, "miti"))):
+            if only is not None and name not in only:
+                continue
             fig.savefig(args.out / name, dpi=110)
             small_png(args.out / name)
         store.close()

@@ -16,6 +16,7 @@ The rules (docs/review-screen.md, "Boundaries by dragging"):
   outside (more than half of the word's own time beyond the new edge) is refused with a
   message naming the word and pointing to split / merge, which move words explicitly and
   keep the codes honest. A word cut by the new edge but mostly inside is clipped to it.
+  (A line stored without word times has none to check.)
 * A reviewed session is read-only (``Decisions._check_open``), as for codes and scores.
 """
 
@@ -88,7 +89,8 @@ class Retime(Corrections):
                                  f"{max(0.0, end - start):.3f}")
             if abs(start - utt.start) <= _EPS and abs(end - utt.end) <= _EPS:
                 raise InputError("the span is unchanged")
-            words = _words_of(utt)
+            # a line stored without word times has none to keep inside: nothing to check
+            words = _words_of(utt) if utt.words else []
             for w in words:
                 inside = max(0.0, min(w.end, end) - max(w.start, start))
                 length = max(w.end - w.start, 1e-6)

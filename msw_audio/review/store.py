@@ -36,12 +36,13 @@ from msw_audio.review.reading import STATUSES, Reading, SessionSummary
 from msw_audio.review.retime import Retime
 from msw_audio.review.session_meta import SessionMeta
 from msw_audio.review.supervision import Supervision
+from msw_audio.review.transcript_search import TranscriptSearch
 from msw_audio.review.users import Users
 
 
 class Store(DoubleCoding, Library, AnnotationImport, Retime, Accuracy, Users, Ingest,
             Supervision, Decisions, Analytics, Exports, Reading, Family, Erasure, History,
-            ByException, SessionMeta, Pseudonyms, KeyMaps, StoreCore):
+            ByException, SessionMeta, TranscriptSearch, Pseudonyms, KeyMaps, StoreCore):
     """Review store API used by the app, the CLI and the job worker.
 
     ``DoubleCoding`` comes first on purpose: it wraps the reading and decision methods so a

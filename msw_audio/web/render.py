@@ -528,8 +528,12 @@ def _player_html(session_id: str, session: Session) -> str:
         '<span class="msw-zoom" role="group" aria-label="Waveform zoom">'
         '<button type="button" class="msw-zoom-out" title="Show more of the recording">−</button>'
         '<button type="button" class="msw-zoom-in" title="Zoom in on the waveform">+</button>'
-        "</span></div>"
+        "</span>"
+        '<button type="button" class="msw-spectrogram-toggle" aria-pressed="false" '
+        'title="Show a spectrogram under the waveform (computed on the server)">'
+        "Spectrogram</button></div>"
         f'<div class="msw-wave" data-peaks="/media/{_attr(session_id)}/peaks" '
+        f'data-spectrogram="/media/{_attr(session_id)}/spectrogram" '
         f'data-duration="{float(session.audio.duration or 0):.3f}">'
         '<div class="msw-wave-main" aria-label="Waveform: click to play from there"></div>'
         '<div class="msw-wave-map" aria-label="Whole recording: click to go there"></div>'
@@ -645,8 +649,12 @@ def review_html(
         f'<span class="msw-ntotal">{len(rows)}</span> confirmed</span>'
         f"{reviewed_btn}"
         '<span class="msw-searchbox"><input type="search" class="msw-search" '
-        'placeholder="Search text, code, speaker  ( / )" aria-label="Search the transcript">'
-        '<span class="msw-search-count msw-muted" aria-live="polite"></span></span>'
+        'placeholder="Search text, code, speaker, /regex/  ( / )" '
+        'aria-label="Search the transcript">'
+        '<button type="button" class="msw-search-all" title="Search every session you may '
+        'see; each hit opens its session at that line (Shift+Enter)">All sessions</button>'
+        '<span class="msw-search-count msw-muted" aria-live="polite"></span>'
+        '<div class="msw-search-results" hidden></div></span>'
         '<span class="msw-toast" role="status" aria-live="polite"></span>'
         "</div>"
         f"{player}"

@@ -272,9 +272,42 @@
       : item.text.includes(t.word) || item.code.includes(t.word) || item.speaker.includes(t.word));
   }
 
+  // "/pattern/": a regular expression over the line's text (case-insensitive). The browser
+  // cannot stop a running match, so patterns are capped in length and those with a repeated
+  // group that itself repeats or alternates ("(a+)+", "(e|.)*") are refused; the All
+  // sessions search runs such patterns on the server, under a time limit.
+  const MAX_PATTERN = 200;
+  const RISKY = /\((?:[^()\\]|\\.)*[*+{|](?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d*,)/;
+
+  function regexQuery(query) {
+    const m = /^\/(.*)\/$/.exec(query || "");
+    if (!m) return null;
+    const src = m[1];
+    if (!src) throw new Error("an empty pattern: type one between the slashes");
+    if (src.length > MAX_PATTERN) throw new Error("the pattern is " + src.length + " characters; at most " + MAX_PATTERN);
+    if (RISKY.test(src)) {
+      throw new Error("a repeated group that repeats or alternates inside (like (a+)+ or (e|.)*) " +
+        "can hang the page: simplify it, or use All sessions (time-limited on the server)");
+    }
+    try { return new RegExp(src, "i"); } catch (e) { throw new Error("not a valid regular expression: " + e.message); }
+  }
+
+  function searchProblem(root, message) {
+    const count = q(".msw-search-count", root);
+    if (count) { count.textContent = message; count.classList.toggle("msw-search-error", !!message); }
+  }
+
   function search(root, query) {
     const index = searchIndex(root);
-    const hits = matcher(query || "");
+    let hits;
+    try {
+      const re = regexQuery(query || "");
+      hits = re ? (item) => re.test(item.text) : matcher(query || "");
+      searchProblem(root, "");
+    } catch (err) {
+      searchProblem(root, err.message);
+      return;
+    }
     let n = 0;
     for (const item of index) {
       const ok = !query || hits(item);
@@ -288,6 +321,78 @@
     const sel = selected(root);
     if (query && n && (!sel || sel.classList.contains("msw-hide"))) select(root, visibleRows(root)[0], false);
     else if (sel) reveal(root, sel, "nearest");
+  }
+
+  // ---------------------------------------------------------------- search across sessions
+  // The server (review.transcript_search) searches every session this login may see, with
+  // its pseudonyms and redaction; each hit is a link that opens that session at that line.
+  async function searchAll(root, query) {
+    const panel = q(".msw-search-results", root);
+    if (!panel) return;
+    const m = /^\/(.*)\/$/.exec(query || "");
+    const isRegex = !!m;
+    const text = isRegex ? m[1] : query;
+    panel.hidden = false;
+    panel.textContent = "Searching every session you may see\u2026";
+    if (!text) { panel.textContent = "Type words, or /a pattern/, then press All sessions."; return; }
+    try {
+      const url = "/api/search?q=" + encodeURIComponent(text) + "&regex=" + (isRegex ? "1" : "0");
+      const res = await fetch(url, { credentials: "same-origin" });
+      let data = {};
+      try { data = await res.json(); } catch (e) { /* empty */ }
+      if (!res.ok) throw new Error(typeof data.detail === "string" ? data.detail : res.status + " " + res.statusText);
+      showSearchHits(panel, data);
+    } catch (err) {
+      panel.textContent = "";
+      const p = document.createElement("p");
+      p.className = "msw-search-error";
+      p.textContent = "Search not run: " + err.message;
+      panel.appendChild(p);
+    }
+  }
+
+  function clock(t) {
+    const s = Math.max(0, Math.floor(t));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function showSearchHits(panel, data) {
+    panel.textContent = "";
+    const head = document.createElement("div");
+    head.className = "msw-search-head";
+    const n = data.hits.length;
+    head.textContent = n + (n === 1 ? " line" : " lines") + " in " + data.sessions + " sessions searched" +
+      (data.truncated ? " (first " + n + " shown)" : "") + (data.stopped ? " (stopped: time limit)" : "");
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "msw-search-close";
+    close.textContent = "Close";
+    close.addEventListener("click", () => { panel.hidden = true; });
+    head.appendChild(close);
+    panel.appendChild(head);
+    const list = document.createElement("ol");
+    list.className = "msw-search-hits";
+    for (const h of data.hits) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = h.link;
+      a.className = "msw-search-hit";
+      a.dataset.session = h.session_id;
+      a.dataset.uid = h.utterance_id;
+      const where = document.createElement("span");
+      where.className = "msw-muted";
+      where.textContent = h.title + " \u00b7 " + clock(h.start) + " \u00b7 " + h.role + " ";
+      a.appendChild(where);
+      const [i, j] = h.match || [0, 0];
+      a.appendChild(document.createTextNode(h.text.slice(0, i)));
+      const mark = document.createElement("mark");
+      mark.textContent = h.text.slice(i, j);
+      a.appendChild(mark);
+      a.appendChild(document.createTextNode(h.text.slice(j)));
+      li.appendChild(a);
+      list.appendChild(li);
+    }
+    panel.appendChild(list);
   }
 
   // ---------------------------------------------------------------- waveform
@@ -425,18 +530,81 @@
     });
   }
 
+  // ---------------------------------------------------------------- spectrogram
+  // The Spectrogram toggle: wavesurfer.js's Spectrogram plugin (vendored) draws frames the
+  // server computed (/media/<id>/spectrogram, speech.spectrogram), so the browser still never
+  // decodes the recording. The plugin's code loads on the first use only.
+  let spectrogramLoad = null;
+  function loadSpectrogram() {
+    if (!spectrogramLoad) {
+      spectrogramLoad = loadVendor().then(() => new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = "/static/vendor/spectrogram.min.js";
+        s.onload = resolve;
+        s.onerror = () => reject(new Error("could not load spectrogram.min.js"));
+        document.head.appendChild(s);
+      }));
+      spectrogramLoad.catch(() => { spectrogramLoad = null; });
+    }
+    return spectrogramLoad;
+  }
+
+  function toggleSpectrogram(root) {
+    const btn = q(".msw-spectrogram-toggle", root);
+    const box = q(".msw-wave", root);
+    if (!btn || !box) return;
+    const ws = root._ws;
+    if (root._spectrogram) {
+      root._spectrogram.destroy();
+      root._spectrogram = null;
+      btn.setAttribute("aria-pressed", "false");
+      btn.classList.remove("msw-on");
+      root.dataset.spectrogram = "off";
+      remember("msw-spectrogram", "0");
+      return;
+    }
+    if (!ws) { toast(root, "The waveform is not drawn yet: try again in a moment.", true); return; }
+    btn.setAttribute("aria-pressed", "true");
+    btn.classList.add("msw-on");
+    root.dataset.spectrogram = "loading";
+    remember("msw-spectrogram", "1");
+    toast(root, "Drawing the spectrogram\u2026");
+    loadSpectrogram().then(() => {
+      if (!root.isConnected || root._spectrogram || btn.getAttribute("aria-pressed") !== "true") return;
+      const plugin = window.WaveSurfer.Spectrogram.create({
+        frequenciesDataUrl: box.dataset.spectrogram,
+        sampleRate: 16000, frequencyMin: 0, frequencyMax: 8000, scale: "mel",
+        height: 96, labels: true, labelsColor: "#334155", labelsBackground: "rgba(255,255,255,0.6)",
+        colorMap: "igray",
+      });
+      plugin.on("ready", () => { root.dataset.spectrogram = "ready"; });
+      plugin.on("error", (err) => {
+        root.dataset.spectrogram = "failed";
+        toast(root, "Spectrogram not shown: " + (err && err.message || err), true);
+      });
+      root._spectrogram = ws.registerPlugin(plugin);
+    }).catch((err) => {
+      root.dataset.spectrogram = "failed";
+      btn.setAttribute("aria-pressed", "false");
+      btn.classList.remove("msw-on");
+      toast(root, "Spectrogram not shown: " + err.message, true);
+    });
+  }
+
   function addRegions(root, ws) {
     if (!root.isConnected || root._regionsById) return;
     const plugin = ws.registerPlugin(window.WaveSurfer.Regions.create());
     const sel = selected(root);
     const byId = {};
+    const resize = mayDragBoundaries(root);
     for (const { row, start, end } of timeline(root)) {
       byId[row.dataset.uid] = plugin.addRegion({
         id: row.dataset.uid, start: start, end: Math.max(end, start + 0.05),
-        color: regionColour(row, row === sel), drag: false, resize: false,
+        color: regionColour(row, row === sel), drag: false, resize: resize, minLength: MIN_SPAN_S,
       });
     }
     root._regionsById = byId;
+    if (resize) enableBoundaryDrag(root, plugin);
     root.dataset.regions = String(Object.keys(byId).length);
     if (sel) showTime(root, +sel.dataset.start);
   }
@@ -449,6 +617,39 @@
       const r = regions[row.dataset.uid];
       if (r) r.setOptions({ color: regionColour(row, row === sel) });
     });
+  }
+
+  // ---------------------------------------------------------------- boundaries by dragging
+  // Logins that may correct the transcript drag a region's edge to move that line's start or
+  // end; the server (review.retime) checks role, team, neighbours, the recording's length and
+  // that no word would leave the line, saves at once and journals it (Shift+U undoes).
+  // Moving a whole region is off: words keep the recording's times, so only edges move.
+  const MIN_SPAN_S = 0.1;
+
+  function mayDragBoundaries(root) {
+    return root.dataset.editable === "1" && root.dataset.readonly !== "1";
+  }
+
+  function enableBoundaryDrag(root, plugin) {
+    plugin.on("region-updated", (region) => saveBoundary(root, region));
+  }
+
+  async function saveBoundary(root, region) {
+    const row = q('.msw-utt[data-uid="' + CSS.escape(region.id) + '"]', root);
+    if (!row) return;
+    const shown = [+row.dataset.start, +row.dataset.end];
+    const start = Math.round(region.start * 1000) / 1000;
+    const end = Math.round(region.end * 1000) / 1000;
+    const back = () => region.setOptions({ start: shown[0], end: Math.max(shown[1], shown[0] + 0.05) });
+    if (Math.abs(start - shown[0]) < 0.002 && Math.abs(end - shown[1]) < 0.002) { back(); return; }
+    try {
+      await post("/api/sessions/" + encodeURIComponent(root.dataset.session) + uttPath(row, "times"),
+        { start: start, end: end, expected: shown });
+      redraw(root, "Saved: " + start.toFixed(2) + "\u2013" + end.toFixed(2) + " s (Shift+U undoes)");
+    } catch (err) {
+      back();
+      toast(root, "Not saved: " + err.message, true);
+    }
   }
 
   // ---------------------------------------------------------------- saving
@@ -662,6 +863,8 @@
 
     const tab = t.closest(".msw-tab");
     if (tab) { showTab(root, tab.dataset.tab); return; }
+    if (t.closest(".msw-search-all")) { const s = q(".msw-search", root); searchAll(root, s ? s.value.trim() : ""); return; }
+    if (t.closest(".msw-spectrogram-toggle")) { toggleSpectrogram(root); focusList(root); return; }
 
     const speed = t.closest(".msw-speed");
     if (speed) { setRate(root, +speed.dataset.rate); focusList(root); return; }
@@ -784,6 +987,7 @@
     if (t instanceof HTMLInputElement && t.classList.contains("msw-search")) {
       const root = t.closest(".msw-review");
       if (key === "Escape") { t.value = ""; search(root, ""); focusList(root); ev.preventDefault(); }
+      else if (key === "Enter" && ev.shiftKey) { searchAll(root, t.value.trim()); ev.preventDefault(); }
       else if (key === "Enter") { search(root, t.value.trim()); focusList(root); ev.preventDefault(); }
       return;
     }

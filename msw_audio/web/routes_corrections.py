@@ -1,5 +1,5 @@
-"""JSON routes of transcript corrections (reassign, edit, split, merge, re-split, undo) and
-the corrected transcript's STM / RTTM / ELAN .eaf / Praat .TextGrid download.
+"""JSON routes of transcript corrections (reassign, edit, split, merge, new times, re-split,
+undo) and the corrected transcript's STM / RTTM / ELAN .eaf / Praat .TextGrid download.
 
 Why routes only translate: who may correct (evaluators and admins), team scope and stale
 edits are decided by the store (``review.corrections``); a refused call is 403, a session
@@ -68,6 +68,16 @@ def router(store: Store) -> APIRouter:
         _check_csrf(request)
         user = current_user(request)
         return _call(store.merge_with_next, session_id, utterance_id, user)
+
+    @api.post(base + "/times")
+    def retime(session_id: str, utterance_id: str, request: Request,
+               start: float = Body(..., embed=True), end: float = Body(..., embed=True),
+               expected: tuple[float, ...] | None = Body(None, embed=True)) -> dict[str, Any]:
+        """A waveform region's edge dragged: the line's new span (``review.retime``)."""
+        _check_csrf(request)
+        user = current_user(request)
+        return _call(store.retime_utterance, session_id, utterance_id, start, end, user,
+                     expected)
 
     @api.post("/api/sessions/{session_id}/speakers/resplit")
     def resplit(session_id: str, request: Request,

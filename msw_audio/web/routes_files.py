@@ -19,7 +19,8 @@ from msw_audio.web.security import audio_media_type
 STATIC_FILES = frozenset({"review.js", "review.css", "login.css", "library.js",
                           "review_interchange.js"})
 #: Third-party browser files shipped in the package (``web/vendor/README.md``), never a CDN.
-VENDOR_FILES = frozenset({"wavesurfer.min.js", "regions.min.js", "minimap.min.js"})
+VENDOR_FILES = frozenset({"wavesurfer.min.js", "regions.min.js", "minimap.min.js",
+                          "spectrogram.min.js"})
 
 
 def router(store: Store) -> APIRouter:
@@ -62,6 +63,18 @@ def router(store: Store) -> APIRouter:
         # the stored recording is named by its sha256 (``DataPaths.audio_file``)
         peaks = _call(cached_peaks, path, path.stem, store.paths.cache)
         return JSONResponse(peaks.to_record(), headers={"Cache-Control": "private, no-store"})
+
+    @api.get("/media/{session_id}/spectrogram")
+    def media_spectrogram(session_id: str, request: Request) -> Response:
+        """The recording's spectrogram (``speech.spectrogram``), for whoever may hear it,
+        as the waveform's peaks: computed once on first request, then cached."""
+        from msw_audio.speech.spectrogram import cached_spectrogram
+
+        user = current_user(request)
+        path: Path = _call(store.audio_file, session_id, user, False)
+        text = _call(cached_spectrogram, path, path.stem, store.paths.cache)
+        return Response(text, media_type="application/json",
+                        headers={"Cache-Control": "private, no-store"})
 
     @api.get("/media/{session_id}")
     def media(session_id: str, request: Request) -> Response:

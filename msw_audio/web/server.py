@@ -31,6 +31,7 @@ from msw_audio.web import (
     routes_interchange,
     routes_library,
     routes_review_state,
+    routes_search,
 )
 from msw_audio.web.asset_cache import ImmutableAssets
 from msw_audio.web.deps import (  # noqa: F401 - re-exported for routers and tests
@@ -78,6 +79,7 @@ def create_app(store: Store, *, secure_cookie: bool = False, mount_ui: bool = Tr
     api.include_router(routes_exports.router(store))
     api.include_router(routes_review_state.router(store))
     api.include_router(routes_library.router(store))
+    api.include_router(routes_search.router(store))
     api.include_router(routes_double_coding.router(store))
     api.include_router(routes_interchange.router(store))
 

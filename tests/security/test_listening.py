@@ -12,6 +12,7 @@ import re
 import pytest
 
 from msw_audio.speech.peaks import PER_SECOND, peaks_file
+from msw_audio.speech.spectrogram import BANDS, spectrogram_file
 from msw_audio.web import STATIC_DIR
 from msw_audio.web.routes_files import VENDOR_FILES
 from tests.conftest_app import make_store, running_server
@@ -41,6 +42,24 @@ def test_peaks_need_the_audio_grant_and_are_erased_with_the_session(served):
     assert _request(base + "/media/snotasession/peaks", cookie=_login(base, "eva"))[0] == 404
     store.erase_session(sid, store.get_user("ada"))
     assert not cached.exists(), "the waveform goes with the session"
+
+
+def test_the_spectrogram_needs_the_audio_grant_and_is_erased_with_the_session(served):
+    store, sid, base = served
+    assert _request(base + f"/media/{sid}/spectrogram")[0] == 401
+    assert _request(base + f"/media/{sid}/spectrogram", cookie=_login(base, "rita"))[0] == 403
+    status, headers, body = _request(base + f"/media/{sid}/spectrogram",
+                                     cookie=_login(base, "cora"))
+    assert status == 200 and "no-store" in headers["cache-control"]
+    frames = json.loads(body)
+    # 25 frames per second of the 287.6 s visit, BANDS bytes each
+    assert abs(len(frames) - 287.64 * 25) < 30 and {len(f) for f in frames} == {BANDS}
+    assert max(max(f) for f in frames) == 255 and min(min(f) for f in frames) >= 0
+    stored = store.audio_file(sid, store.get_user("eva"), False)
+    cached = spectrogram_file(store.paths.cache, stored.stem)
+    assert cached.is_file() and cached.is_relative_to(store.paths.cache_for(stored.stem))
+    store.erase_session(sid, store.get_user("ada"))
+    assert not cached.exists(), "the spectrogram goes with the session"
 
 
 def test_only_the_listed_vendor_files_are_served_and_they_load_nothing_else(served):

@@ -79,6 +79,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/static/{name}", Rule(LOGIN)),
     ("GET", "/static/vendor/{name}", Rule(LOGIN)),
     ("GET", "/media/{session_id}/peaks", may("audio.listen", session=True)),
+    ("GET", "/media/{session_id}/spectrogram", may("audio.listen", session=True)),
     ("GET", "/media/{session_id}", may("audio.listen", session=True)),
     # --- reading and coding (web/routes_coding.py)
     ("GET", "/api/me", Rule(LOGIN)),
@@ -96,6 +97,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/api/sessions/{session_id}/utterances/{utterance_id}/text", edit()),
     ("POST", "/api/sessions/{session_id}/utterances/{utterance_id}/split", edit()),
     ("POST", "/api/sessions/{session_id}/utterances/{utterance_id}/merge", edit()),
+    ("POST", "/api/sessions/{session_id}/utterances/{utterance_id}/times", edit()),
     ("POST", "/api/sessions/{session_id}/speakers/resplit", edit()),
     ("POST", "/api/sessions/{session_id}/corrections/undo", edit()),
     ("GET", "/api/sessions/{session_id}/corrections", may("session.view", session=True)),
@@ -114,6 +116,8 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/api/sessions/{session_id}/review-need", may("session.view", session=True)),
     # --- coach library (web/routes_library.py); the session is in the body
     ("GET", "/api/library", may("exemplars.view")),
+    # --- search across sessions (web/routes_search.py); an empty query is a 400
+    ("GET", "/api/search", may("session.view", ok=frozenset({200, 400}))),
     ("POST", "/api/library/star", edit("exemplars.star")),
     ("POST", "/api/library/unstar", edit("exemplars.star")),
     ("POST", "/api/library/handout", may("exemplars.star", session=True)),
@@ -207,6 +211,7 @@ BODIES: dict[str, Any] = {
     "/api/sessions/{session_id}/utterances/{utterance_id}/speaker": {"speaker": "SPEAKER_01"},
     "/api/sessions/{session_id}/utterances/{utterance_id}/text": {"text": "How are you?"},
     "/api/sessions/{session_id}/utterances/{utterance_id}/split": {"at_word": 1},
+    "/api/sessions/{session_id}/utterances/{utterance_id}/times": {"start": 14.9, "end": 18.8},
     "/api/sessions/{session_id}/speakers/resplit": {"num_speakers": 2},
     "/api/sessions/{session_id}/accept-above": {"percent": 50},
     "/api/library/star": {"session_id": "{session_id}", "utterance_id": "u0002"},
