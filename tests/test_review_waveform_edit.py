@@ -90,7 +90,7 @@ def _wait_regions(page):
 def _zoom_to_line(page, uid):
     for _ in range(3):  # ~25 px/s -> ~200 px/s: a 0.4 s drag is ~80 px
         page.click(".msw-zoom-in")
-    page.click(f'.msw-utt[data-uid="{uid}"] .msw-text')
+    page.click(f'.msw-utt[data-uid="{uid}"] .msw-time')
     page.evaluate("document.querySelector('audio.msw-audio').pause()")
     page.evaluate(f"""() => {{ const r = document.querySelector('.msw-review');
         r._ws.setScrollTime(Math.max(0, +r.querySelector('.msw-utt[data-uid="{uid}"]')
@@ -130,7 +130,7 @@ def test_dragging_a_region_edge_saves_persists_and_is_audited(served, browser):
     assert audit and audit[0]["detail"]["target"] == LINE and audit[0]["detail"]["end"] == end1
     # Shift+U undoes it (the correction journal)
     _wait_regions(page)
-    page.click(f'.msw-utt[data-uid="{LINE}"] .msw-text')
+    page.click(f'.msw-utt[data-uid="{LINE}"] .msw-time')
     page.keyboard.press("Shift+U")
     page.wait_for_function(
         f"() => {{ const r = document.querySelector('.msw-utt[data-uid=\"{LINE}\"]');"
