@@ -196,13 +196,20 @@ class Decisions(StoreCore):
         pass per candidate line (seconds on a long visit), so a code or role decision keeps
         the evidence chosen before (figures only, milliseconds) and marking the session
         reviewed re-chooses it from the confirmed codes.
+
+        Incremental but exact: the lines and feature views the decision did not change are
+        reused from the last rescore (``_scoring_session``), every sum is taken again over
+        all lines, so the figures equal a computation from scratch
+        (``tests/test_incremental_rescore.py``).
         """
-        from msw_audio.scoring.rubric import score_session
+        from msw_audio.scoring.rubric import scores_and_features
 
         s.flush()
-        session = self._session_from_rows(s, row, words=False)
+        session, earlier = self._scoring_session(s, row)
         book = self._codebook_of(row.models)
-        scores = score_session(session, codebook=book, evidence=evidence)
+        scores, feats = scores_and_features(session, codebook=book, evidence=evidence,
+                                            reuse=earlier)
+        self._keep_features(row.id, session, feats)
         if book.rubric == "supervision":  # supervision scores follow the evaluator too
             from msw_audio.scoring.supervision import score_supervision
 
