@@ -325,11 +325,13 @@ class StoreCore:
         The kept objects are never changed in place (a changed line is a new object).
         """
         session_id = row.id
-        speakers = s.execute(
+        s.flush()
+        conn = s.connection()  # plain rows: the ORM's statement layer cost ~1.5 ms here
+        speakers = conn.execute(
             select(SpeakerRow.speaker_id, SpeakerRow.role, SpeakerRow.role_confidence,
                    SpeakerRow.talk_time).where(SpeakerRow.session_id == session_id)
         ).all()
-        rows = s.execute(
+        rows = conn.execute(
             select(UtteranceRow.utterance_id, UtteranceRow.start, UtteranceRow.end,
                    UtteranceRow.speaker_id, UtteranceRow.text, UtteranceRow.confirmed_code)
             .where(UtteranceRow.session_id == session_id)
