@@ -86,6 +86,9 @@ def test_random_decisions_give_the_figures_of_a_full_recompute(tmp_path: Path) -
     assert {"code", "accept", "clear", "role", "undo", "edit", "other"} <= set(done)
     # the kept lines were really reused (else the test says nothing about the cache)
     assert sid in store._scoring_cache and store._scoring_cache[sid][1] is not None
+    store.add_user("ada", "admin", PASSWORD)
+    store.erase_session(sid, store.get_user("ada"))  # nothing of it stays in this process
+    assert sid not in store._scoring_cache and sid not in store._suggestion_cache
     other.close()
     store.close()
 
