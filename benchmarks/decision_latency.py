@@ -13,7 +13,8 @@ uvicorn on loopback, logs in as an evaluator and times, per decision kind, the f
 * ``accept``: ``POST …/utterances/{id}/accept`` (take the suggestion);
 * ``clear``: ``POST …/utterances/{id}/clear``;
 * ``role``: ``POST …/speakers/{id}/role`` (flips every line of that speaker);
-* ``undo``: ``POST …/undo`` (the journal's last decision).
+* ``undo``: ``POST …/undo`` (the journal's last decision);
+* ``score``: ``POST …/scores/{principle}`` (confirm a principle score; no rescore).
 
     .venv/bin/python benchmarks/decision_latency.py [--repeat 20] [--n 100]
 """
@@ -21,6 +22,7 @@ uvicorn on loopback, logs in as an evaluator and times, per decision kind, the f
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -71,14 +73,14 @@ def main() -> int:
         lines = [u.id for u in session.utterances if roles[u.speaker] == "practitioner"]
         lines = lines[: args.n]
         times: dict[str, list[float]] = {k: [] for k in ("code", "accept", "clear", "role",
-                                                          "undo")}
+                                                          "undo", "score")}
         # CPU seconds of this process (server thread + client) per decision: the measure a
         # loaded shared box does not distort, beside the wall time a coder feels
         cpu: dict[str, list[float]] = {k: [] for k in times}
         app = create_app(store)
         if not args.no_freeze:
             freeze_startup_heap()  # as ``serve`` does
-        with serve_app(app) as base, httpx.Client(base_url=base) as http:
+        with serve_app(app) as base, httpx.Client(base_url=base, timeout=120) as http:
             r = http.post("/login", data={"username": "bench", "password": PASSWORD})
             if r.status_code >= 400:
                 raise SystemExit(f"login failed: {r.status_code}")
@@ -106,11 +108,15 @@ def main() -> int:
             for i in range(min(args.n, 20)):
                 timed("role", f"{api}/speakers/{parent}/role",
                       {"role": "child" if i % 2 == 0 else "parent"})
+            for i in range(min(args.n, 20)):
+                timed("score", f"{api}/scores/empathy", {"value": 1 + (i % 9) * 0.5})
         store.close()
 
     mode = "without gc.freeze" if args.no_freeze else "gc.freeze after start-up, as serve"
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nDecisions on a {len(session.utterances)}-utterance session over HTTP "
-          f"(loopback, uvicorn; {mode}), target p95 ≤ {TARGET_S * 1000:.0f} ms\n")
+          f"(loopback, uvicorn; {mode}), target p95 ≤ {TARGET_S * 1000:.0f} ms; load average "
+          f"at the end {load} (1/5/15 min)\n")
     print("| decision | n | wall median | wall p95 | wall max | CPU median | CPU p95 |")
     print("|---|---|---|---|---|---|---|")
     for kind, vals in times.items():

@@ -134,6 +134,9 @@ class StoreCore:
         self._suggestion_cache: OrderedDict[str, tuple[tuple, dict[str, list[tuple]]]] = (
             OrderedDict()
         )
+        #: session id -> (utterance id -> (its row, its suggestions, its Utterance), the
+        #: features of the last rescore); see ``_scoring_session``
+        self._scoring_cache: OrderedDict[str, tuple[dict[str, tuple], Any]] = OrderedDict()
         #: bumped by every change to a login in this process (``Users``): the login gate
         #: drops its short cache of users at once, so a disable or reset made in the
         #: Admin tab ends that user's open logins at their very next request
@@ -282,25 +285,7 @@ class StoreCore:
             .order_by(UtteranceRow.idx)
         ).all()
         sugg = self._suggestions(s, session_id)
-        utterances = []
-        for u in utts:
-            model = [CodeSuggestion(*c) for c in sugg.get(u[0], ())]
-            confirmed = u[5]
-            if confirmed:
-                model = [CodeSuggestion(confirmed, 1.0, "evaluator")] + [
-                    c for c in model if c.code != confirmed
-                ]
-            utterances.append(
-                Utterance(
-                    id=u[0],
-                    start=u[1],
-                    end=u[2],
-                    speaker=u[3],
-                    text=u[4],
-                    words=[Word(**w) for w in (u[6] or [])] if words else [],
-                    codes=model,
-                )
-            )
+        utterances = [_utterance(u, sugg.get(u[0], ()), words) for u in utts]
         return Session(
             audio=AudioInfo(
                 path=rec.original_name if rec else "",
@@ -323,6 +308,76 @@ class StoreCore:
             language=row.language,
             schema_version=row.schema_version,
         )
+
+    def _scoring_session(self, s: OrmSession, row: SessionRow) -> tuple[Session, Any]:
+        """The session as the rescore needs it (``_session_from_rows(words=False)`` less the
+        turns and scores, which no figure reads), and the features of this process's last
+        rescore of it (``session_features(reuse=)``), or None.
+
+        Why: every decision rescores the whole session, and building ~1,000 ``Utterance``
+        objects and their feature views each time was most of a decision on a long visit
+        (issue 12), although one decision changes one line (a role: one speaker's lines).
+        The rows are still read every time — they are the truth, whichever process wrote
+        them — but a line whose row (id, times, speaker, text, confirmed code) and
+        suggestions equal the ones kept from the last rescore keeps its ``Utterance``
+        object, and so its feature view. Nothing is trusted without that comparison, so a
+        write by another process, a rolled-back transaction or a correction is seen.
+        The kept objects are never changed in place (a changed line is a new object).
+        """
+        session_id = row.id
+        s.flush()
+        conn = s.connection()  # plain rows: the ORM's statement layer cost ~1.5 ms here
+        speakers = conn.execute(
+            select(SpeakerRow.speaker_id, SpeakerRow.role, SpeakerRow.role_confidence,
+                   SpeakerRow.talk_time).where(SpeakerRow.session_id == session_id)
+        ).all()
+        rows = conn.execute(
+            select(UtteranceRow.utterance_id, UtteranceRow.start, UtteranceRow.end,
+                   UtteranceRow.speaker_id, UtteranceRow.text, UtteranceRow.confirmed_code)
+            .where(UtteranceRow.session_id == session_id)
+            .order_by(UtteranceRow.idx)
+        ).all()
+        sugg = self._suggestions(s, session_id)
+        with self._lock:
+            kept = self._scoring_cache.get(session_id)
+        lines, feats = kept if kept is not None else ({}, None)
+        new_lines: dict[str, tuple[tuple, Any, Utterance]] = {}
+        utterances = []
+        for u in rows:
+            key = tuple(u)
+            ranked = sugg.get(key[0], ())
+            old = lines.get(key[0])
+            if old is not None and old[0] == key and (old[1] is ranked or old[1] == ranked):
+                utt = old[2]
+            else:
+                utt = _utterance(key, ranked, words=False)
+            new_lines[key[0]] = (key, ranked, utt)
+            utterances.append(utt)
+        with self._lock:
+            self._scoring_cache[session_id] = (new_lines, feats)
+            self._scoring_cache.move_to_end(session_id)
+            while len(self._scoring_cache) > self.SUGGESTION_CACHE_SESSIONS:
+                self._scoring_cache.popitem(last=False)
+        session = Session(
+            audio=AudioInfo(path="", sha256=row.recording_sha256, duration=row.duration or 0.0),
+            speakers=[Speaker(id=k[0], role=k[1], role_confidence=k[2], talk_time=k[3])
+                      for k in speakers],
+            utterances=utterances,
+            models=dict(row.models or {}),
+            language=row.language,
+            schema_version=row.schema_version,
+        )
+        return session, feats
+
+    def _keep_features(self, session_id: str, session: Session, feats: Any) -> None:
+        """Keep the features just computed from ``_scoring_session``'s session, for the next
+        rescore's ``reuse`` (only if the kept lines are still that session's)."""
+        with self._lock:
+            kept = self._scoring_cache.get(session_id)
+            if kept is not None and all(
+                kept[0].get(u.id, (None, None, None))[2] is u for u in session.utterances
+            ):
+                self._scoring_cache[session_id] = (kept[0], feats)
 
     #: sessions whose suggestion rows are kept between rescores (the ones being coded now)
     SUGGESTION_CACHE_SESSIONS = 8
@@ -413,6 +468,27 @@ class StoreCore:
                 }
                 for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
             ]
+
+
+def _utterance(u: Any, ranked: Any, words: bool) -> Utterance:
+    """One utterance from its row ``(id, start, end, speaker, text, confirmed code[, words])``
+    and its ranked model suggestions: the confirmed code first (probability 1,
+    ``source="evaluator"``), then the model's other suggestions."""
+    model = [CodeSuggestion(*c) for c in ranked]
+    confirmed = u[5]
+    if confirmed:
+        model = [CodeSuggestion(confirmed, 1.0, "evaluator")] + [
+            c for c in model if c.code != confirmed
+        ]
+    return Utterance(
+        id=u[0],
+        start=u[1],
+        end=u[2],
+        speaker=u[3],
+        text=u[4],
+        words=[Word(**w) for w in (u[6] or [])] if words else [],
+        codes=model,
+    )
 
 
 def _visible(q, user: User):  # noqa: ANN001, ANN202 - a SQLAlchemy Select

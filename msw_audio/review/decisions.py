@@ -126,9 +126,7 @@ class Decisions(StoreCore):
 
     # ------------------------------------------------------------------ journal kinds
     def _state_code(self, s: OrmSession, row: SessionRow, target: str) -> dict[str, Any]:
-        utt = self._utterance_row(s, row.id, target, lock=True)
-        return {"value": utt.confirmed_code, "by": utt.confirmed_by,
-                "at": _iso(utt.confirmed_at)}
+        return _code_state(self._utterance_row(s, row.id, target, lock=True))
 
     def _restore_code(self, s: OrmSession, row: SessionRow, target: str,
                       state: dict[str, Any]) -> None:
@@ -196,13 +194,20 @@ class Decisions(StoreCore):
         pass per candidate line (seconds on a long visit), so a code or role decision keeps
         the evidence chosen before (figures only, milliseconds) and marking the session
         reviewed re-chooses it from the confirmed codes.
+
+        Incremental but exact: the lines and feature views the decision did not change are
+        reused from the last rescore (``_scoring_session``), every sum is taken again over
+        all lines, so the figures equal a computation from scratch
+        (``tests/test_incremental_rescore.py``).
         """
-        from msw_audio.scoring.rubric import score_session
+        from msw_audio.scoring.rubric import scores_and_features
 
         s.flush()
-        session = self._session_from_rows(s, row, words=False)
+        session, earlier = self._scoring_session(s, row)
         book = self._codebook_of(row.models)
-        scores = score_session(session, codebook=book, evidence=evidence)
+        scores, feats = scores_and_features(session, codebook=book, evidence=evidence,
+                                            reuse=earlier)
+        self._keep_features(row.id, session, feats)
         if book.rubric == "supervision":  # supervision scores follow the evaluator too
             from msw_audio.scoring.supervision import score_supervision
 
@@ -223,9 +228,8 @@ class Decisions(StoreCore):
         working from stale views never silently overwrite each other.
         """
         user.require("session.edit")
-        if code not in self._known_codes(session_id):
-            raise InputError(f"unknown code {code!r}")
-        self._set_code(session_id, utterance_id, code, user, note=None, expected=expected)
+        self._set_code(session_id, utterance_id, code, user, note=None, expected=expected,
+                       check_known=True)
 
     def accept_code(self, session_id: str, utterance_id: str, user: User,
                     expected: Any = ANY_VALUE) -> str:
@@ -247,15 +251,19 @@ class Decisions(StoreCore):
 
     def _set_code(
         self, session_id: str, utterance_id: str, code: str, user: User, note: str | None,
-        expected: Any = ANY_VALUE,
+        expected: Any = ANY_VALUE, check_known: bool = False,
     ) -> None:
         with self.tx() as s:
             row = self._session_row(s, session_id, lock=True, user=user)
+            # ``check_known``: the code must be one of the session's codebook (checked
+            # here, from the row this transaction reads anyway, not in a read of its own)
+            if check_known and code not in self._codebook_of(row.models).ids:
+                raise InputError(f"unknown code {code!r}")
             self._check_open(row)
             utt = self._utterance_row(s, session_id, utterance_id, lock=True)
             _check_expected(utt, expected)
             self._check_role_fits(s, row, utt, code)
-            before = self._state_code(s, row, utterance_id)
+            before = _code_state(utt)
             old = utt.confirmed_code
             utt.confirmed_code = code
             utt.confirmed_by = user.name
@@ -263,8 +271,7 @@ class Decisions(StoreCore):
             self._decide(s, row, user, "code", utterance_id, old, code, note)
             label = "accept suggestion" if note == "accepted suggestion" else f"code {code}"
             self._journal(s, row, user, "code", f"{label} on {utterance_id}",
-                          [change("code", utterance_id, before,
-                                  self._state_code(s, row, utterance_id))])
+                          [change("code", utterance_id, before, _code_state(utt))])
 
     def _utterance_row(self, s: OrmSession, session_id: str, utterance_id: str,
                        lock: bool = False) -> UtteranceRow:
@@ -288,13 +295,12 @@ class Decisions(StoreCore):
             self._check_open(row)
             utt = self._utterance_row(s, session_id, utterance_id, lock=True)
             _check_expected(utt, expected)
-            before = self._state_code(s, row, utterance_id)
+            before = _code_state(utt)
             old = utt.confirmed_code
             utt.confirmed_code = utt.confirmed_by = utt.confirmed_at = None
             self._decide(s, row, user, "code", utterance_id, old, None, "cleared")
             self._journal(s, row, user, "code", f"clear {utterance_id}",
-                          [change("code", utterance_id, before,
-                                  self._state_code(s, row, utterance_id))])
+                          [change("code", utterance_id, before, _code_state(utt))])
 
     def set_role(self, session_id: str, speaker_id: str, role: str, user: User) -> None:
         user.require("session.edit")
@@ -380,6 +386,12 @@ class Decisions(StoreCore):
     def reopen(self, session_id: str, user: User) -> dict[str, Any]:
         """Reopen a reviewed session for changes (audited as a status decision)."""
         return self.mark_reviewed(session_id, user, reviewed=False)
+
+
+def _code_state(utt: UtteranceRow) -> dict[str, Any]:
+    """A line's confirmed code as the journal keeps it (``_state_code``), from the row the
+    decision already holds: reading it again cost a query and a flush, twice a decision."""
+    return {"value": utt.confirmed_code, "by": utt.confirmed_by, "at": _iso(utt.confirmed_at)}
 
 
 def _when(value: Any) -> datetime | None:

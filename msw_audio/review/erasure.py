@@ -112,6 +112,9 @@ class Erasure(StoreCore):
             s.execute(delete(SessionRow).where(SessionRow.id == session_id))
             s.execute(delete(Recording).where(Recording.sha256 == sha))
             self.audit(s, user, "session.erase", "session", session_id)
+        with self._lock:  # what this process kept of it for rescoring (texts, codes)
+            self._scoring_cache.pop(session_id, None)
+            self._suggestion_cache.pop(session_id, None)
         report = ErasureReport(session_id=session_id, job_ids=job_ids)
         self._remove_handouts(session_id)  # every handout quoting it (``Library``), first:
         # it finds the copies under other sessions from this session's own folder

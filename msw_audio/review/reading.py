@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
 
 from msw_audio.errors import InputError
 from msw_audio.records import (
@@ -79,8 +80,13 @@ class Reading(Pseudonyms):
             )
             .scalar_subquery()
         )
+        # Only the columns a queue row shows: the row's JSON (scores, turns, models) is
+        # the largest part of a long session's row, and every decision's reply reads this
+        light = load_only(SessionRow.id, SessionRow.title, SessionRow.worker, SessionRow.team,
+                          SessionRow.date, SessionRow.status, SessionRow.recording_type,
+                          SessionRow.family, SessionRow.duration, SessionRow.created_at)
         with self.rtx() as s:
-            q = _visible(select(SessionRow, n_utt, n_conf), user)
+            q = _visible(select(SessionRow, n_utt, n_conf).options(light), user)
             if session_id is not None:
                 q = q.where(SessionRow.id == session_id)
             rows = s.execute(q).all()

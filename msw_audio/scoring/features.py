@@ -155,7 +155,10 @@ def child_names(session: Session) -> set[str]:
 
 def _text_key(session: Session) -> tuple[tuple[str, str], ...]:
     """What the text-only features depend on: each utterance's text and speaker role."""
-    return tuple((u.text, session.role_of(u.speaker)) for u in session.utterances)
+    roles: dict[str, str] = {}
+    for spk in session.speakers:  # the first speaker of an id wins, as in ``role_of``
+        roles.setdefault(spk.id, spk.role)
+    return tuple((u.text, roles.get(u.speaker, "other")) for u in session.utterances)
 
 
 @lru_cache(maxsize=16)
@@ -169,29 +172,52 @@ def _text_cues(
     of each decision, although a code decision changes neither text nor roles. The key is
     the texts and roles themselves, so an edited line or a changed role is a new entry.
     """
-    names = _child_names(key)
+    texts = tuple(text for text, _ in key)
+    per_text = _text_parts(texts)
+    names = _child_names(key, per_text)
     name_rx = _rx(*[re.escape(n) for n in sorted(names)]) if names else None
     cues = []
-    for text, _role in key:
-        hit = {name for name, rx in CUES.items() if rx.search(text)}
+    for text, (_names, _childish, hits) in zip(texts, per_text, strict=True):
         if name_rx is not None and name_rx.search(text):
-            hit.add("child_name")
-        cues.append(frozenset(hit))
+            hits = hits | {"child_name"}
+        cues.append(hits)
     return frozenset(names), tuple(cues)
 
 
-def _child_names(key: tuple[tuple[str, str], ...]) -> set[str]:
-    """``child_names`` on (text, role) pairs."""
+#: One text's role-free parts: the name candidates in it (word, is vocative), whether it
+#: mentions a child or the child's world, and its cue-lexicon hits.
+_TextParts = tuple[list[tuple[str, bool]], bool, frozenset[str]]
+
+
+@lru_cache(maxsize=16)
+def _text_parts(texts: tuple[str, ...]) -> tuple[_TextParts, ...]:
+    """Everything ``_text_cues`` reads from the texts alone, memoised on the texts.
+
+    Why apart from the roles: a role decision changes the key of ``_text_cues`` but no
+    text, and these regular expressions over every line (~0.1 s on a 1,000-line session)
+    were then the whole cost of that decision. Only the names pass below needs the roles.
+    """
+    lowercase_words = {w for text in texts for w in _WORD.findall(text) if w.islower()}
+    return tuple(
+        (_names_in(text, lowercase_words),
+         bool(CUES["child"].search(text) or CUES["child_world"].search(text)),
+         frozenset(name for name, rx in CUES.items() if rx.search(text)))
+        for text in texts
+    )
+
+
+def _child_names(key: tuple[tuple[str, str], ...],
+                 per_text: tuple[_TextParts, ...] | None = None) -> set[str]:
+    """``child_names`` on (text, role) pairs (``per_text``: their ``_text_parts``)."""
+    if per_text is None:
+        per_text = _text_parts(tuple(text for text, _ in key))
     third_person: dict[str, int] = defaultdict(int)
     vocative: dict[str, int] = defaultdict(int)
     with_child: set[str] = set()
     addressed_child: set[str] = set()  # "Jade, what's school like?" answered by the child
-    lowercase_words = {w for text, _ in key for w in _WORD.findall(text) if w.islower()}
-    childish = [
-        bool(CUES["child"].search(text) or CUES["child_world"].search(text)) for text, _ in key
-    ]
-    for i, (text, role) in enumerate(key):
-        names = _names_in(text, lowercase_words)
+    childish = [parts[1] for parts in per_text]
+    for i, ((_text, role), parts) in enumerate(zip(key, per_text, strict=True)):
+        names = parts[0]
         has_child = any(childish[max(0, i - 2): i + 3])
         answered_by_child = i + 1 < len(key) and key[i + 1][1] == "child"
         for name, voc in names:
@@ -239,6 +265,9 @@ class SessionFeatures:
     #: groups, so the MITI summary counts exactly what the features counted.
     codes: tuple[str, ...] = ()
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What each view was computed with (counting, practitioner codes, family codes): a
+    #: later ``session_features(reuse=this)`` reuses views only under the same settings.
+    view_key: tuple = ()
 
 
 #: Feature names in a fixed order (the calibration model's columns).
@@ -304,6 +333,7 @@ def session_features(
     family_codes: tuple[str, ...] | None = None,
     counting: str = "soft",
     codebook: Codebook | None = None,
+    reuse: SessionFeatures | None = None,
 ) -> SessionFeatures:
     """Compute every rubric feature of ``session`` (see FEATURE_NAMES and docs/principles.md).
 
@@ -313,6 +343,14 @@ def session_features(
     each utterance once under its top suggested code, as a MITI coder does; ``"plausible"``
     (what ``msw_audio.scoring.rubric.score_session`` uses) splits each utterance between the
     codes at least half as likely as its top one.
+
+    ``reuse``: the features of an earlier state of the same session whose ``Utterance``
+    objects are shared with this one and were not changed since (the review store's
+    rescore after one decision, ``Store._scoring_session``). A line's view (its valid
+    codes' probabilities and counts) is taken from there when it is the same object with
+    the same role and cues; every sum is still taken over all lines in order, so the
+    result is exactly that of a computation from scratch, only without re-deriving the
+    views of the ~1,000 lines one decision did not touch.
     """
     if counting not in ("top", "soft", "plausible"):
         raise ValueError(f"counting must be 'top', 'soft' or 'plausible', not {counting!r}")
@@ -323,8 +361,15 @@ def session_features(
     key = _text_key(session)
     frozen_names, all_cues = _text_cues(key)
     names = set(frozen_names)
+    view_key = (counting, practitioner_codes, family_codes)
+    earlier = ({id(v.utterance): v for v in reuse.views}
+               if reuse is not None and reuse.view_key == view_key else {})
     views: list[UtteranceView] = []
     for u, (_text, role), hit in zip(session.utterances, key, all_cues, strict=True):
+        old = earlier.get(id(u))
+        if old is not None and old.utterance is u and old.role == role and old.cues == hit:
+            views.append(old)
+            continue
         allowed = practitioner_codes if role == "practitioner" else family_codes
         cues = set(hit)
         probs = _soft_codes(u, allowed)
@@ -423,4 +468,5 @@ def session_features(
         child_names=names,
         codes=(*practitioner_codes, *family_codes),
         groups=groups,
+        view_key=view_key,
     )

@@ -540,7 +540,21 @@ def score_session(
     per utterance); see ``msw_audio.scoring.features._counts`` and docs/principles.md.
     ``evidence``: False skips the leave-one-out evidence (benchmarks over many sessions).
     """
-    feats = session_features(session, counting=counting, codebook=codebook)
+    return scores_and_features(session, codebook, calibration, counting, evidence)[0]
+
+
+def scores_and_features(
+    session: Session,
+    codebook: Any = None,
+    calibration: Calibration | Path | str | None = None,
+    counting: str = "plausible",
+    evidence: bool = True,
+    reuse: SessionFeatures | None = None,
+) -> tuple[dict[str, Any], SessionFeatures]:
+    """``score_session`` that also returns the features it scored, and takes ``reuse`` (an
+    earlier state's features, see ``session_features``): the review store keeps them
+    between decisions so a rescore re-derives only the lines a decision changed."""
+    feats = session_features(session, counting=counting, codebook=codebook, reuse=reuse)
     principles = {name: rubric_principle(RUBRIC[name], feats, with_evidence=evidence)
                   for name in PRINCIPLES}
     if evidence:
@@ -569,7 +583,7 @@ def score_session(
     if calibration is not None:
         scores["calibration"] = cal.info()
     session.scores = scores
-    return scores
+    return scores, feats
 
 
 # --------------------------------------------------------------------------- calibration
