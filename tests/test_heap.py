@@ -77,3 +77,49 @@ def test_a_released_tagger_encodes_the_same_after_loading_again():
     assert not encoder.model.model_is_loaded
     assert (encoder.encode(texts) == before).all()
     assert encoder.model.model_is_loaded
+
+
+def test_one_transient_at_a_time_never_overlaps_and_serves_in_arrival_order():
+    import threading
+    import time
+
+    from msw_audio.speech.heap import _FifoLock, serialised
+
+    lock = _FifoLock()
+    inside, most, order = [0], [0], []
+
+    def batch(name: str) -> None:
+        with lock():
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            order.append(name)
+            time.sleep(0.002)
+            inside[0] -= 1
+
+    def loop(name: str) -> None:  # a batch loop that re-takes the lock at once
+        for _ in range(50):
+            batch(name)
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in ("vad", "diarize")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert most[0] == 1
+    assert sorted(order) == sorted(["vad"] * 50 + ["diarize"] * 50)
+    # fair: neither loop ran all its batches while the other waited
+    firsts = order[:60]
+    assert "vad" in firsts and "diarize" in firsts
+
+    calls = []
+    wrapped = serialised(lambda x: calls.append(x) or x * 2)
+    assert wrapped(3) == 6 and calls == [3] and wrapped.__wrapped_transient__
+
+
+def test_the_vad_session_is_wrapped_once():
+    from faster_whisper.vad import get_vad_model
+
+    from msw_audio.speech.transcribe import serialise_vad
+
+    serialise_vad()
+    run = get_vad_model().session.run
+    serialise_vad()
+    assert get_vad_model().session.run is run and run.__wrapped_transient__
