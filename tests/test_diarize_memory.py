@@ -160,10 +160,3 @@ def test_whisper_features_in_blocks_are_faster_whispers_exactly():
         for n in (len(audio), 16000 * 30, 16000 * 30 + 37, 160 * 700, 1000):
             assert np.array_equal(blocks(audio[:n]), original(audio[:n])), n
         assert np.array_equal(blocks(audio, chunk_length=30), original(audio, chunk_length=30))
-
-
-def test_the_diarizers_network_batches_take_the_transient_lock(diarizer):
-    """Both networks' batches run under ``speech.heap.one_transient_at_a_time`` (the lock the
-    VAD batches take), so their buffers never add up with the VAD's."""
-    assert diarizer.pipeline._segmentation.infer.__wrapped_transient__
-    assert diarizer.pipeline._embedding.model_.forward.__wrapped_transient__

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from msw_audio.records import Turn
-from msw_audio.speech.heap import release_freed_memory, serialised
+from msw_audio.speech.heap import release_freed_memory
 from msw_audio.speech.weights import (
     campplus_checkpoint,
     offline_environment,
@@ -291,10 +291,6 @@ class Diarizer:
             }
         )
         self.pipeline = pipeline.to(self.device)
-        # each network batch under the lock the VAD batches take too (``speech.heap``): the
-        # two stages' biggest buffers never add up; the same batches, the same numbers
-        self.pipeline._segmentation.infer = serialised(self.pipeline._segmentation.infer)
-        embedding.forward = serialised(embedding.forward)
 
     @property
     def info(self) -> dict:

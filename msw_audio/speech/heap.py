@@ -1,5 +1,4 @@
-"""The process heap (glibc malloc) of a worker: fewer arenas, freed memory given back, the
-two model stages' biggest transient buffers never at the same time.
+"""The process heap (glibc malloc) of a worker: fewer arenas, freed memory given back.
 
 One loader of the C library for both settings (``_libc``); everything here is a no-op where
 glibc is not the allocator (musl, macOS), so callers need not ask.
@@ -10,13 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import cache, wraps
-from typing import TypeVar
-
-T = TypeVar("T")
+from functools import cache
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 DEFAULT_ARENAS = 2  # one per model stage running side by side (transcription, diarization)
@@ -63,52 +56,3 @@ def limit_arenas(count: int = DEFAULT_ARENAS) -> bool:
     if libc is None:  # pragma: no cover - not glibc
         return False
     return bool(libc.mallopt(M_ARENA_MAX, int(count)))
-
-
-class _FifoLock:
-    """A lock handed out in arrival order (``threading.Lock`` is not fair: a thread that
-    releases and re-acquires in a loop, as a batch loop does, could starve the other)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._next = 0  # next ticket to hand out
-        self._serving = 0  # ticket that may enter now
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._cond:
-            ticket = self._next
-            self._next += 1
-            while ticket != self._serving:
-                self._cond.wait()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._serving += 1
-                self._cond.notify_all()
-
-
-#: Held around each batch of the big transient buffers of the two model stages: Silero VAD
-#: (``speech.transcribe``), the segmentation and the CAM++ embedding batches
-#: (``speech.diarize``, ``speech.campplus``).
-#:
-#: Why: transcription and diarization run side by side, and a worker's peak memory was the
-#: moment their biggest batches overlapped (a VAD batch +205 MB, an embedding batch +214 MB,
-#: a segmentation batch +127 MB on top of the loaded models). One at a time, the peak is the
-#: largest of them, not their sum. Every batch computes the very same numbers (nothing is
-#: re-batched), so results are unchanged; the cost is that one stage waits at most one batch
-#: of the other (about a second), never CPU.
-one_transient_at_a_time = _FifoLock()
-
-
-def serialised(fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` run under ``one_transient_at_a_time`` (for a library's batch method)."""
-
-    @wraps(fn)
-    def run(*args, **kwargs):
-        with one_transient_at_a_time():
-            return fn(*args, **kwargs)
-
-    run.__wrapped_transient__ = True  # type: ignore[attr-defined] - installed once
-    return run

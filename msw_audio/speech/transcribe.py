@@ -65,8 +65,6 @@ class Transcriber:
         )
         self.multilingual = self.model.model.is_multilingual
         use_block_features(self.model)
-        if options.vad:
-            serialise_vad()
 
     @property
     def info(self) -> dict:
@@ -117,24 +115,6 @@ class Transcriber:
             release_freed_memory()  # the window's buffers: back to the system, not kept
         if progress:
             progress(1.0)
-
-
-def serialise_vad() -> None:
-    """Run each Silero VAD batch under ``speech.heap.one_transient_at_a_time``.
-
-    Why: a VAD batch (10,000 frames) is a ~205 MB transient, and diarization's network
-    batches, running at the same moment in the other thread, are as large; taking turns,
-    the worker's peak is the larger of the two instead of their sum. faster-whisper keeps
-    one VAD model per process (``get_vad_model`` is cached), so this wraps its session
-    once; the batches and their order are unchanged, so are the speech timestamps.
-    """
-    from faster_whisper.vad import get_vad_model
-
-    from msw_audio.speech.heap import serialised
-
-    session = get_vad_model().session
-    if not getattr(session.run, "__wrapped_transient__", False):
-        session.run = serialised(session.run)
 
 
 def use_block_features(model) -> None:
