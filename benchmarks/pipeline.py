@@ -159,6 +159,52 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split())
 
 
+class RssSampler:
+    """VmRSS every half second, tagged with the stages running at that moment.
+
+    Why: ``ru_maxrss`` says how high a run went, not when; the stage that sets the peak is
+    the one to work on (issue 17). The stages are the pipeline's own progress reports
+    (transcription and diarization overlap, so a sample may carry both, with their
+    fractions). The file has every sample and, per stage, the highest one seen while it ran.
+    """
+
+    def __init__(self, active: dict[str, float], every: float = 0.5):
+        import threading
+
+        self.active, self.every = active, every
+        self.samples: list[tuple[float, float, dict[str, float]]] = []
+        self.t0 = time.perf_counter()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def rss_mb() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            self.samples.append((round(time.perf_counter() - self.t0, 1),
+                                 round(self.rss_mb(), 1),
+                                 {k: round(v, 3) for k, v in dict(self.active).items()}))
+
+    def stop(self, out: Path) -> None:
+        self._done.set()
+        self._thread.join()
+        by_stage: dict[str, dict] = {}
+        for t, rss, stages in self.samples:
+            for stage in stages or {"(between stages)": 0.0}:
+                best = by_stage.get(stage)
+                if best is None or rss > best["rss_mb"]:
+                    by_stage[stage] = {"rss_mb": rss, "t": t, "with": stages}
+        peak = max(self.samples, key=lambda s: s[1], default=None)
+        out.write_text(json.dumps({"peak": peak, "by_stage": by_stage,
+                                   "samples": self.samples}))
+
+
 def child(spec: dict) -> dict:
     """Process one input with the real pipeline; returns timings, memory, WER and DER."""
     from msw_audio.speech.weights import offline_environment
@@ -194,12 +240,21 @@ def child(spec: dict) -> dict:
     first: dict[str, float] = {}
     last: dict[str, float] = {}
 
+    active: dict[str, float] = {}
+
     def progress(stage: str, fraction: float) -> None:
         now = time.perf_counter() - t0
         first.setdefault(stage, now)
         last[stage] = now
+        if fraction >= 1.0:
+            active.pop(stage, None)
+        else:
+            active[stage] = fraction
 
+    sampler = RssSampler(active) if spec.get("timeline") else None
     session = pipeline.process(spec["audio"], spec["out_dir"], progress)
+    if sampler is not None:
+        sampler.stop(Path(spec["timeline"]))
     total = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # Each stage's own span, first to last progress report: transcription and diarization
@@ -260,7 +315,9 @@ def run_child(inp: Input, args: argparse.Namespace, out_dir: Path) -> dict:
     spec = {"name": inp.name, "audio": str(inp.audio), "rttm": str(inp.rttm), "uri": inp.uri,
             "parts": [asdict(p) for p in inp.parts], "out_dir": str(out_dir),
             "stm": str(inp.stm) if inp.stm else None,
-            "model": args.model, "device": args.device, "threads": args.threads}
+            "model": args.model, "device": args.device, "threads": args.threads,
+            "timeline": str(args.timeline.with_suffix(f".{inp.name}.json"))
+            if args.timeline else None}
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -312,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the long concatenation and the outputs go")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--timeline", type=Path,
+                        help="sample VmRSS every 0.5 s with the running stages into "
+                             "FILE.<input>.json (where the peak is, not only how high)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
