@@ -152,12 +152,28 @@ class Features:
         return features
 
 
+#: Bump when clustering code changes what a setting scores: the score cache is keyed by it.
+SCORES_VERSION = "15.2-1"
+
+
 def msw_scores(items, settings, features: Features) -> dict[Setting, dict[str, Score]]:
+    """DER components per setting and file; each (file, setting) score is cached on disk
+    (``scores-<SCORES_VERSION>.pkl``) so a re-run or a second analysis costs nothing."""
     out: dict[Setting, dict[str, Score]] = {s: {} for s in settings}
+    store = _cache() / f"scores-{SCORES_VERSION}.pkl"
+    cached: dict = pickle.loads(store.read_bytes()) if store.exists() else {}
     for item in items:
         ref = bench.reference(item)
+        digest = hashlib.sha1(item.audio.read_bytes()).hexdigest()[:12]
+        todo = []
+        for setting in settings:
+            hit = cached.get((item.audio.stem, digest, repr(setting)))
+            if hit is None:
+                todo.append(setting)
+            else:
+                out[setting][item.audio.stem] = hit
         for key, group in itertools.groupby(
-            sorted(settings, key=lambda s: str(s.features_key)),
+            sorted(todo, key=lambda s: str(s.features_key)),
             key=lambda s: s.features_key,
         ):
             feats = features.get(item, *key)
@@ -166,9 +182,12 @@ def msw_scores(items, settings, features: Features) -> dict[Setting, dict[str, S
                 turns = diarizer.turns(feats, clustering_threshold=setting.threshold,
                                        min_speaker_seconds=setting.min_seconds,
                                        options=setting.options(diarizer.options))
-                out[setting][item.audio.stem] = _score(
+                out[setting][item.audio.stem] = cached[
+                    (item.audio.stem, digest, repr(setting))] = _score(
                     ref, [(t.start, t.end, t.speaker) for t in turns])
-        print(f"  msw-audio grid: {item.name} done", flush=True)
+        if todo:
+            store.write_bytes(pickle.dumps(cached))
+        print(f"  msw-audio grid: {item.name} done ({len(todo)} scored)", flush=True)
     return out
 
 
