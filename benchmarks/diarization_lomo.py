@@ -363,6 +363,31 @@ def main() -> int:
     return 0
 
 
+def main_replica() -> int:
+    """Information only (``--lomo-replica``): sherpa-onnx's whole design in torch, step 0.1
+    (its 1 s step), overlap-free all-speech embeddings, by the same LOMO: sherpa's clustering
+    as it is beside pyannote's. Not choosable: step 0.1 and all speech break the time budget."""
+    from msw_audio.speech.weights import offline_environment
+
+    offline_environment()
+    import torch
+
+    torch.set_num_threads(1)
+    ami = bench.ami_items()
+    settings = [Setting(0.1, True, None, thr, mn, clustering="sherpa", method="complete",
+                        assign_rest="drop", rounding="up")
+                for thr, mn in itertools.product(LINKAGE_THRESHOLDS, LINKAGE_MIN_SECONDS)]
+    settings += [Setting(0.1, True, None, thr, mn)
+                 for thr, mn in itertools.product(PYANNOTE_THRESHOLDS, LINKAGE_MIN_SECONDS)]
+    msw = msw_scores(ami, settings, Features())
+    sherpa_rows = lomo(sherpa_scores(ami, SHERPA_THRESHOLDS))
+    print_table("step 0.1, all speech, no-overlap: sherpa-onnx's clustering as it is",
+                lomo(msw, _replica), sherpa_rows)
+    print_table("step 0.1, all speech, no-overlap: pyannote clustering",
+                lomo(msw, lambda s: s.clustering == "pyannote"), sherpa_rows)
+    return 0
+
+
 def main_rtf(threads: int = 1) -> int:
     """Diarization wall and CPU seconds per audio second, models loaded, per window step."""
     from msw_audio.speech.weights import offline_environment
