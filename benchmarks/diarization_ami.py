@@ -14,6 +14,7 @@ files, as pyannote.metrics reports it).
     .venv/bin/python benchmarks/diarization_ami.py --only-sessions --threads 2
     .venv/bin/python benchmarks/diarization_ami.py --lomo     # settings by leave-one-meeting-out
     .venv/bin/python benchmarks/diarization_ami.py --rtf      # time per audio second, 1 thread
+    .venv/bin/python benchmarks/diarization_ami.py --lomo-replica  # sherpa's design, step 0.1
 
 ``--lomo`` (``benchmarks/diarization_lomo.py``) picks msw-audio's settings and sherpa-onnx's
 threshold on four of the five AMI meeting groups, scores the fifth, and prints held-out beside
@@ -98,12 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lomo", action="store_true",
                         help="leave-one-meeting-out settings, msw-audio and sherpa-onnx")
+    parser.add_argument("--lomo-replica", action="store_true",
+                        help="information: sherpa-onnx's design in torch at step 0.1, by LOMO")
     parser.add_argument("--rtf", action="store_true",
                         help="diarization time per audio second, demo and a 30 s clip")
     args = parser.parse_args(argv)
-    if args.lomo or args.rtf:
+    if args.lomo or args.rtf or args.lomo_replica:
         import diarization_lomo  # beside this script (benchmarks/ is not a package)
 
+        if args.lomo_replica:
+            return diarization_lomo.main_replica()
         return diarization_lomo.main_rtf(args.threads) if args.rtf else diarization_lomo.main()
 
     from msw_audio.speech.weights import offline_environment

@@ -47,8 +47,8 @@ CHOOSABLE_STEPS = (0.5, 0.3)
 EXCLUDE = (False, True)
 # Most speech per embedding (s): 3 = the earlier centre crop, None = all of the local
 # speaker's speech in the chunk (sherpa-onnx's way; CAMPPlusEmbedding.max_seconds)
-EMB_SECONDS = (3.0, 6.0, None)
-THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 1.0)  # 1.0 tied 0.9 with 3 s crops, 1.1 was worse
+# (the 6 s crop and thresholds up to 1.0 of the earlier study: git history of this file)
+EMB_SECONDS = (3.0, None)
 MIN_SECONDS = (0.0, 1.0, 2.0, 4.0)
 SHERPA_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -61,12 +61,26 @@ class Setting:
     threshold: float
     min_seconds: float
     post: bool = False  # sherpa-onnx's post-processing: drop turns < 0.3 s, fill gaps < 0.5 s
+    # DiarizeOptions.clustering / linkage_method / assign_rest / count_rounding (issue 15.2)
+    clustering: str = "pyannote"
+    method: str = "complete"
+    assign_rest: str = "drop"
+    rounding: str = "even"
 
     def __str__(self) -> str:
         crop = "all speech" if self.emb_seconds is None else f"{self.emb_seconds:g} s crop"
+        how = "" if self.clustering == "pyannote" else (
+            f"sherpa {self.method}/{self.assign_rest}, ")
         return (f"step {self.step:g}, {'no-overlap' if self.exclude_overlap else 'all'} frames,"
-                f" {crop}, thr {self.threshold:g}, min {self.min_seconds:g} s"
+                f" {crop}, {how}thr {self.threshold:g}, min {self.min_seconds:g} s"
+                + (", count half-up" if self.rounding == "up" else "")
                 + (", on 0.3 / off 0.5" if self.post else ""))
+
+    def options(self, base):
+        """``base`` DiarizeOptions with this setting's clustering fields."""
+        extra = {"min_duration_on": 0.3, "min_duration_off": 0.5} if self.post else {}
+        return replace(base, clustering=self.clustering, linkage_method=self.method,
+                       assign_rest=self.assign_rest, count_rounding=self.rounding, **extra)
 
     @property
     def features_key(self) -> tuple:
@@ -138,24 +152,42 @@ class Features:
         return features
 
 
+#: Bump when clustering code changes what a setting scores: the score cache is keyed by it.
+SCORES_VERSION = "15.2-1"
+
+
 def msw_scores(items, settings, features: Features) -> dict[Setting, dict[str, Score]]:
+    """DER components per setting and file; each (file, setting) score is cached on disk
+    (``scores-<SCORES_VERSION>.pkl``) so a re-run or a second analysis costs nothing."""
     out: dict[Setting, dict[str, Score]] = {s: {} for s in settings}
+    store = _cache() / f"scores-{SCORES_VERSION}.pkl"
+    cached: dict = pickle.loads(store.read_bytes()) if store.exists() else {}
     for item in items:
         ref = bench.reference(item)
+        digest = hashlib.sha1(item.audio.read_bytes()).hexdigest()[:12]
+        todo = []
+        for setting in settings:
+            hit = cached.get((item.audio.stem, digest, repr(setting)))
+            if hit is None:
+                todo.append(setting)
+            else:
+                out[setting][item.audio.stem] = hit
         for key, group in itertools.groupby(
-            sorted(settings, key=lambda s: str(s.features_key)),
+            sorted(todo, key=lambda s: str(s.features_key)),
             key=lambda s: s.features_key,
         ):
             feats = features.get(item, *key)
             diarizer = features.diarizer(*key)
-            post = replace(diarizer.options, min_duration_on=0.3, min_duration_off=0.5)
             for setting in group:
                 turns = diarizer.turns(feats, clustering_threshold=setting.threshold,
                                        min_speaker_seconds=setting.min_seconds,
-                                       options=post if setting.post else None)
-                out[setting][item.audio.stem] = _score(
+                                       options=setting.options(diarizer.options))
+                out[setting][item.audio.stem] = cached[
+                    (item.audio.stem, digest, repr(setting))] = _score(
                     ref, [(t.start, t.end, t.speaker) for t in turns])
-        print(f"  msw-audio grid: {item.name} done", flush=True)
+        if todo:
+            store.write_bytes(pickle.dumps(cached))
+        print(f"  msw-audio grid: {item.name} done ({len(todo)} scored)", flush=True)
     return out
 
 
@@ -214,7 +246,41 @@ def print_table(title: str, msw_rows, sherpa_rows) -> None:
           flush=True)
 
 
+# Issue 15.2: sherpa-onnx's clustering and speaker-count rounding (``speech.linkage``) beside
+# pyannote's. Thresholds: euclidean between unit vectors for pyannote's centroid linkage (the
+# earlier grid, <= 0.9, so its table reproduces), cosine distance for sherpa's linkage.
+PYANNOTE_THRESHOLDS = (0.6, 0.7, 0.8, 0.9)
+LINKAGE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+LINKAGE_MIN_SECONDS = (0.0, 2.0)
+LINKAGE_METHODS = ("complete", "average")
+ASSIGN_REST = ("drop", "nearest")
+ROUNDINGS = ("even", "up")
+
+
+def _grid(steps, excludes, emb: float | None) -> tuple[list, list]:
+    """(pyannote settings, sherpa-linkage settings) over the given feature keys."""
+    pya = [Setting(st, ex, emb, thr, mn, rounding=r) for st, ex, thr, mn, r in itertools.product(
+        steps, excludes, PYANNOTE_THRESHOLDS, MIN_SECONDS, ROUNDINGS)]
+    lnk = [Setting(st, ex, emb, thr, mn, clustering="sherpa", method=m, assign_rest=a,
+                   rounding=r)
+           for st, ex, thr, mn, m, a, r in itertools.product(
+               steps, excludes, LINKAGE_THRESHOLDS, LINKAGE_MIN_SECONDS, LINKAGE_METHODS,
+               ASSIGN_REST, ROUNDINGS)]
+    return pya, lnk
+
+
+def _replica(s: Setting) -> bool:
+    """sherpa-onnx's own choices: complete linkage, unclustered dropped, halves up."""
+    return (s.clustering == "sherpa" and s.method == "complete" and s.assign_rest == "drop"
+            and s.rounding == "up")
+
+
 def main() -> int:
+    """Issue 15.2: the clustering and count reconstruction sherpa-onnx uses, by LOMO.
+
+    Pre-registered decision: the grid of table E (every clustering variant, 3 s crops, steps
+    0.5 / 0.3) is the protocol's; its choice on all ten clips ships only if E's pooled
+    held-out DER is below table A's (the shipped grid, 0.300 in RESULTS.md)."""
     from msw_audio.speech.weights import offline_environment
 
     offline_environment()
@@ -223,8 +289,10 @@ def main() -> int:
     torch.set_num_threads(1)
     ami = bench.ami_items()
     sessions = bench.session_items()
-    settings = [Setting(*v) for v in itertools.product(STEPS, EXCLUDE, EMB_SECONDS, THRESHOLDS,
-                                                       MIN_SECONDS)]
+    pya, lnk = _grid(STEPS, EXCLUDE, 3.0)
+    # all-speech embeddings, sherpa's replica only: information, over the time budget
+    _, lnk_all = _grid(STEPS, EXCLUDE, None)
+    settings = pya + lnk + [s for s in lnk_all if _replica(s)]
     features = Features()
     t0 = time.time()
     msw = msw_scores(ami, settings, features)
@@ -234,58 +302,89 @@ def main() -> int:
     print(f"  sherpa-onnx grid: {len(SHERPA_THRESHOLDS)} thresholds in {time.time() - t0:.0f} s")
 
     def choosable(s: Setting) -> bool:
-        return s.step in CHOOSABLE_STEPS
+        return s.step in CHOOSABLE_STEPS and s.emb_seconds == 3.0
 
     sherpa_rows = lomo(sherpa)
-    print_table("Leave-one-meeting-out, the whole grid (steps 0.5 / 0.3)",
-                lomo(msw, choosable), sherpa_rows)
-    print_table("The previous grid only (3 s crops, threshold <= 0.9)", lomo(
-        msw, lambda s: choosable(s) and s.emb_seconds == 3.0 and s.threshold <= 0.9),
-        sherpa_rows)
-    print_table("All-speech embeddings only", lomo(
-        msw, lambda s: choosable(s) and s.emb_seconds is None), sherpa_rows)
-    post = msw_scores(ami, [replace(s, post=True) for s in settings], features)
-    print_table("With sherpa-onnx's post-processing (min on 0.3 s, off 0.5 s)",
-                lomo(post, choosable), sherpa_rows)
-    print_table("Best of both (with and without that post-processing)",
-                lomo(msw | post, choosable), sherpa_rows)
-    fine_rows = lomo(msw)  # any step, budget ignored: what a finer step would buy
-    print("\nIf any window step could be chosen (0.2, 0.1 break the time budget):")
-    for name, best, held, tuned, _ in fine_rows:
-        print(f"  {name}: held-out {held:.3f}, tuned-on {tuned:.3f}, {best}")
-    print(f"  all, held-out: {pooled([s for r in fine_rows for s in r[4]]):.3f}")
+    tables = {
+        "A": ("A. shipped grid: pyannote clustering, rint count", lambda s: choosable(s)
+              and s.clustering == "pyannote" and s.rounding == "even"),
+        "B": ("B. pyannote clustering, count rounding rint or half-up", lambda s: choosable(s)
+              and s.clustering == "pyannote"),
+        "C": ("C. sherpa-onnx's clustering as it is (complete, drop, half-up)",
+              lambda s: choosable(s) and _replica(s)),
+        "D": ("D. sherpa-style linkage, any method / rest / rounding",
+              lambda s: choosable(s) and s.clustering == "sherpa"),
+        "E": ("E. everything (A-D): the protocol's grid", choosable),
+        "F": ("F. sherpa replica with all-speech embeddings (over the time budget)",
+              lambda s: s.step in CHOOSABLE_STEPS and s.emb_seconds is None and _replica(s)),
+    }
+    rows = {}
+    for key, (title, allowed) in tables.items():
+        rows[key] = lomo(msw, allowed)
+        print_table(title, rows[key], sherpa_rows)
+    held = {k: pooled([s for r in v for s in r[4]]) for k, v in rows.items()}
+    print("\nPooled held-out: " + ", ".join(f"{k} {v:.3f}" for k, v in held.items())
+          + f"; sherpa-onnx {pooled([s for r in sherpa_rows for s in r[4]]):.3f}")
 
     files = [f for fs in GROUPS.values() for f in fs]
-    final = choose(msw, files, choosable)
-    sfinal = choose(sherpa, files)
     from msw_audio.speech.diarize import DiarizeOptions
 
     default = DiarizeOptions()
     shipped = Setting(default.segmentation_step, default.embedding_exclude_overlap,
                       default.embedding_max_seconds, default.clustering_threshold,
-                      default.min_speaker_seconds)
-    old = Setting(0.5, True, 3.0, 0.9, 2.0)  # the settings before full-speech embeddings
-    print(f"\nChosen on all ten clips: msw-audio {final} (in-sample DER "
-          f"{pooled([msw[final][f] for f in files]):.3f}); sherpa-onnx threshold {sfinal:g} "
-          f"(in-sample {pooled([sherpa[sfinal][f] for f in files]):.3f}).")
+                      default.min_speaker_seconds, clustering=default.clustering,
+                      method=default.linkage_method, assign_rest=default.assign_rest,
+                      rounding=default.count_rounding)
+    chosen = {k: choose(msw, files, allowed) for k, (_, allowed) in tables.items()}
+    sfinal = choose(sherpa, files)
+    for k, c in chosen.items():
+        print(f"Chosen on all ten, table {k}: {c} (in-sample "
+              f"{pooled([msw[c][f] for f in files]):.3f})")
     print(f"Shipped DiarizeOptions: {shipped}, in-sample "
-          f"{pooled([msw[shipped][f] for f in files]):.3f}; previous settings ({old}): "
-          f"{pooled([msw[old][f] for f in files]):.3f}")
+          f"{pooled([msw[shipped][f] for f in files]):.3f}; sherpa-onnx threshold {sfinal:g}"
+          f" (in-sample {pooled([sherpa[sfinal][f] for f in files]):.3f})")
+    ship_e = held["E"] < held["A"]
+    print(f"Protocol: E held-out {held['E']:.3f} vs A {held['A']:.3f} -> "
+          f"{'ship E chosen on ten' if ship_e else 'keep the shipped settings'}")
 
     print("\n## Never used for choosing (DER collar 0; speakers found)\n")
-    print(f"msw-audio chosen on all ten: {final}")
-    print("| file | ref spk | msw chosen on ten | msw shipped | msw previous | "
-          "sherpa-onnx (thr chosen on AMI) |")
-    print("|---|---|---|---|---|---|")
-    session_scores = msw_scores(sessions, sorted({final, shipped, old}, key=str), features)
+    keys = sorted({shipped, chosen["C"], chosen["D"], chosen["E"]}, key=str)
+    print("| file | ref spk | " + " | ".join(str(k) for k in keys) + " | sherpa-onnx |")
+    print("|---|---|" + "---|" * len(keys) + "---|")
+    session_scores = msw_scores(sessions, keys, features)
     sherpa_sessions = sherpa_scores(sessions, (sfinal,))
     for item in sessions:
         stem = item.audio.stem
-        f, a, b = (session_scores[k][stem] for k in (final, shipped, old))
+        cells = [f"{pooled([session_scores[k][stem]]):.3f} ({session_scores[k][stem].found})"
+                 for k in keys]
         c = sherpa_sessions[sfinal][stem]
-        print(f"| {item.name} | {a.ref} | {pooled([f]):.3f} ({f.found}) | "
-              f"{pooled([a]):.3f} ({a.found}) | {pooled([b]):.3f} ({b.found}) | "
-              f"{pooled([c]):.3f} ({c.found}) |")
+        print(f"| {item.name} | {c.ref} | " + " | ".join(cells)
+              + f" | {pooled([c]):.3f} ({c.found}) |")
+    return 0
+
+
+def main_replica() -> int:
+    """Information only (``--lomo-replica``): sherpa-onnx's whole design in torch, step 0.1
+    (its 1 s step), overlap-free all-speech embeddings, by the same LOMO: sherpa's clustering
+    as it is beside pyannote's. Not choosable: step 0.1 and all speech break the time budget."""
+    from msw_audio.speech.weights import offline_environment
+
+    offline_environment()
+    import torch
+
+    torch.set_num_threads(1)
+    ami = bench.ami_items()
+    settings = [Setting(0.1, True, None, thr, mn, clustering="sherpa", method="complete",
+                        assign_rest="drop", rounding="up")
+                for thr, mn in itertools.product(LINKAGE_THRESHOLDS, LINKAGE_MIN_SECONDS)]
+    settings += [Setting(0.1, True, None, thr, mn)
+                 for thr, mn in itertools.product(PYANNOTE_THRESHOLDS, LINKAGE_MIN_SECONDS)]
+    msw = msw_scores(ami, settings, Features())
+    sherpa_rows = lomo(sherpa_scores(ami, SHERPA_THRESHOLDS))
+    print_table("step 0.1, all speech, no-overlap: sherpa-onnx's clustering as it is",
+                lomo(msw, _replica), sherpa_rows)
+    print_table("step 0.1, all speech, no-overlap: pyannote clustering",
+                lomo(msw, lambda s: s.clustering == "pyannote"), sherpa_rows)
     return 0
 
 

