@@ -207,11 +207,17 @@ class Pipeline:
         self.cache.put(sha, "diarize", opts, [asdict(t) for t in turns])
         return turns
 
-    def gap_words(self, audio, sha: str, words: list[Word], turns: list[Turn]) -> list[Word]:
+    def gap_words(self, audio, sha: str, words: list[Word], turns: list[Turn],
+                  progress: Progress | None = None) -> list[Word]:
         """Words of the turns Whisper left empty, decoded alone (``speech.gapfill``),
-        cached on the recording, its words and turns and every setting that decides them."""
+        cached on the recording, its words and turns and every setting that decides them.
+
+        A stage of its own in the progress (``gapfill``): each turn is one Whisper decode,
+        so on an hour-long visit it takes minutes after both model stages are done."""
         if not self.config.gapfill.enabled:
             return []
+        report = progress or (lambda _stage, _fraction: None)
+        report("gapfill", 0.0)
         import hashlib
         import json
 
@@ -221,10 +227,12 @@ class Pipeline:
                     "inputs": hashlib.sha256(inputs.encode()).hexdigest()}
         cached = self.cache.get(sha, "gapfill", settings)
         if cached is not None:
+            report("gapfill", 1.0)
             return [Word(**w) for w in cached]
         extra = (fill_gaps(words, turns, audio, WhisperSpanDecoder(self.transcriber),
-                           self.config.gapfill)
+                           self.config.gapfill, lambda f: report("gapfill", f))
                  if find_gaps(words, turns, self.config.gapfill) else [])  # no model load
+        report("gapfill", 1.0)
         self.cache.put(sha, "gapfill", settings, [asdict(w) for w in extra])
         return extra
 
@@ -297,7 +305,7 @@ class Pipeline:
                 pending_turns = pool.submit(self.turns, audio, sha, progress)
                 words = self.words(audio, sha, progress)
                 turns = pending_turns.result()
-            extra = self.gap_words(audio, sha, words, turns)
+            extra = self.gap_words(audio, sha, words, turns, progress)
             duration = round(len(audio) / 16000, 3)
 
         progress("align", 0.0)

@@ -76,6 +76,15 @@ def test_fill_gaps_inserts_with_the_turns_speaker_clipped_to_it():
     assert fill_gaps(WORDS, TURNS, AUDIO, decoder, GapFillOptions(enabled=False)) == []
 
 
+def test_fill_gaps_reports_the_fraction_of_turns_decoded():
+    """The gap pass is a stage of its own in a job's progress (minutes on an hour's visit)."""
+    seen: list[float] = []
+    turns = [*TURNS, Turn(6.0, 6.8, "B")]
+    fill_gaps(WORDS, turns, AUDIO, FakeDecoder(seg(w(0.1, 0.5, "Fine."))),
+              progress=seen.append)
+    assert seen == [0.0, 0.5]  # before each of the two decodes; the caller reports 1.0
+
+
 def test_fill_gaps_drops_words_the_first_pass_has():
     """The context decoded around a turn repeats a word already there: not inserted twice."""
     words = [*WORDS, w(2.0, 2.35, "lot.")]

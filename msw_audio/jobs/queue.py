@@ -537,6 +537,7 @@ STAGE_WEIGHTS = {  # measured: 288 s demo on 1 CPU thread (decode includes loadi
     "decode": 0.08,
     "transcribe": 0.38,
     "diarize": 0.48,
+    "gapfill": 0.04,  # one Whisper decode per empty turn (~0.3 of the wall time at 62 min)
     "align": 0.01,
     "tag": 0.02,
     "score": 0.01,

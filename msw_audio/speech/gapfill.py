@@ -148,7 +148,8 @@ def guard(segments: Sequence[DecodedSegment], turn: Turn,
 
 
 def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Decoder,
-              options: GapFillOptions = GapFillOptions()) -> list[Word]:
+              options: GapFillOptions = GapFillOptions(),
+              progress: Callable[[float], None] | None = None) -> list[Word]:
     """Words heard in the gap turns, each with its turn's speaker, sorted by time.
 
     ``audio`` is anything sliced like a 16 kHz float32 array (an array or
@@ -163,7 +164,10 @@ def fill_gaps(words: Sequence[Word], turns: Sequence[Turn], audio, decoder: Deco
     ordered = sorted(words, key=lambda w: (w.start, w.end))
     starts = [w.start for w in ordered]
     out: list[Word] = []
-    for turn in find_gaps(words, turns, options):
+    gaps = find_gaps(words, turns, options)
+    for done, turn in enumerate(gaps):
+        if progress is not None:
+            progress(done / len(gaps))  # one decode per turn: the fraction of turns done
         # context from the last word ending before the turn to the first starting after it
         i = bisect.bisect_right(ends, turn.start) - 1
         j = bisect.bisect_left(starts, turn.end)
