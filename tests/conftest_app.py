@@ -227,3 +227,38 @@ def serve_app(app) -> Iterator[str]:  # noqa: ANN001
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def signed_in_contexts(base: str, session_id: str):
+    """One Chromium with one signed-in browser context per user, made on first use: each
+    test opens a fresh page (its own sessionStorage) without signing in again or fetching
+    Gradio's assets anew. Yields ``context(name)``; skips where Debian chromium is missing."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        contexts = {}
+
+        def context(name: str):
+            if name not in contexts:
+                ctx = b.new_context(viewport={"width": 1280, "height": 720})
+                page = ctx.new_page()
+                page.goto(base + f"/ui/?session={session_id}")
+                assert "/login" in page.url, "every page asks for a login first"
+                page.fill("input[name=username]", name)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_selector(".msw-utt", timeout=60_000)
+                page.close()
+                contexts[name] = ctx
+            return contexts[name]
+
+        try:
+            yield context
+        finally:
+            b.close()

@@ -13,12 +13,10 @@ import pytest
 
 from msw_audio.web.render import SPEEDS, load_codebook_view, review_html
 from tests.conftest_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
     demo_session,
     make_store,
     running_server,
+    signed_in_contexts,
 )
 
 pytestmark = pytest.mark.browser
@@ -45,33 +43,10 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(served):
-    """One Chromium with one signed-in context per user: each test opens a fresh page (its
-    own sessionStorage) without signing in again or fetching Gradio's assets anew."""
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
+    """One signed-in Chromium context per user (``conftest_app.signed_in_contexts``)."""
     _store, sid, base = served
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        contexts = {}
-
-        def context(name):
-            if name not in contexts:
-                ctx = b.new_context(viewport={"width": 1280, "height": 720})
-                page = ctx.new_page()
-                page.goto(base + f"/ui/?session={sid}")
-                assert "/login" in page.url, "every page asks for a login first"
-                page.fill("input[name=username]", name)
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_selector(".msw-utt", timeout=60_000)
-                page.close()
-                contexts[name] = ctx
-            return contexts[name]
-
+    with signed_in_contexts(base, sid) as context:
         yield context
-        b.close()
 
 
 def _open(browser, base, sid, name="eva", *, width=1280, height=720, only_app=False):
@@ -165,11 +140,14 @@ def test_one_line_highlighted_while_playing_and_the_list_follows(served, browser
     page = _open(browser, base, sid)
     shown = page.evaluate(VISIBLE_ROWS)
     start_uid = shown[-2]  # near the bottom of the list: playback soon runs past it
+    # measured before the click: the line is in view, so selecting it scrolls nothing, and
+    # following may move the list as soon as it plays (the playing line, taller with its
+    # tools, is already in the bottom third)
+    before = page.evaluate("document.querySelector('.msw-transcript').scrollTop")
     page.locator(f'.msw-utt[data-uid="{start_uid}"]').click()
     page.keyboard.press("]")
     page.keyboard.press("]")
     page.keyboard.press("]")  # 2×: the test waits half as long
-    before = page.evaluate("document.querySelector('.msw-transcript').scrollTop")
     seen = []
     for _ in range(80):
         page.wait_for_timeout(250)

@@ -13,13 +13,12 @@ import pytest
 
 from msw_audio.speech.audio import sha256_file
 from tests.conftest_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEMO_AUDIO,
     PASSWORD,
     demo_session,
     make_store,
     running_server,
+    signed_in_contexts,
     write_session_dir,
 )
 
@@ -48,30 +47,10 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(served):
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
+    """One signed-in Chromium context per user (``conftest_app.signed_in_contexts``)."""
     _store, sid, _south, base = served
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        contexts = {}
-
-        def context(name):
-            if name not in contexts:
-                ctx = b.new_context(viewport={"width": 1280, "height": 720})
-                page = ctx.new_page()
-                page.goto(base + f"/ui/?session={sid}")
-                page.fill("input[name=username]", name)
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_selector(".msw-utt", timeout=60_000)
-                page.close()
-                contexts[name] = ctx
-            return contexts[name]
-
+    with signed_in_contexts(base, sid) as context:
         yield context
-        b.close()
 
 
 def _open(browser, base, sid, name="eva", line=None):
