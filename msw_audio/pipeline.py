@@ -208,7 +208,7 @@ class Pipeline:
         return turns
 
     def gap_words(self, audio, sha: str, words: list[Word], turns: list[Turn],
-                  progress: Progress | None = None) -> list[Word]:
+                  progress: Progress) -> list[Word]:
         """Words of the turns Whisper left empty, decoded alone (``speech.gapfill``),
         cached on the recording, its words and turns and every setting that decides them.
 
@@ -216,8 +216,7 @@ class Pipeline:
         so on an hour-long visit it takes minutes after both model stages are done."""
         if not self.config.gapfill.enabled:
             return []
-        report = progress or (lambda _stage, _fraction: None)
-        report("gapfill", 0.0)
+        progress("gapfill", 0.0)
         import hashlib
         import json
 
@@ -227,12 +226,12 @@ class Pipeline:
                     "inputs": hashlib.sha256(inputs.encode()).hexdigest()}
         cached = self.cache.get(sha, "gapfill", settings)
         if cached is not None:
-            report("gapfill", 1.0)
+            progress("gapfill", 1.0)
             return [Word(**w) for w in cached]
         extra = (fill_gaps(words, turns, audio, WhisperSpanDecoder(self.transcriber),
-                           self.config.gapfill, lambda f: report("gapfill", f))
+                           self.config.gapfill, lambda f: progress("gapfill", f))
                  if find_gaps(words, turns, self.config.gapfill) else [])  # no model load
-        report("gapfill", 1.0)
+        progress("gapfill", 1.0)
         self.cache.put(sha, "gapfill", settings, [asdict(w) for w in extra])
         return extra
 
