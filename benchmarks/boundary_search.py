@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.decision_latency import percentile  # noqa: E402
 from tests.conftest_app import (  # noqa: E402
     DEMO_AUDIO,
     PASSWORD,
@@ -33,14 +34,9 @@ from tests.conftest_app import (  # noqa: E402
 )
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def _row(name: str, values: list[float]) -> str:
     ms = [v * 1000 for v in values]
-    return (f"| {name} | {len(ms)} | {statistics.median(ms):,.0f} / {_pct(ms, 0.95):,.0f} / "
+    return (f"| {name} | {len(ms)} | {statistics.median(ms):,.0f} / {percentile(ms, 0.95):,.0f} / "
             f"{max(ms):,.0f} ms |")
 
 

@@ -27,12 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
+from benchmarks.decision_latency import percentile  # noqa: E402
 from tests.conftest_app import PASSWORD, demo_session, write_session_dir  # noqa: E402
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> int:
@@ -88,7 +84,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for kind, vals in cpu.items():
         print(f"| {kind} | {len(vals)} | {statistics.median(vals) * 1000:.1f} ms | "
-              f"{_pct(vals, 0.95) * 1000:.1f} ms | {max(vals) * 1000:.1f} ms |")
+              f"{percentile(vals, 0.95) * 1000:.1f} ms | {max(vals) * 1000:.1f} ms |")
     return 0
 
 
